@@ -1,0 +1,108 @@
+"""Forward values, local derivatives and gradients: one forward walk, one reverse walk.
+
+Values stay exact (Fractions) while the ops are rational; gradients are upstream × local,
+summed over every out-edge (fan-out).
+"""
+
+from __future__ import annotations
+
+import difflib
+from fractions import Fraction
+from typing import Mapping, Optional
+
+from .errors import DomainError, ValuesError
+from .graph import Graph
+from .numeric import Number, fmt, tame
+
+ONE, ZERO = Fraction(1), Fraction(0)
+
+
+def bind_values(graph: Graph, values: Mapping[str, Number]) -> dict:
+    """Check the given values against the graph's inputs; return them by name."""
+    needed = [n.name for n in graph.inputs]
+    known = set(graph.meta.get("names", needed)) | set(needed)
+    assigned = set(graph.meta.get("assigned", ()))
+    for name in values:
+        if name in assigned and name not in needed:
+            raise ValuesError(f"{name!r} is computed by the program; it cannot be given a value")
+        if name not in known:
+            hint = difflib.get_close_matches(name, needed, n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            inputs = ", ".join(needed) or "none"
+            raise ValuesError(f"a value was given for {name!r}, which the program does not use"
+                              f"{extra} (its inputs: {inputs})")
+    missing = [name for name in needed if name not in values]
+    if missing:
+        example = " ".join(f"--at {m}=..." for m in missing[:3])
+        raise ValuesError(f"no value for {', '.join(missing)} (give {'it' if len(missing) == 1 else 'them'} "
+                          f"with {example})")
+    return {name: values[name] for name in needed}
+
+
+def forward(graph: Graph, values: Mapping[str, Number], exact: bool = True) -> list:
+    """Compute every node's value; return them as a list by node index."""
+    nodes = graph.nodes
+    result: list = [None] * len(nodes)
+    for node in nodes:
+        if node.kind == "input":
+            v = values[node.name]
+            v = v if exact else float(v)
+        elif node.kind == "const":
+            v = node.param if exact else float(node.param)
+        else:
+            args = [result[i] for i in node.inputs]
+            try:
+                v = node.op.forward(args, node.param)
+            except DomainError as exc:
+                raise _located(graph, node, exc, result) from None
+            except ZeroDivisionError:
+                raise _located(graph, node, DomainError("division by zero"), result) from None
+        result[node.index] = v
+    return result
+
+
+def evaluate(graph: Graph, values: Mapping[str, Number]) -> Graph:
+    """Fill in values, local derivatives and gradients on the graph (in place) and return it."""
+    graph.values = bind_values(graph, values)
+    results = forward(graph, graph.values)
+    for node, v in zip(graph.nodes, results):
+        node.value = v
+    for node in graph.nodes:
+        if node.op is None:
+            continue
+        args = [results[i] for i in node.inputs]
+        try:
+            node.local = tuple(tame(d) for d in node.op.local(args, node.value, node.param))
+        except DomainError as exc:
+            raise _located(graph, node, exc, results, "its derivative: ") from None
+        except ZeroDivisionError:
+            raise _located(graph, node, DomainError("its derivative divides by zero"), results) from None
+        if node.op.kink and any(a == 0 for a in args):
+            graph.warnings.append(f"{node.name} = {graph.formula(node)} is not differentiable at "
+                                  f"{graph.formula(graph.nodes[node.inputs[0]])} = 0; "
+                                  f"using the convention {node.op.kink}")
+    backward(graph)
+    return graph
+
+
+def backward(graph: Graph) -> None:
+    """One reverse topological walk: grad(input) += grad(node) × local, over every out-edge."""
+    grads: list = [ZERO] * len(graph.nodes)
+    grads[graph.output] = ONE
+    for node in reversed(graph.nodes):
+        g = grads[node.index]
+        node.grad = g
+        if node.op is None or g == 0:
+            continue
+        for src, local in zip(node.inputs, node.local):
+            grads[src] = tame(grads[src] + g * local)
+
+
+def _located(graph: Graph, node, exc: DomainError, results: list, prefix: str = "") -> DomainError:
+    shown = f"{node.name} = {graph.formula(node)}" if node.named else graph.formula(node)
+    args = ", ".join(f"{graph.nodes[i].name} = {fmt(results[i], 6)}"
+                     for i in dict.fromkeys(node.inputs) if graph.nodes[i].kind != "const"
+                     and results[i] is not None)
+    where = f" ({node.where})" if node.where else ""
+    at = f" at {args}" if args else ""
+    return DomainError(f"{prefix}{exc.message} in {shown!r}{where}{at}")

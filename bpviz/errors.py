@@ -1,0 +1,77 @@
+"""The one error hierarchy of bpviz: every user-facing failure is a BpvizError."""
+
+from __future__ import annotations
+
+
+class BpvizError(Exception):
+    """A problem with the user's input or environment, reported as one clean message.
+
+    ``exit_code`` is what the CLI exits with (1 for bad input, 2 for bad usage);
+    ``detail`` holds optional extra lines (a source line and a caret).
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, detail: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ParseError(BpvizError):
+    """The program text is not a valid bpviz program."""
+
+    def __init__(self, message: str, *, source: str | None = None,
+                 line: int | None = None, column: int | None = None):
+        where = ""
+        if line is not None and column is not None:
+            where = f"line {line}, column {column}: " if _multiline(source) else f"column {column}: "
+        detail = None
+        if source is not None and line is not None and column is not None:
+            lines = source.splitlines() or [""]
+            text = lines[min(line, len(lines)) - 1]
+            detail = f"  {text}\n  {' ' * max(column - 1, 0)}^"
+        super().__init__(f"syntax error at {where}{message}" if where else f"syntax error: {message}",
+                         detail=detail)
+        self.line, self.column = line, column
+
+
+def _multiline(source: str | None) -> bool:
+    return bool(source) and len(source.strip().splitlines()) > 1
+
+
+class ProgramError(BpvizError):
+    """The program is well-formed but meaningless: cycles, reassignments, unknown names."""
+
+
+class ValuesError(BpvizError):
+    """Missing, unknown or malformed input values."""
+
+
+class DomainError(BpvizError):
+    """A function is undefined at the given point (log(0), division by zero, ...)."""
+
+
+class SpecError(BpvizError):
+    """A YAML spec is malformed: the message names the key path and line."""
+
+
+class RenderError(BpvizError):
+    """A renderer is missing, failed or timed out."""
+
+
+class OutputError(BpvizError):
+    """An output file cannot be written."""
+
+
+class UsageError(BpvizError):
+    """Bad command-line usage (unknown format, conflicting options)."""
+
+    exit_code = 2
+
+
+class CheckFailed(BpvizError):
+    """``--check`` found gradients that disagree with the independent answers."""

@@ -1,0 +1,191 @@
+"""The computation graph: nodes in topological order, their edges, and how each one reads.
+
+Nodes are built through ``GraphBuilder``, which hash-conses identical subexpressions (so a
+reused leaf or subexpression is one node with several out-edges) and numbers everything in
+creation order, which is topological. Node ids come from that position: no ``id()``, no sets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Callable, Iterator, Optional
+
+from .errors import ProgramError
+from .numeric import Number, exact_text
+from .ops import OPS, Op
+
+
+@dataclass
+class Node:
+    index: int
+    name: str
+    kind: str                              # "input" | "const" | "op"
+    op: Optional[Op] = None
+    param: Optional[Fraction] = None       # a constant's value, or x**n's exponent
+    inputs: tuple = ()
+    named: bool = False                    # the user chose this name
+    where: Optional[str] = None            # "line 2, column 5" for messages
+    value: Optional[Number] = None
+    grad: Optional[Number] = None
+    local: tuple = ()                      # ∂self/∂inputs[i], numeric
+    group: Optional[str] = None            # a layer or neuron, for grouped views
+
+    @property
+    def id(self) -> str:
+        return f"n{self.index}"
+
+    @property
+    def symbol(self) -> str:
+        """The short mark drawn for the node: its op symbol, or its name for leaves."""
+        if self.op is None:
+            return self.name
+        if self.op.name == "powc":
+            from .ops import powc_symbol
+            return powc_symbol(self.param)
+        return self.op.symbol
+
+
+NameOf = Callable[[Node], str]
+
+
+@dataclass
+class Graph:
+    nodes: list
+    output: int
+    source: str = ""
+    title: str = ""
+    warnings: list = field(default_factory=list)
+    values: dict = field(default_factory=dict)     # the inputs' values as given
+    consumers: list = field(default_factory=list)  # per node: [(dst, slot), ...]
+    meta: dict = field(default_factory=dict)       # e.g. learning rate, spec kind
+
+    def __post_init__(self) -> None:
+        self.consumers = [[] for _ in self.nodes]
+        for node in self.nodes:
+            for slot, src in enumerate(node.inputs):
+                self.consumers[src].append((node.index, slot))
+        self._by_name = {node.name: node for node in self.nodes}
+
+    # -- lookup ---------------------------------------------------------------------------
+    def node(self, name: str) -> Node:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise ProgramError(f"no node named {name!r}") from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._by_name
+
+    @property
+    def out(self) -> Node:
+        return self.nodes[self.output]
+
+    @property
+    def inputs(self) -> list:
+        return [n for n in self.nodes if n.kind == "input"]
+
+    def edges(self) -> Iterator[tuple]:
+        """Every edge as (src, dst, slot), in topological order of dst."""
+        for node in self.nodes:
+            for slot, src in enumerate(node.inputs):
+                yield src, node.index, slot
+
+    def gradients(self) -> dict:
+        """∂output/∂input for every input, by name."""
+        return {n.name: n.grad for n in self.inputs}
+
+    def contribution(self, dst: int, slot: int) -> Number:
+        """What edge (inputs[slot] → dst) adds to its source's gradient: upstream × local."""
+        node = self.nodes[dst]
+        return node.grad * node.local[slot]
+
+    # -- reading --------------------------------------------------------------------------
+    def operand_names(self, node: Node, name_of: Optional[NameOf] = None) -> list:
+        name_of = name_of or (lambda n: n.name)
+        return [name_of(self.nodes[i]) for i in node.inputs]
+
+    def formula(self, node: Node, style: str = "text", name_of: Optional[NameOf] = None) -> str:
+        """The node's definition from its direct inputs, e.g. ``w * x``.
+
+        ``style`` is "text" (program syntax), "uni" (Unicode math) or "tex" (LaTeX).
+        """
+        if node.op is None:
+            return (name_of or (lambda n: n.name))(node)
+        args = self.operand_names(node, name_of)
+        return getattr(node.op, style)(args, node.param)
+
+    def local_formula(self, node: Node, slot: int, style: str = "text",
+                      name_of: Optional[NameOf] = None) -> str:
+        """∂node/∂inputs[slot] as a formula in the node's inputs."""
+        args = self.operand_names(node, name_of)
+        out = (name_of or (lambda n: n.name))(node)
+        rule = {"text": node.op.dtext, "uni": node.op.duni, "tex": node.op.dtex}[style][slot]
+        return rule(args, out, node.param)
+
+
+class GraphBuilder:
+    """Creates nodes with hash-consing; ``finish`` prunes to the output and names the rest."""
+
+    def __init__(self) -> None:
+        self.nodes: list = []
+        self._keys: dict = {}
+
+    def _add(self, **fields) -> int:
+        node = Node(index=len(self.nodes), **fields)
+        self.nodes.append(node)
+        return node.index
+
+    def input(self, name: str, where: Optional[str] = None) -> int:
+        key = ("input", name)
+        if key not in self._keys:
+            self._keys[key] = self._add(name=name, kind="input", named=True, where=where)
+        return self._keys[key]
+
+    def const(self, value: Fraction) -> int:
+        key = ("const", value)
+        if key not in self._keys:
+            self._keys[key] = self._add(name=exact_text(value), kind="const", param=value)
+        return self._keys[key]
+
+    def op(self, opname: str, inputs: tuple, param: Optional[Fraction] = None,
+           name: Optional[str] = None, where: Optional[str] = None,
+           group: Optional[str] = None) -> int:
+        key = ("op", opname, tuple(inputs), param)
+        found = self._keys.get(key)
+        if found is not None:
+            node = self.nodes[found]
+            if name is None:
+                return found
+            if not node.named:            # an earlier unnamed copy takes the user's name
+                node.name, node.named, node.where = name, True, where or node.where
+                return found
+        index = self._add(name=name or "", kind="op", op=OPS[opname], param=param,
+                          inputs=tuple(inputs), named=name is not None, where=where, group=group)
+        if found is None:
+            self._keys[key] = index
+        return index
+
+    def finish(self, output: int, **graph_fields) -> Graph:
+        keep = [False] * len(self.nodes)
+        keep[output] = True
+        for node in reversed(self.nodes):
+            if keep[node.index]:
+                for i in node.inputs:
+                    keep[i] = True
+        renumber, kept = {}, []
+        for node in self.nodes:
+            if keep[node.index]:
+                renumber[node.index] = len(kept)
+                node.index = len(kept)
+                node.inputs = tuple(renumber[i] for i in node.inputs)
+                kept.append(node)
+        used = {n.name for n in kept if n.named or n.kind != "op"}
+        counter = 0
+        for node in kept:
+            if not node.named and node.kind == "op":
+                counter += 1
+                while f"t{counter}" in used:
+                    counter += 1
+                node.name = f"t{counter}"
+        return Graph(nodes=kept, output=renumber[output], **graph_fields)

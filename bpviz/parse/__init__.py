@@ -1,0 +1,1 @@
+"""Front ends: expression programs and YAML specs, each producing a Graph."""

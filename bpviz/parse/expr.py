@@ -1,0 +1,225 @@
+"""Expression programs -> Graph, by walking Python's ``ast`` against an allow-list (never eval).
+
+A program is assignments separated by ``;`` or newlines (``c = w*x; J = c**2``), or one bare
+expression (its output is named ``f``). Assignments may come in any order; the graph keeps the
+user's names, operand order and operators.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import sys
+from fractions import Fraction
+from typing import Optional
+
+from ..errors import ParseError, ProgramError
+from ..graph import Graph, GraphBuilder
+from ..numeric import parse_number
+from ..ops import FUNCTIONS
+
+BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+REFUSED = {
+    ast.Attribute: "attribute access is not allowed",
+    ast.Subscript: "subscripts are not allowed",
+    ast.Lambda: "lambdas are not allowed",
+    ast.ListComp: "comprehensions are not allowed",
+    ast.SetComp: "comprehensions are not allowed",
+    ast.DictComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "comprehensions are not allowed",
+    ast.Compare: "comparisons are not allowed",
+    ast.BoolOp: "'and'/'or' are not allowed",
+    ast.IfExp: "conditional expressions are not allowed",
+    ast.List: "lists are not allowed",
+    ast.Tuple: "tuples are not allowed",
+    ast.Dict: "dicts are not allowed",
+    ast.Set: "sets are not allowed",
+    ast.Starred: "starred expressions are not allowed",
+    ast.NamedExpr: "':=' is not allowed",
+    ast.JoinedStr: "strings are not allowed",
+    ast.Await: "'await' is not allowed",
+    ast.Yield: "'yield' is not allowed",
+}
+OPERATOR_HINTS = {ast.BitXor: "'^' is not a power here: write '**'", ast.FloorDiv: "'//' is not allowed: write '/'",
+                  ast.Mod: "'%' is not allowed", ast.MatMult: "'@' is not allowed"}
+DEFAULT_OUTPUT = "f"
+
+
+def parse_program(source: str, output: Optional[str] = None) -> Graph:
+    """Parse a program into a Graph (values not yet computed)."""
+    return _Parser(source).build(output)
+
+
+class _Parser:
+    def __init__(self, source: str):
+        self.source = source
+        self.lines = source.splitlines()
+        self.builder = GraphBuilder()
+        self.built: dict = {}
+        self.visiting: list = []
+
+    # -- positions --------------------------------------------------------------------------
+    def _column(self, node: ast.AST) -> tuple:
+        line = getattr(node, "lineno", 1)
+        byte_col = getattr(node, "col_offset", 0)
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        return line, len(text.encode()[:byte_col].decode(errors="ignore")) + 1
+
+    def _where(self, node: ast.AST) -> str:
+        line, col = self._column(node)
+        return f"line {line}, column {col}" if len(self.lines) > 1 else f"column {col}"
+
+    def error(self, node: ast.AST, message: str) -> ParseError:
+        line, col = self._column(node)
+        return ParseError(message, source=self.source, line=line, column=col)
+
+    # -- statements -------------------------------------------------------------------------
+    def build(self, output: Optional[str]) -> Graph:
+        if not self.source.strip():
+            raise ParseError("the program is empty")
+        sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+        try:
+            tree = ast.parse(self.source, mode="exec")
+        except SyntaxError as exc:
+            message = (exc.msg or "invalid syntax").replace("invalid syntax. ", "")
+            raise ParseError(message, source=self.source, line=exc.lineno or 1,
+                             column=_char_col(self.lines, exc.lineno or 1, exc.offset or 1)) from None
+        except (RecursionError, MemoryError):
+            raise ParseError("the program is nested too deeply") from None
+        if not tree.body:
+            raise ParseError("the program is empty (only comments)")
+        self.assignments: dict = {}
+        order = []
+        for i, stmt in enumerate(tree.body):
+            if isinstance(stmt, ast.Assign):
+                if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+                    raise self.error(stmt, "each assignment needs exactly one name on the left")
+                name = stmt.targets[0].id
+                self._check_name(stmt.targets[0], name)
+                if name in self.assignments:
+                    first = self._where(self.assignments[name])
+                    raise ProgramError(f"{name!r} is assigned twice (first at {first}, again at "
+                                       f"{self._where(stmt.targets[0])}); give each value its own name")
+                self.assignments[name] = stmt.targets[0]
+                self.assignments[name].expr = stmt.value
+                order.append(name)
+            elif isinstance(stmt, ast.Expr):
+                if i != len(tree.body) - 1:
+                    raise self.error(stmt, "only the last line may be a bare expression; "
+                                           "name the others with '='")
+                if DEFAULT_OUTPUT in self.assignments:
+                    raise self.error(stmt, f"the bare expression would be named {DEFAULT_OUTPUT!r}, "
+                                           f"which is already assigned")
+                target = ast.Name(id=DEFAULT_OUTPUT, lineno=stmt.lineno, col_offset=stmt.col_offset)
+                target.expr = stmt.value
+                self.assignments[DEFAULT_OUTPUT] = target
+                order.append(DEFAULT_OUTPUT)
+            else:
+                raise self.error(stmt, f"{type(stmt).__name__.lower()} statements are not allowed; "
+                                       f"write assignments like 'y = w*x + b'")
+        for name in order:
+            self._name(name, None)
+        out_name = output or order[-1]
+        if out_name not in self.built:
+            known = ", ".join(order)
+            raise ProgramError(f"--output {out_name!r} is not assigned in the program (assigned: {known})")
+        out = self.built[out_name]
+        builder_nodes = self.builder.nodes
+        graph = self.builder.finish(out, source=self.source)
+        kept = {n.name for n in graph.nodes}
+        unused = [n for n in order if n not in kept]
+        if unused:
+            graph.warnings.append(f"not used by the output {out_name!r}: {', '.join(unused)}")
+        graph.meta["names"] = sorted({n.name for n in builder_nodes if n.kind == "input"} | set(order))
+        graph.meta["assigned"] = list(order)
+        return graph
+
+    def _check_name(self, node: ast.AST, name: str) -> None:
+        if name.startswith("__"):
+            raise self.error(node, f"names starting with '__' are not allowed: {name!r}")
+        if name in FUNCTIONS:
+            raise self.error(node, f"{name!r} is a function; it cannot be used as a name")
+
+    def _name(self, name: str, use: Optional[ast.AST]) -> int:
+        if name in self.built:
+            return self.built[name]
+        if name not in self.assignments:
+            return self.builder.input(name, self._where(use) if use is not None else None)
+        if name in self.visiting:
+            cycle = self.visiting[self.visiting.index(name):] + [name]
+            raise ProgramError(f"cycle: {' → '.join(cycle)} (a value cannot depend on itself)")
+        self.visiting.append(name)
+        target = self.assignments[name]
+        index = self._expr(target.expr, top=name, where=self._where(target))
+        self.visiting.pop()
+        self.built[name] = index
+        return index
+
+    # -- expressions ------------------------------------------------------------------------
+    def _expr(self, e: ast.AST, top: Optional[str] = None, where: Optional[str] = None) -> int:
+        b = self.builder
+        if isinstance(e, ast.Constant):
+            index = b.const(self._number(e))
+            return b.op("id", (index,), name=top, where=where) if top else index
+        if isinstance(e, ast.Name):
+            self._check_name(e, e.id)
+            index = self._name(e.id, e)
+            return b.op("id", (index,), name=top, where=where) if top else index
+        if isinstance(e, ast.UnaryOp):
+            if isinstance(e.op, ast.UAdd):
+                return self._expr(e.operand, top, where)
+            if isinstance(e.op, ast.USub):
+                if isinstance(e.operand, ast.Constant):
+                    index = b.const(-self._number(e.operand))
+                    return b.op("id", (index,), name=top, where=where) if top else index
+                return b.op("neg", (self._expr(e.operand),), name=top, where=where or self._where(e))
+            raise self.error(e, f"the operator {type(e.op).__name__} is not allowed")
+        if isinstance(e, ast.BinOp):
+            opname = BINOPS.get(type(e.op))
+            if opname is None:
+                raise self.error(e, OPERATOR_HINTS.get(type(e.op), "this operator is not allowed"))
+            left = self._expr(e.left)
+            exponent = self._literal(e.right) if opname == "pow" else None
+            if exponent is not None:
+                return b.op("powc", (left,), param=exponent, name=top, where=where or self._where(e))
+            right = self._expr(e.right)
+            return b.op(opname, (left, right), name=top, where=where or self._where(e))
+        if isinstance(e, ast.Call):
+            if not isinstance(e.func, ast.Name):
+                raise self.error(e, "only calls of the known functions are allowed")
+            fname = e.func.id
+            if fname not in FUNCTIONS:
+                hint = difflib.get_close_matches(fname, FUNCTIONS, n=1)
+                extra = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(FUNCTIONS)})"
+                raise self.error(e, f"unknown function {fname!r}{extra}")
+            if e.keywords or len(e.args) != 1 or isinstance(e.args[0], ast.Starred):
+                raise self.error(e, f"{fname}() takes exactly one argument")
+            return b.op(fname, (self._expr(e.args[0]),), name=top, where=where or self._where(e))
+        message = REFUSED.get(type(e), f"{type(e).__name__} expressions are not allowed")
+        raise self.error(e, message)
+
+    def _literal(self, e: ast.AST) -> Optional[Fraction]:
+        """A numeric literal (optionally negated), else None."""
+        if isinstance(e, ast.Constant):
+            return self._number(e)
+        if isinstance(e, ast.UnaryOp) and isinstance(e.operand, ast.Constant):
+            if isinstance(e.op, ast.USub):
+                return -self._number(e.operand)
+            if isinstance(e.op, ast.UAdd):
+                return self._number(e.operand)
+        return None
+
+    def _number(self, e: ast.Constant) -> Fraction:
+        if isinstance(e.value, bool) or not isinstance(e.value, (int, float)):
+            kind = "strings" if isinstance(e.value, str) else f"{type(e.value).__name__} literals"
+            raise self.error(e, f"{kind} are not allowed; only numbers")
+        text = ast.get_source_segment(self.source, e)
+        try:
+            return parse_number(text) if text else Fraction(e.value)
+        except (ValueError, ArithmeticError):
+            return Fraction(e.value)
+
+
+def _char_col(lines: list, line: int, byte_offset: int) -> int:
+    text = lines[line - 1] if 0 < line <= len(lines) else ""
+    return len(text.encode()[:max(byte_offset - 1, 0)].decode(errors="ignore")) + 1

@@ -1,0 +1,1 @@
+"""Printers: one per output format, each reading the same finished Graph."""

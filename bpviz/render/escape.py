@@ -1,0 +1,97 @@
+"""All escaping and name typesetting in one place: HTML-like labels, LaTeX, Markdown.
+
+>>> html("a<b & \\"c\\"")
+'a&lt;b &amp; &quot;c&quot;'
+>>> latex_name("w_1"), latex_name("w1"), latex_name("theta"), latex_name("θ2")
+('w_{1}', 'w_{1}', '\\\\theta', '\\\\theta_{2}')
+>>> latex_name("apple_num"), latex_name("n_apple"), latex_name("total")
+('\\\\mathrm{apple\\\\_num}', 'n_{\\\\mathrm{apple}}', '\\\\mathrm{total}')
+>>> latex_name("h.W[2,1]"), latex_name("h.b"), latex_name("o.a[1]")
+('W^{(h)}_{2,1}', 'b^{(h)}', 'a^{(o)}_{1}')
+>>> latex_name("1/3"), latex_name("-0.5")
+('\\\\frac{1}{3}', '-0.5')
+>>> md_cell("a|b")
+'a\\\\|b'
+"""
+
+from __future__ import annotations
+
+import re
+
+GREEK = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+         "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
+         "omega"]
+GREEK_LETTERS = dict(zip("αβγδεζηθικλμνξπρστυφχψω", GREEK))
+GREEK_LETTERS.update({"Γ": "Gamma", "Δ": "Delta", "Θ": "Theta", "Λ": "Lambda", "Ξ": "Xi",
+                      "Π": "Pi", "Σ": "Sigma", "Φ": "Phi", "Ψ": "Psi", "Ω": "Omega",
+                      "ϵ": "epsilon", "ϑ": "vartheta", "φ": "phi"})
+GREEK_WORDS = set(GREEK) | {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega"}
+
+_TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_SPEC_NAME = re.compile(r"^(?P<layer>[^\W\d]\w*)\.(?P<var>[A-Za-z]\w*)(?:\[(?P<idx>[\d,\s]+)\])?$")
+_SIMPLE = re.compile(r"^(?P<base>[^\W\d_]+?)(?P<digits>\d*)(?:_(?P<sub>\w+))?$")
+
+
+def html(text: str) -> str:
+    """Escape text for a Graphviz HTML-like label."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def tex_text(text: str) -> str:
+    """Escape prose for LaTeX text mode.
+
+    >>> tex_text("50% of a_b")
+    '50\\\\% of a\\\\_b'
+    """
+    return "".join(_TEX_SPECIAL.get(c, c) for c in text)
+
+
+def _tex_symbol(word: str) -> str:
+    if word in GREEK_LETTERS:
+        return "\\" + GREEK_LETTERS[word]
+    if word in GREEK_WORDS:
+        return "\\" + word
+    if len(word) == 1:
+        return word
+    return "".join("\\" + GREEK_LETTERS[c] + " " if c in GREEK_LETTERS else c for c in word)
+
+
+def _tex_word(word: str) -> str:
+    """A subscript or multi-letter word: upright text."""
+    if word.isdigit() or len(word) == 1 or word in GREEK_WORDS or word in GREEK_LETTERS:
+        return _tex_symbol(word)
+    return "\\mathrm{" + tex_text(word).replace("\\_", "\\_") + "}"
+
+
+def latex_name(name: str) -> str:
+    """A node name as LaTeX math: subscripts for w_1/w1, Greek for theta/θ, upright words."""
+    if re.fullmatch(r"-?\d+(\.\d+)?", name):
+        return name
+    if re.fullmatch(r"-?\d+/\d+", name):
+        sign = "-" if name.startswith("-") else ""
+        num, den = name.lstrip("-").split("/")
+        return f"{sign}\\frac{{{num}}}{{{den}}}"
+    spec = _SPEC_NAME.match(name)
+    if spec:
+        base = f"{_tex_symbol(spec['var'])}^{{({_tex_word(spec['layer'])})}}"
+        if spec["idx"]:
+            base += "_{" + ",".join(i.strip() for i in spec["idx"].split(",")) + "}"
+        return base
+    simple = _SIMPLE.match(name)
+    if simple and (len(simple["base"]) == 1 or simple["base"] in GREEK_WORDS
+                   or all(c in GREEK_LETTERS for c in simple["base"])):
+        subs = [s for s in (simple["digits"], simple["sub"]) if s]
+        base = _tex_symbol(simple["base"])
+        if not subs:
+            return base.rstrip()
+        return f"{base.rstrip()}_{{{','.join(_tex_word(s) for s in subs)}}}"
+    if simple and simple["base"] and not simple["sub"] and simple["digits"]:
+        return f"{_tex_word(simple['base'])}_{{{simple['digits']}}}"
+    return _tex_word(name)
+
+
+def md_cell(text: str) -> str:
+    """Escape a GitHub-flavoured Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,60 @@
+"""The JSON printer: the finished graph as data (documented in docs/json.md)."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+from ..graph import Graph
+from ..numeric import exact_text, json_number
+from .escape import latex_name
+
+FORMAT_VERSION = 1
+
+
+def _number_fields(key: str, value) -> dict:
+    fields = {key: json_number(value)}
+    if isinstance(value, Fraction):
+        fields[f"{key}_exact"] = exact_text(value)
+    return fields
+
+
+def _tex_name(node) -> str:
+    return latex_name(node.name)
+
+
+def to_data(graph: Graph) -> dict:
+    nodes = []
+    for node in graph.nodes:
+        entry = {"id": node.id, "name": node.name, "kind": node.kind,
+                 "op": node.op.name if node.op else None}
+        if node.op is not None and node.op.name == "powc":
+            entry["exponent"] = json_number(node.param)
+        entry["formula"] = graph.formula(node)
+        entry["latex"] = graph.formula(node, "tex", _tex_name)
+        entry.update(_number_fields("value", node.value))
+        entry.update(_number_fields("grad", node.grad))
+        inputs = []
+        for slot, src in enumerate(node.inputs):
+            source = graph.nodes[src]
+            local = {"formula": graph.local_formula(node, slot),
+                     "latex": graph.local_formula(node, slot, "tex", _tex_name)}
+            local.update(_number_fields("value", node.local[slot]))
+            inputs.append({"id": source.id, "name": source.name, "local": local,
+                           **_number_fields("contribution", graph.contribution(node.index, slot))})
+        entry["inputs"] = inputs
+        if node.group:
+            entry["group"] = node.group
+        nodes.append(entry)
+    data = {"format": FORMAT_VERSION, "title": graph.title or None, "program": graph.source,
+            "output": graph.out.name,
+            "values": {k: json_number(v) for k, v in graph.values.items()},
+            "gradients": {n.name: json_number(n.grad) for n in graph.inputs},
+            "nodes": nodes, "warnings": list(graph.warnings)}
+    if graph.meta.get("check"):
+        data["check"] = graph.meta["check"]
+    return data
+
+
+def render_json(graph: Graph) -> str:
+    return json.dumps(to_data(graph), indent=2, ensure_ascii=False) + "\n"

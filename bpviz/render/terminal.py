@@ -1,0 +1,57 @@
+"""The terminal printer: a rich table of every node, then the inputs' gradients."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from ..graph import Graph
+from ..numeric import fmt
+
+VALUE_STYLE = "bold cyan"
+GRAD_STYLE = "bold magenta"
+KIND_STYLE = {"input": "green", "const": "dim", "op": ""}
+
+
+def render_table(graph: Graph, digits: int = 4):
+    out = graph.out.name
+    title = graph.title or None
+    table = Table(title=title, title_style="bold", header_style="bold", show_lines=False)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("node")
+    table.add_column("op")
+    table.add_column("formula")
+    table.add_column("value", justify="right", style=VALUE_STYLE)
+    table.add_column(f"∂{out}/∂node", justify="right", style=GRAD_STYLE)
+    for node in graph.nodes:
+        name = Text(node.name, style=KIND_STYLE[node.kind] + (" bold" if node.index == graph.output else ""))
+        op = node.kind if node.op is None else f"{node.symbol}  {node.op.name}"
+        formula = "" if node.op is None else graph.formula(node, "uni")
+        table.add_row(str(node.index), name, Text(op), Text(formula),
+                      Text(fmt(node.value, digits)), Text(fmt(node.grad, digits)))
+    summary = Text()
+    summary.append(f"{out} = ", style="bold")
+    summary.append(fmt(graph.out.value, digits), style=VALUE_STYLE)
+    for node in graph.inputs:
+        summary.append("\n")
+        summary.append(f"∂{out}/∂{node.name} = ")
+        summary.append(fmt(node.grad, digits), style=GRAD_STYLE)
+    parts = [table, summary]
+    report = graph.meta.get("check_report")
+    if report is not None:
+        parts.append(render_check(report, digits))
+    return Group(*parts)
+
+
+def render_check(report, digits: int = 4):
+    table = Table(title="gradient check", header_style="bold")
+    for column in ("input", "bpviz", "sympy diff", "finite diff", "rel. error"):
+        table.add_column(column, justify="right" if column != "input" else "left")
+    for row in report.rows:
+        table.add_row(row.name, fmt(row.ours, 10), fmt(row.symbolic, 10), fmt(row.numeric, 10),
+                      f"{row.error:.1e}")
+    verdict = Text(f"largest disagreement {report.worst:.1e} (tolerance {report.tolerance:.0e}): "
+                   + ("agree" if report.ok else "DISAGREE"),
+                   style="green" if report.ok else "bold red")
+    return Group(table, verdict)

@@ -1,0 +1,76 @@
+"""Input values from the command line (``--at "w=2, x=-2"``) and from YAML/JSON files."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+from pathlib import Path
+
+from .errors import ValuesError
+from .numeric import from_float, parse_number
+
+_NAME = re.compile(r"^[^\W\d]\w*$")
+
+
+def parse_assignments(text: str) -> dict:
+    """Parse ``name=value`` pairs separated by commas or whitespace.
+
+    >>> parse_assignments("w=2, x=-2, b=8")
+    {'w': Fraction(2, 1), 'x': Fraction(-2, 1), 'b': Fraction(8, 1)}
+    >>> parse_assignments("θ = 0.5")
+    {'θ': Fraction(1, 2)}
+    """
+    values: dict = {}
+    pairs = [p for p in re.split(r"[,\s]+(?=[^\W\d]\w*\s*=)|,", text) if p.strip()]
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValuesError(f"expected name=value, got {pair.strip()!r}")
+        name, raw = (s.strip() for s in pair.split("=", 1))
+        if not _NAME.match(name):
+            raise ValuesError(f"{name!r} is not a valid name (in {pair.strip()!r})")
+        values[name] = number(raw, f"the value of {name}")
+    return values
+
+
+def number(raw, what: str) -> Fraction:
+    """One value, exact: ints and decimal text stay exact, floats keep the decimal they show."""
+    if isinstance(raw, bool) or raw is None:
+        raise ValuesError(f"{what} must be a number, got {raw!r}")
+    if isinstance(raw, int):
+        return Fraction(raw)
+    if isinstance(raw, float):
+        if raw != raw or raw in (float("inf"), float("-inf")):
+            raise ValuesError(f"{what} must be a finite number, got {raw!r}")
+        return from_float(raw)
+    if isinstance(raw, str):
+        try:
+            return parse_number(raw)
+        except (ValueError, ArithmeticError, TypeError):
+            pass
+    raise ValuesError(f"{what} must be a number, got {raw!r}")
+
+
+def load_values_file(path: str) -> dict:
+    """A YAML (or JSON, which is YAML) mapping of names to numbers."""
+    import yaml
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValuesError(f"cannot read values file {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ValuesError(f"{path}{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValuesError(f"{path}: expected a mapping of names to numbers, got a {type(data).__name__}")
+    values = {}
+    for name, raw in data.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValuesError(f"{path}: {name!r} is not a valid name")
+        values[name] = number(raw, f"{path}: the value of {name}")
+    return values
