@@ -99,10 +99,19 @@ def backward(graph: Graph) -> None:
 
 
 def _located(graph: Graph, node, exc: DomainError, results: list, prefix: str = "") -> DomainError:
-    shown = f"{node.name} = {graph.formula(node)}" if node.named else graph.formula(node)
-    args = ", ".join(f"{graph.nodes[i].name} = {fmt(results[i], 6)}"
+    shown = node.text or graph.formula(node)
+    if node.named and node.text is not None:
+        shown = f"{node.name} = {node.text}"
+    args = ", ".join(f"{_shown(graph.nodes[i])} = {fmt(results[i], 6)}"
                      for i in dict.fromkeys(node.inputs) if graph.nodes[i].kind != "const"
                      and results[i] is not None)
     where = f" ({node.where})" if node.where else ""
     at = f" at {args}" if args else ""
     return DomainError(f"{prefix}{exc.message} in {shown!r}{where}{at}")
+
+
+def _shown(node) -> str:
+    """How the user wrote a node: its name, or for an unnamed one its source text."""
+    if node.named or node.kind != "op" or not node.text:
+        return node.name
+    return node.text

@@ -20,7 +20,7 @@ app = typer.Typer(
     help="Backpropagation diagrams: the computation graph of a formula or a small network, "
          "with every forward value, local derivative and gradient.",
 )
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 FORMATS = ("table", "json")
 EXTENSIONS = {".json": "json"}

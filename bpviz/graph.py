@@ -26,6 +26,7 @@ class Node:
     inputs: tuple = ()
     named: bool = False                    # the user chose this name
     where: Optional[str] = None            # "line 2, column 5" for messages
+    text: Optional[str] = None             # the user's own source text of the expression
     value: Optional[Number] = None
     grad: Optional[Number] = None
     local: tuple = ()                      # ∂self/∂inputs[i], numeric
@@ -150,7 +151,7 @@ class GraphBuilder:
 
     def op(self, opname: str, inputs: tuple, param: Optional[Fraction] = None,
            name: Optional[str] = None, where: Optional[str] = None,
-           group: Optional[str] = None) -> int:
+           group: Optional[str] = None, text: Optional[str] = None) -> int:
         key = ("op", opname, tuple(inputs), param)
         found = self._keys.get(key)
         if found is not None:
@@ -161,7 +162,8 @@ class GraphBuilder:
                 node.name, node.named, node.where = name, True, where or node.where
                 return found
         index = self._add(name=name or "", kind="op", op=OPS[opname], param=param,
-                          inputs=tuple(inputs), named=name is not None, where=where, group=group)
+                          inputs=tuple(inputs), named=name is not None, where=where, group=group,
+                          text=text)
         if found is None:
             self._keys[key] = index
         return index

@@ -2,7 +2,8 @@
 
 A program is assignments separated by ``;`` or newlines (``c = w*x; J = c**2``), or one bare
 expression (its output is named ``f``). Assignments may come in any order; the graph keeps the
-user's names, operand order and operators.
+user's names, operand order and operators. The output is ``--output`` or else the last
+assignment that no other one uses.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class _Parser:
     def __init__(self, source: str):
         self.source = source
         self.lines = source.splitlines()
+        self._bytes = [line.encode() for line in source.split("\n")]
         self.builder = GraphBuilder()
         self.built: dict = {}
         self.visiting: list = []
@@ -64,6 +66,18 @@ class _Parser:
         byte_col = getattr(node, "col_offset", 0)
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         return line, len(text.encode()[:byte_col].decode(errors="ignore")) + 1
+
+    def _segment(self, node: ast.AST) -> Optional[str]:
+        """The source text of a node (ast.get_source_segment re-splits the source each call)."""
+        try:
+            first, last = node.lineno - 1, node.end_lineno - 1
+            if first == last:
+                return self._bytes[first][node.col_offset:node.end_col_offset].decode()
+            parts = [self._bytes[first][node.col_offset:]] + self._bytes[first + 1:last] \
+                + [self._bytes[last][:node.end_col_offset]]
+            return b"\n".join(parts).decode()
+        except (AttributeError, IndexError, TypeError, UnicodeDecodeError):
+            return None
 
     def _where(self, node: ast.AST) -> str:
         line, col = self._column(node)
@@ -83,7 +97,7 @@ class _Parser:
         except SyntaxError as exc:
             message = (exc.msg or "invalid syntax").replace("invalid syntax. ", "")
             raise ParseError(message, source=self.source, line=exc.lineno or 1,
-                             column=_char_col(self.lines, exc.lineno or 1, exc.offset or 1)) from None
+                             column=exc.offset or 1) from None
         except (RecursionError, MemoryError):
             raise ParseError("the program is nested too deeply") from None
         if not tree.body:
@@ -119,7 +133,10 @@ class _Parser:
                                        f"write assignments like 'y = w*x + b'")
         for name in order:
             self._name(name, None)
-        out_name = output or order[-1]
+        referenced = {n.id for name in order for n in ast.walk(self.assignments[name].expr)
+                      if isinstance(n, ast.Name)}
+        sinks = [name for name in order if name not in referenced]
+        out_name = output or (sinks or order)[-1]
         if out_name not in self.built:
             known = ", ".join(order)
             raise ProgramError(f"--output {out_name!r} is not assigned in the program (assigned: {known})")
@@ -150,29 +167,30 @@ class _Parser:
             raise ProgramError(f"cycle: {' → '.join(cycle)} (a value cannot depend on itself)")
         self.visiting.append(name)
         target = self.assignments[name]
-        index = self._expr(target.expr, top=name, where=self._where(target))
+        index = self._expr(target.expr, top=name)
         self.visiting.pop()
         self.built[name] = index
         return index
 
     # -- expressions ------------------------------------------------------------------------
-    def _expr(self, e: ast.AST, top: Optional[str] = None, where: Optional[str] = None) -> int:
+    def _expr(self, e: ast.AST, top: Optional[str] = None) -> int:
         b = self.builder
+        where, text = self._where(e), self._segment(e)
         if isinstance(e, ast.Constant):
             index = b.const(self._number(e))
-            return b.op("id", (index,), name=top, where=where) if top else index
+            return b.op("id", (index,), name=top, where=where, text=text) if top else index
         if isinstance(e, ast.Name):
             self._check_name(e, e.id)
             index = self._name(e.id, e)
-            return b.op("id", (index,), name=top, where=where) if top else index
+            return b.op("id", (index,), name=top, where=where, text=text) if top else index
         if isinstance(e, ast.UnaryOp):
             if isinstance(e.op, ast.UAdd):
-                return self._expr(e.operand, top, where)
+                return self._expr(e.operand, top)
             if isinstance(e.op, ast.USub):
                 if isinstance(e.operand, ast.Constant):
                     index = b.const(-self._number(e.operand))
-                    return b.op("id", (index,), name=top, where=where) if top else index
-                return b.op("neg", (self._expr(e.operand),), name=top, where=where or self._where(e))
+                    return b.op("id", (index,), name=top, where=where, text=text) if top else index
+                return b.op("neg", (self._expr(e.operand),), name=top, where=where, text=text)
             raise self.error(e, f"the operator {type(e.op).__name__} is not allowed")
         if isinstance(e, ast.BinOp):
             opname = BINOPS.get(type(e.op))
@@ -181,9 +199,9 @@ class _Parser:
             left = self._expr(e.left)
             exponent = self._literal(e.right) if opname == "pow" else None
             if exponent is not None:
-                return b.op("powc", (left,), param=exponent, name=top, where=where or self._where(e))
+                return b.op("powc", (left,), param=exponent, name=top, where=where, text=text)
             right = self._expr(e.right)
-            return b.op(opname, (left, right), name=top, where=where or self._where(e))
+            return b.op(opname, (left, right), name=top, where=where, text=text)
         if isinstance(e, ast.Call):
             if not isinstance(e.func, ast.Name):
                 raise self.error(e, "only calls of the known functions are allowed")
@@ -194,7 +212,7 @@ class _Parser:
                 raise self.error(e, f"unknown function {fname!r}{extra}")
             if e.keywords or len(e.args) != 1 or isinstance(e.args[0], ast.Starred):
                 raise self.error(e, f"{fname}() takes exactly one argument")
-            return b.op(fname, (self._expr(e.args[0]),), name=top, where=where or self._where(e))
+            return b.op(fname, (self._expr(e.args[0]),), name=top, where=where, text=text)
         message = REFUSED.get(type(e), f"{type(e).__name__} expressions are not allowed")
         raise self.error(e, message)
 
@@ -213,13 +231,9 @@ class _Parser:
         if isinstance(e.value, bool) or not isinstance(e.value, (int, float)):
             kind = "strings" if isinstance(e.value, str) else f"{type(e.value).__name__} literals"
             raise self.error(e, f"{kind} are not allowed; only numbers")
-        text = ast.get_source_segment(self.source, e)
+        text = self._segment(e)
         try:
             return parse_number(text) if text else Fraction(e.value)
         except (ValueError, ArithmeticError):
             return Fraction(e.value)
 
-
-def _char_col(lines: list, line: int, byte_offset: int) -> int:
-    text = lines[line - 1] if 0 < line <= len(lines) else ""
-    return len(text.encode()[:max(byte_offset - 1, 0)].decode(errors="ignore")) + 1

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 GREEK = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
          "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
@@ -65,6 +66,7 @@ def _tex_word(word: str) -> str:
     return "\\mathrm{" + tex_text(word).replace("\\_", "\\_") + "}"
 
 
+@lru_cache(maxsize=65536)
 def latex_name(name: str) -> str:
     """A node name as LaTeX math: subscripts for w_1/w1, Greek for theta/θ, upright words."""
     if re.fullmatch(r"-?\d+(\.\d+)?", name):

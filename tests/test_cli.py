@@ -1,0 +1,132 @@
+"""The command line through typer's CliRunner, and once as a real installed subprocess."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from bpviz.cli import app
+
+runner = CliRunner()
+NG = "c = w*x; a = c + b; d = a - y; J = d**2/2"
+
+
+def run(*args, input=None):
+    return runner.invoke(app, list(args), input=input)
+
+
+def test_table_lists_every_node_and_gradients():
+    result = run("expr", NG, "--at", "w=2", "--at", "x=-2", "--at", "b=8", "--at", "y=2")
+    assert result.exit_code == 0, result.output
+    for fragment in ("w·x", "a − y", "∂J/∂w = -4", "∂J/∂b = 2", "J = 2"):
+        assert fragment in result.output
+
+
+def test_json_to_file(tmp_path):
+    out = tmp_path / "j.json"
+    result = run("expr", "J = (w*x + b - y)**2 / 2", "--at", "w=2, x=-2, b=8, y=2", "-f", "json",
+                 "-o", str(out))
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["output"] == "J" and data["gradients"] == {"w": -4, "x": 4, "b": 2, "y": -2}
+
+
+def test_json_to_stdout_and_program_from_stdin():
+    result = run("expr", "-", "--at", "a=2, b=1", "-o", "-", input="e = (a + b) * (b + 1)\n")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["gradients"] == {"a": 2, "b": 5}
+
+
+def test_values_file(tmp_path):
+    vals = tmp_path / "v.yaml"
+    vals.write_text("apple: 100\nn_apple: 2\ntax: 1.1\n")
+    result = run("expr", "J = apple * n_apple * tax", "--values", str(vals), "-o", "-")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["nodes"][-1]["value"] == 220
+
+
+def test_at_overrides_values_file(tmp_path):
+    vals = tmp_path / "v.json"
+    vals.write_text('{"x": 1, "y": 2}')
+    result = run("expr", "J = x*y", "--values", str(vals), "--at", "y=5", "-o", "-")
+    assert json.loads(result.stdout)["values"] == {"x": 1, "y": 5}
+
+
+def test_check_passes_and_prints_table():
+    result = run("expr", NG, "--at", "w=2, x=-2, b=8, y=2", "--check")
+    assert result.exit_code == 0, result.output
+    assert "sympy diff" in result.output and "agree" in result.output
+
+
+@pytest.mark.parametrize("args, code, fragment", [
+    (["expr", "J = foo(x)", "--at", "x=1"], 1, "unknown function 'foo'"),
+    (["expr", "J = x +* 2", "--at", "x=1"], 1, "column 8"),
+    (["expr", "J = w*x"], 1, "no value for w, x"),
+    (["expr", "J = w*x", "--at", "w=1, x=2, q=3"], 1, "'q'"),
+    (["expr", "J = log(x)", "--at", "x=0"], 1, "log is undefined at 0"),
+    (["expr", "J = x", "--at", "x=abc"], 1, "must be a number"),
+    (["expr", "J = x", "--at", "x=1", "-o", "out.xyz"], 2, "cannot tell the format"),
+    (["expr", "J = x", "--at", "x=1", "-f", "pdfx"], 2, "unknown format"),
+    (["expr", "J = x", "--at", "x=1", "-o", "/nonexistent/dir/j.json"], 1, "does not exist"),
+])
+def test_errors_are_one_clean_line(args, code, fragment):
+    result = run(*args)
+    assert result.exit_code == code, result.output
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+
+
+def test_error_leaves_existing_file_untouched(tmp_path):
+    out = tmp_path / "j.json"
+    out.write_text("precious")
+    result = run("expr", "J = log(x)", "--at", "x=0", "-o", str(out))
+    assert result.exit_code == 1
+    assert out.read_text() == "precious"
+    assert [p.name for p in tmp_path.iterdir()] == ["j.json"]
+
+
+def test_same_input_same_bytes(tmp_path):
+    outputs = []
+    for i in range(2):
+        out = tmp_path / f"{i}.json"
+        run("expr", NG, "--at", "w=2, x=-2, b=8, y=2", "-o", str(out))
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+
+
+def test_check_failure_exits_1(monkeypatch):
+    import bpviz.check as check_module
+    real = check_module.sympy_gradient
+    monkeypatch.setattr(check_module, "sympy_gradient",
+                        lambda g: {k: v + 1 for k, v in real(g).items()})
+    result = run("expr", "J = x*y", "--at", "x=1, y=2", "--check")
+    assert result.exit_code == 1 and "disagree" in result.output
+
+
+def _installed_bpviz():
+    exe = shutil.which("bpviz", path=os.path.dirname(sys.executable))
+    if exe is None:
+        pytest.skip("bpviz is not installed next to this Python")
+    return exe
+
+
+def test_real_subprocess_of_installed_command(tmp_path):
+    exe = _installed_bpviz()
+    proc = subprocess.run([exe, "expr", "e = (a + b) * (b + 1)", "--at", "a=2, b=1", "-o", "-"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["gradients"] == {"a": 2, "b": 5}
+    bad = subprocess.run([exe, "expr", "J = log(x)", "--at", "x=0"], capture_output=True, text=True,
+                         timeout=120)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_python_dash_m():
+    proc = subprocess.run([sys.executable, "-m", "bpviz", "--version"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("bpviz ")

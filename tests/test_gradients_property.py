@@ -1,0 +1,65 @@
+"""Random expressions: bpviz's gradients against sympy's diff and central finite differences."""
+
+import math
+import re
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import bpviz
+from bpviz.check import check, numeric_gradient, sympy_gradient
+from bpviz.errors import DomainError
+
+VARS = ["x", "y", "z"]
+UNARY = ["sin({})", "cos({})", "tanh({})", "sigmoid({})", "softplus({})", "exp(tanh({}))",
+         "log(1 + ({})**2)", "sqrt(2 + ({})**2)", "-({})", "({})**2", "({})**3"]
+BINARY = ["({}) + ({})", "({}) - ({})", "({}) * ({})", "({}) / (1 + ({})**2)", "({}) * ({}) - ({})"]
+
+leaves = st.one_of(st.sampled_from(VARS), st.integers(1, 3).map(str), st.sampled_from(["0.5", "1.5"]))
+
+
+def extend(children):
+    unary = st.tuples(st.sampled_from(UNARY), children).map(lambda t: t[0].format(t[1]))
+    binary = st.tuples(st.sampled_from(BINARY[:4]), children, children).map(
+        lambda t: t[0].format(t[1], t[2]))
+    ternary = st.tuples(children, children, children).map(lambda t: BINARY[4].format(*t))
+    return st.one_of(unary, binary, ternary)
+
+
+expressions = st.recursive(leaves, extend, max_leaves=8)
+points = st.fixed_dictionaries({v: st.integers(-20, 20).map(lambda i: i / 8) for v in VARS})
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions, points)
+def test_gradients_match_sympy_and_finite_differences(expression, point):
+    program = f"J = {expression}"
+    used = {v: point[v] for v in VARS if re.search(rf"\b{v}\b", expression)}
+    try:
+        g = bpviz.from_expression(program, used)
+    except DomainError:
+        assume(False)
+    assume(all(abs(float(n.value)) < 1e6 for n in g.nodes))
+    symbolic = sympy_gradient(g)
+    numeric = numeric_gradient(g)
+    for node in g.inputs:
+        ours = float(node.grad)
+        assert ours == pytest.approx(symbolic[node.name], rel=1e-9, abs=1e-9), (program, node.name)
+        assert ours == pytest.approx(numeric[node.name], rel=1e-4, abs=1e-5), (program, node.name)
+
+
+def test_check_report_flags_disagreement():
+    g = bpviz.from_expression("J = x*x*y", {"x": 3, "y": 2})
+    assert check(g).ok
+    g.node("x").grad = g.node("x").grad + 1      # corrupt one gradient on purpose
+    report = check(g)
+    assert not report.ok and report.worst > 0.01
+
+
+def test_check_at_a_kink_reports_the_disagreement():
+    g = bpviz.from_expression("J = relu(x)", {"x": 0})
+    report = check(g)
+    assert math.isclose(report.rows[0].numeric, 0.5)
+    assert not report.ok
