@@ -22,8 +22,9 @@ app = typer.Typer(
 )
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
-FORMATS = ("table", "json")
-EXTENSIONS = {".json": "json"}
+FORMATS = ("table", "json", "dot", "svg", "png")
+EXTENSIONS = {".json": "json", ".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png"}
+FIGURES = ("dot", "svg", "png")
 
 
 def _fail(exc: BpvizError) -> None:
@@ -83,28 +84,48 @@ def gather_values(at: List[str], values_file: Optional[Path]) -> dict:
     return values
 
 
-def emit(graph, out: Optional[str], fmt: str, digits: int, check: bool) -> None:
+def run_check(graph):
+    from .check import check
+    report = check(graph)
+    graph.meta["check_report"] = report
+    graph.meta["check"] = {"tolerance": report.tolerance, "largest_error": report.worst,
+                           "agree": report.ok,
+                           "inputs": {r.name: {"sympy": r.symbolic, "finite_difference": r.numeric}
+                                      for r in report.rows}}
+    return report
+
+
+def render(graph, fmt: str, opts: dict) -> "str | bytes":
+    """The output document in memory (figures rendered by Graphviz through bpviz.write)."""
+    if fmt == "json":
+        from .render.json_out import render_json
+        return render_json(graph)
+    from .render.dot import FigureOptions, render_dot
+    figure = FigureOptions.make(edge_labels=opts["edge_labels"], rankdir=opts["rankdir"],
+                                digits=opts["digits"], theme=opts["theme"],
+                                highlight=opts["highlight"], legend=opts["legend"])
+    source = render_dot(graph, figure)
+    if fmt == "dot":
+        return source
+    from .write import choose_renderer, render_graphviz
+    return render_graphviz(source, fmt, choose_renderer(opts["renderer"]), dpi=opts["dpi"])
+
+
+def emit(graph, out: Optional[str], fmt: str, opts: dict) -> None:
     """Run the optional check, print warnings, render and write."""
-    report = None
-    if check:
-        from .check import check as run_check
-        report = run_check(graph)
-        graph.meta["check_report"] = report
-        graph.meta["check"] = {"tolerance": report.tolerance, "largest_error": report.worst,
-                               "agree": report.ok,
-                               "inputs": {r.name: {"sympy": r.symbolic, "finite_difference": r.numeric}
-                                          for r in report.rows}}
+    report = run_check(graph) if opts["check"] else None
     for warning in graph.warnings:
         stderr.print(f"[yellow]warning:[/] {_escape(warning)}")
     if fmt == "table":
         from .render.terminal import render_table
         if out not in (None, "-"):
             raise UsageError("the table format prints to the terminal; use -f json or a file extension")
-        Console(highlight=False).print(render_table(graph, digits))
+        Console(highlight=False).print(render_table(graph, opts["digits"]))
     else:
-        from .render.json_out import render_json
         from .write import write_output
-        write_output(out or "-", render_json(graph))
+        if out is None and fmt == "png" and sys.stdout.isatty():
+            raise UsageError("refusing to write a PNG to the terminal; add -o FILE")
+        write_output(out or "-", render(graph, fmt, opts))
         if out not in (None, "-"):
             stderr.print(f"wrote {out}")
     if report is not None and not report.ok:
@@ -124,6 +145,28 @@ def main_options(version: bool = typer.Option(False, "--version", callback=_vers
     """Backpropagation diagrams from formulas and small neural-network specs."""
 
 
+OUT = typer.Option(None, "-o", "--out", metavar="FILE",
+                   help="Write to FILE; the format comes from its extension "
+                        "(.json .dot .gv .svg .png). '-' is standard output.")
+FORMAT = typer.Option(None, "-f", "--format", metavar="FORMAT",
+                      help=f"Output format, overriding the extension: {', '.join(FORMATS)}.")
+DIGITS = typer.Option(4, "--digits", min=1, max=17, help="Significant digits for inexact numbers.")
+CHECK = typer.Option(False, "--check", help="Compare every gradient with sympy's diff and finite "
+                                            "differences; exit 1 if they disagree.")
+EDGE_LABELS = typer.Option("auto", "--edge-labels", metavar="none|symbolic|numeric|both",
+                           help="Local derivatives on the figure's edges (auto: both on small graphs, "
+                                "numeric on larger ones, none on huge ones).")
+RANKDIR = typer.Option("LR", "--rankdir", metavar="LR|TB", help="Figure direction: left-right or top-bottom.")
+THEME = typer.Option("light", "--theme", metavar="light|dark", help="Figure colours (dark for dark pages).")
+HIGHLIGHT = typer.Option(None, "--highlight", metavar="NAME",
+                         help="Emphasise every path from the output back to NAME (the chain-rule paths).")
+LEGEND = typer.Option(True, "--legend/--no-legend", help="A one-line legend above the figure.")
+RENDERER = typer.Option("auto", "--renderer", metavar="auto|system|embedded",
+                        help="Graphviz for SVG/PNG: system `dot`, the embedded graphviz-pure, or auto "
+                             "(system when on PATH).")
+DPI = typer.Option(144, "--dpi", min=36, max=600, help="PNG resolution.")
+
+
 @app.command()
 @friendly
 def expr(
@@ -134,25 +177,46 @@ def expr(
     values: Optional[Path] = typer.Option(None, "--values", metavar="FILE",
                                           help="A YAML or JSON file mapping input names to values."),
     output: Optional[str] = typer.Option(None, "--output", metavar="NAME",
-                                         help="The node to differentiate (default: the last assignment)."),
-    out: Optional[str] = typer.Option(None, "-o", "--out", metavar="FILE",
-                                      help="Write to FILE (format from its extension); '-' is stdout."),
-    fmt: Optional[str] = typer.Option(None, "-f", "--format", metavar="FORMAT",
-                                      help=f"Output format: {', '.join(FORMATS)}."),
-    digits: int = typer.Option(4, "--digits", min=1, max=17,
-                               help="Significant digits for inexact numbers."),
-    check: bool = typer.Option(False, "--check",
-                               help="Compare every gradient with sympy's diff and finite differences; "
-                                    "exit 1 if they disagree."),
+                                         help="The node to differentiate (default: the last assignment "
+                                              "that nothing else uses)."),
+    out: Optional[str] = OUT, fmt: Optional[str] = FORMAT, digits: int = DIGITS, check: bool = CHECK,
+    edge_labels: str = EDGE_LABELS, rankdir: str = RANKDIR, theme: str = THEME,
+    highlight: Optional[str] = HIGHLIGHT, legend: bool = LEGEND, renderer: str = RENDERER,
+    dpi: int = DPI,
 ) -> None:
     """Differentiate an expression program and show every node's value and gradient.
 
-    Example: bpviz expr "c = w*x; a = c + b; d = a - y; J = d**2/2" --at "w=2, x=-2, b=8, y=2"
+    Example: bpviz expr "c = w*x; a = c + b; d = a - y; J = d**2/2" --at "w=2, x=-2, b=8, y=2" -o j.svg
     """
     from .api import build_expression
     fmt_name = choose_format(out, fmt)
     graph = build_expression(read_program(program), gather_values(at, values), output)
-    emit(graph, out, fmt_name, digits, check)
+    emit(graph, out, fmt_name, dict(digits=digits, check=check, edge_labels=edge_labels.lower(),
+                                    rankdir=rankdir.upper(), theme=theme.lower(), highlight=highlight,
+                                    legend=legend, renderer=renderer.lower(), dpi=dpi))
+
+
+@app.command()
+@friendly
+def doctor() -> None:
+    """Show which Graphviz renderer bpviz will use for SVG/PNG, its version, and why."""
+    from rich.table import Table
+    from .write import _version, choose_renderer, find_embedded, find_system
+    table = Table(title="Graphviz renderers", header_style="bold")
+    for column in ("renderer", "command", "version"):
+        table.add_column(column)
+    for kind, path in (("system (dot)", find_system()), ("embedded (graphviz-pure)", find_embedded())):
+        version = _version(path) if path else "not found"
+        table.add_row(kind, path or "-", version)
+    console = Console(highlight=False)
+    console.print(table)
+    try:
+        chosen = choose_renderer("auto")
+    except BpvizError as exc:
+        console.print(f"[bold red]no renderer:[/] {_escape(exc.message)}")
+        raise typer.Exit(1)
+    console.print(f"bpviz will use the [bold]{chosen.kind}[/] renderer: {_escape(chosen.why)}. "
+                  f"Choose with --renderer auto|system|embedded.")
 
 
 def main() -> None:
