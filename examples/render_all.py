@@ -1,7 +1,13 @@
-"""`make demo`: render every example with the installed `bpviz` command, as a user would."""
+"""`make demo`: render every example with the installed `bpviz` command, as a user would.
+
+Expression examples are ``examples/NAME.txt`` with their values in ``NAME.values.yaml``; spec
+examples are ``examples/*.yaml`` (other than values files). Figures go to docs/img/, notes and
+JSON to docs/examples/.
+"""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -9,34 +15,37 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-OUT = ROOT / "docs" / "examples"
-FORMATS = ["json"]
+IMG = ROOT / "docs" / "img"
+NOTES = ROOT / "docs" / "examples"
+EXPR_OUTPUTS = ["docs/examples/{stem}.json", "docs/img/{stem}.svg", "docs/img/{stem}.png"]
+EXTRA = [  # variants worth showing in the docs
+    ["expr", "-", "--values", "examples/ng.values.yaml", "--theme", "dark", "-o", "docs/img/ng-dark.png"],
+    ["expr", "-", "--values", "examples/ng.values.yaml", "--highlight", "w", "-o", "docs/img/ng-highlight-w.svg"],
+]
 
 
 def bpviz() -> str:
-    exe = shutil.which("bpviz", path=str(Path(sys.executable).parent))
-    return exe or "bpviz"
+    return shutil.which("bpviz", path=str(Path(sys.executable).parent)) or "bpviz"
 
 
-def run(args: list) -> None:
-    print("$ bpviz " + " ".join(args[1:]))
-    subprocess.run(args, check=True)
+def run(args: list, stdin: Path | None = None) -> None:
+    shown = "bpviz " + " ".join(shlex.quote(a) for a in args)
+    print(f"$ {shown}" + (f" < {stdin.relative_to(ROOT)}" if stdin else ""), flush=True)
+    with (stdin.open() if stdin else open("/dev/null")) as handle:
+        subprocess.run([bpviz(), *args], stdin=handle, check=True, cwd=ROOT)
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
-    exe = bpviz()
+    IMG.mkdir(parents=True, exist_ok=True)
+    NOTES.mkdir(parents=True, exist_ok=True)
     for program in sorted(EXAMPLES.glob("*.txt")):
         stem = program.stem
-        values = program.with_name(f"{stem}.values.yaml")
-        base = [exe, "expr", "-", "--values", str(values.relative_to(ROOT))]
-        for fmt in FORMATS:
-            with program.open() as stdin:
-                print(f"$ bpviz expr - --values {values.relative_to(ROOT)} -o docs/examples/{stem}.{fmt}"
-                      f" < {program.relative_to(ROOT)}")
-                subprocess.run(base + ["-o", str(OUT / f"{stem}.{fmt}")], stdin=stdin, check=True, cwd=ROOT)
-        with program.open() as stdin:
-            subprocess.run(base, stdin=stdin, check=True, cwd=ROOT)
+        values = f"examples/{stem}.values.yaml"
+        for target in EXPR_OUTPUTS:
+            run(["expr", "-", "--values", values, "-o", target.format(stem=stem)], stdin=program)
+    for args in EXTRA:
+        run(args, stdin=EXAMPLES / "ng.txt")
+    print(f"\nrendered into {IMG.relative_to(ROOT)}/ and {NOTES.relative_to(ROOT)}/")
 
 
 if __name__ == "__main__":
