@@ -98,6 +98,24 @@ def backward(graph: Graph) -> None:
             grads[src] = tame(grads[src] + g * local)
 
 
+def gradient_step(graph: Graph, rate: Number, params: Optional[list] = None) -> tuple:
+    """One gradient-descent step p ← p − rate·∂out/∂p on ``params`` (default: every input).
+
+    Returns ([(name, old, grad, new)], output value after the step).
+    """
+    names = params if params is not None else graph.meta.get("params") or [n.name for n in graph.inputs]
+    rows = []
+    for name in names:
+        node = graph.node(name)
+        if node.kind != "input":
+            raise ValuesError(f"{name!r} is not an input, so it cannot be updated")
+        rows.append((name, node.value, node.grad, tame(node.value - rate * node.grad)))
+    stepped = dict(graph.values)
+    stepped.update({name: new for name, _, _, new in rows})
+    after = forward(graph, stepped)[graph.output]
+    return rows, after
+
+
 def _located(graph: Graph, node, exc: DomainError, results: list, prefix: str = "") -> DomainError:
     shown = node.text or graph.formula(node)
     if node.named and node.text is not None:

@@ -4,6 +4,7 @@ and central finite differences of the float forward pass."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from .autodiff import forward
 from .graph import Graph
@@ -56,10 +57,35 @@ def sympy_gradient(graph: Graph) -> dict:
     """∂output/∂input from sympy.diff of the whole expression, evaluated exactly then as float."""
     import sympy
     symbols, exprs = sympy_expressions(graph)
-    point = {symbols[name]: sympy.Rational(v.numerator, v.denominator) if hasattr(v, "numerator")
-             else sympy.Float(v) for name, v in graph.values.items()}
+    point = {symbols[name]: _sympy_number(v) for name, v in graph.values.items()}
     out = exprs[graph.output]
     return {name: float(sympy.diff(out, sym).xreplace(point).evalf(30)) for name, sym in symbols.items()}
+
+
+def closed_forms(graph: Graph, names: list, simplify_limit: int = 400) -> dict:
+    """sympy's closed form of ∂output/∂name for each name: {name: (expression, symbols, value)}.
+
+    ``symbols`` maps the sympy symbols back to node names (for printing); expressions larger
+    than ``simplify_limit`` operations are left unsimplified, since simplify can take minutes.
+    """
+    import sympy
+    symbols, exprs = sympy_expressions(graph)
+    point = {symbols[name]: _sympy_number(v) for name, v in graph.values.items()}
+    out = exprs[graph.output]
+    result = {}
+    for name in names:
+        derivative = sympy.diff(out, symbols[name])
+        if sympy.count_ops(derivative) <= simplify_limit:
+            derivative = sympy.factor_terms(sympy.simplify(derivative))
+        value = derivative.xreplace(point)
+        value = Fraction(int(value.p), int(value.q)) if value.is_Rational else float(value.evalf(30))
+        result[name] = (derivative, symbols, value)
+    return result
+
+
+def _sympy_number(v):
+    import sympy
+    return sympy.Rational(v.numerator, v.denominator) if hasattr(v, "numerator") else sympy.Float(v)
 
 
 def numeric_gradient(graph: Graph, step: float = 1e-6) -> dict:

@@ -22,8 +22,10 @@ app = typer.Typer(
 )
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
-FORMATS = ("table", "json", "dot", "svg", "png")
-EXTENSIONS = {".json": "json", ".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png"}
+FORMATS = ("table", "json", "dot", "svg", "png", "md", "tex")
+EXTENSIONS = {".json": "json", ".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png",
+              ".md": "md", ".markdown": "md", ".tex": "tex"}
+NOTES = ("md", "tex")
 FIGURES = ("dot", "svg", "png")
 
 
@@ -111,11 +113,48 @@ def render(graph, fmt: str, opts: dict) -> "str | bytes":
     return render_graphviz(source, fmt, choose_renderer(opts["renderer"]), dpi=opts["dpi"])
 
 
+def render_note(graph, out: str, fmt: str, opts: dict) -> list:
+    """A Markdown or LaTeX note and its figure, as [(path, content)], figure first."""
+    import base64
+    from .render.note import Figure, build_note
+    files, figure = [], Figure(reason="no_figure")
+    beside = Path(out).with_suffix(".svg" if fmt == "md" else ".png") if out != "-" else None
+    if opts["figure"] and (beside or (fmt == "md" and opts["embed"])):
+        image = render(graph, "svg" if fmt == "md" else "png", opts)
+        if fmt == "md" and opts["embed"]:
+            data = image.encode("utf-8") if isinstance(image, str) else image
+            figure = Figure(link="data:image/svg+xml;base64," + base64.b64encode(data).decode("ascii"))
+        else:
+            files.append((str(beside), image))
+            figure = Figure(link=beside.name)
+    elif opts["figure"]:
+        figure = Figure(reason="figure_stdout")
+    note = build_note(graph, lang=opts["lang"], digits=opts["digits"], wrt=opts["wrt"] or None,
+                      rate=opts["lr"], params=opts["params"] or None, figure=figure)
+    if fmt == "md":
+        from .render.markdown import render_markdown
+        files.append((out, render_markdown(note)))
+    else:
+        from .render.latex import render_latex
+        files.append((out, render_latex(note, fragment=opts["tex_fragment"],
+                                        figure_file=figure.link)))
+    return files
+
+
 def emit(graph, out: Optional[str], fmt: str, opts: dict) -> None:
-    """Run the optional check, print warnings, render and write."""
+    """Run the optional check, print warnings, render everything in memory, then write."""
+    opts = {**NOTE_DEFAULTS, **opts}
+    if opts["lr"] is not None and fmt not in NOTES:
+        stderr.print("[yellow]warning:[/] --lr only changes notes (-o FILE.md or FILE.tex); ignored")
+    if opts["lr"] is None and graph.meta.get("learning_rate") is not None:
+        opts["lr"] = graph.meta["learning_rate"]
     report = run_check(graph) if opts["check"] else None
     for warning in graph.warnings:
         stderr.print(f"[yellow]warning:[/] {_escape(warning)}")
+    if fmt not in NOTES and (opts["wrt"] or opts["params"] or opts["embed"] or opts["tex_fragment"]
+                             or opts["lang"] != "en"):
+        raise UsageError("--wrt, --param, --lang, --embed and --tex-fragment apply to notes "
+                         "(-o FILE.md or FILE.tex)")
     if fmt == "table":
         from .render.terminal import render_table
         if out not in (None, "-"):
@@ -125,9 +164,15 @@ def emit(graph, out: Optional[str], fmt: str, opts: dict) -> None:
         from .write import write_output
         if out is None and fmt == "png" and sys.stdout.isatty():
             raise UsageError("refusing to write a PNG to the terminal; add -o FILE")
-        write_output(out or "-", render(graph, fmt, opts))
-        if out not in (None, "-"):
-            stderr.print(f"wrote {out}")
+        if fmt in NOTES:
+            files = render_note(graph, out or "-", fmt, opts)
+        else:
+            files = [(out or "-", render(graph, fmt, opts))]
+        for path, content in files:
+            write_output(path, content)
+        written = [path for path, _ in files if path != "-"]
+        if written:
+            stderr.print(f"wrote {', '.join(written)}")
     if report is not None and not report.ok:
         raise CheckFailed(f"gradients disagree: largest relative error {report.worst:.2e} "
                           f"> tolerance {report.tolerance:.0e}")
@@ -147,7 +192,7 @@ def main_options(version: bool = typer.Option(False, "--version", callback=_vers
 
 OUT = typer.Option(None, "-o", "--out", metavar="FILE",
                    help="Write to FILE; the format comes from its extension "
-                        "(.json .dot .gv .svg .png). '-' is standard output.")
+                        "(.json .dot .gv .svg .png .md .tex). '-' is standard output.")
 FORMAT = typer.Option(None, "-f", "--format", metavar="FORMAT",
                       help=f"Output format, overriding the extension: {', '.join(FORMATS)}.")
 DIGITS = typer.Option(4, "--digits", min=1, max=17, help="Significant digits for inexact numbers.")
@@ -165,6 +210,37 @@ RENDERER = typer.Option("auto", "--renderer", metavar="auto|system|embedded",
                         help="Graphviz for SVG/PNG: system `dot`, the embedded graphviz-pure, or auto "
                              "(system when on PATH).")
 DPI = typer.Option(144, "--dpi", min=36, max=600, help="PNG resolution.")
+LANG = typer.Option("en", "--lang", metavar="en|zh", help="Language of a note's headings and prose.")
+LR = typer.Option(None, "--lr", metavar="ETA",
+                  help="Add one gradient-descent step p <- p - ETA * dJ/dp to a note.")
+WRT = typer.Option([], "--wrt", metavar="NAME",
+                   help="Write the chain rule only for NAME in a note (repeatable; default: every input).")
+PARAMS = typer.Option([], "--param", metavar="NAME",
+                      help="The inputs that --lr updates (repeatable; default: every input, or a "
+                           "network's weights and biases).")
+EMBED = typer.Option(False, "--embed", help="Inline a note's figure as a data URI: one self-contained file.")
+FIGURE = typer.Option(True, "--figure/--no-figure",
+                      help="Write a note's figure beside it (FILE.svg for .md, FILE.png for .tex).")
+TEX_FRAGMENT = typer.Option(False, "--tex-fragment", help="Write only the LaTeX body, to \\input{} it.")
+NOTE_DEFAULTS = dict(lang="en", lr=None, wrt=[], params=[], embed=False, figure=True, tex_fragment=False)
+
+
+def note_options(lang: str, lr: Optional[str], wrt: List[str], params: List[str], embed: bool,
+                 figure: bool, tex_fragment: bool) -> dict:
+    from .numeric import parse_number
+    from .render.prose import LANGUAGES
+    if lang.lower() not in LANGUAGES:
+        raise UsageError(f"--lang must be one of {', '.join(LANGUAGES)}, not {lang!r}")
+    rate = None
+    if lr is not None:
+        try:
+            rate = parse_number(lr)
+        except (ValueError, ArithmeticError):
+            raise UsageError(f"--lr must be a number, not {lr!r}") from None
+        if rate <= 0:
+            raise UsageError(f"--lr must be positive, not {lr}")
+    return dict(lang=lang.lower(), lr=rate, wrt=list(wrt), params=list(params), embed=embed,
+                figure=figure, tex_fragment=tex_fragment)
 
 
 @app.command()
@@ -182,7 +258,9 @@ def expr(
     out: Optional[str] = OUT, fmt: Optional[str] = FORMAT, digits: int = DIGITS, check: bool = CHECK,
     edge_labels: str = EDGE_LABELS, rankdir: str = RANKDIR, theme: str = THEME,
     highlight: Optional[str] = HIGHLIGHT, legend: bool = LEGEND, renderer: str = RENDERER,
-    dpi: int = DPI,
+    dpi: int = DPI, lang: str = LANG, lr: Optional[str] = LR, wrt: List[str] = WRT,
+    params: List[str] = PARAMS, embed: bool = EMBED, figure: bool = FIGURE,
+    tex_fragment: bool = TEX_FRAGMENT,
 ) -> None:
     """Differentiate an expression program and show every node's value and gradient.
 
@@ -190,10 +268,11 @@ def expr(
     """
     from .api import build_expression
     fmt_name = choose_format(out, fmt)
+    notes = note_options(lang, lr, wrt, params, embed, figure, tex_fragment)
     graph = build_expression(read_program(program), gather_values(at, values), output)
     emit(graph, out, fmt_name, dict(digits=digits, check=check, edge_labels=edge_labels.lower(),
                                     rankdir=rankdir.upper(), theme=theme.lower(), highlight=highlight,
-                                    legend=legend, renderer=renderer.lower(), dpi=dpi))
+                                    legend=legend, renderer=renderer.lower(), dpi=dpi, **notes))
 
 
 @app.command()

@@ -73,7 +73,13 @@ class Graph:
         try:
             return self._by_name[name]
         except KeyError:
-            raise ProgramError(f"no node named {name!r}") from None
+            import difflib
+            hint = difflib.get_close_matches(name, list(self._by_name), n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            names = ", ".join(n.name for n in self.nodes if n.kind != "const")
+            if len(names) > 200:
+                names = names[:200] + ", …"
+            raise ProgramError(f"no node named {name!r}{extra} (nodes: {names})") from None
 
     def __contains__(self, name: str) -> bool:
         return name in self._by_name
@@ -100,6 +106,39 @@ class Graph:
         """What edge (inputs[slot] → dst) adds to its source's gradient: upstream × local."""
         node = self.nodes[dst]
         return node.grad * node.local[slot]
+
+    # -- chain-rule paths ---------------------------------------------------------------------
+    def path_counts(self) -> list:
+        """Per node, how many paths lead from it to the output (exact integers)."""
+        counts = [0] * len(self.nodes)
+        counts[self.output] = 1
+        for node in reversed(self.nodes):
+            if counts[node.index]:
+                for src in node.inputs:
+                    counts[src] += counts[node.index]
+        return counts
+
+    def paths(self, index: int, limit: int) -> list:
+        """The first ``limit`` paths from the output down to node ``index``.
+
+        Each path is a list of edges (dst, slot), output first; a node that uses the same
+        operand twice (``x * x``) gives two paths, one per slot. Order is deterministic.
+        """
+        found: list = []
+
+        def walk(at: int, trail: list) -> None:
+            if len(found) >= limit:
+                return
+            if at == self.output:
+                found.append(list(reversed(trail)))
+                return
+            for dst, slot in self.consumers[at]:
+                trail.append((dst, slot))
+                walk(dst, trail)
+                trail.pop()
+
+        walk(index, [])
+        return found
 
     # -- reading --------------------------------------------------------------------------
     def operand_names(self, node: Node, name_of: Optional[NameOf] = None) -> list:

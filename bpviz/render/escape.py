@@ -94,6 +94,79 @@ def latex_name(name: str) -> str:
     return _tex_word(name)
 
 
+def tex_num(value, digits: int = 4) -> str:
+    r"""A number as LaTeX: ``fmt`` digits, scientific notation as ×10^n.
+
+    >>> from fractions import Fraction
+    >>> tex_num(Fraction(-11, 5)), tex_num(1.5e-7), tex_num(Fraction(715))
+    ('-2.2', '1.5 \\times 10^{-7}', '715')
+    """
+    from ..numeric import fmt
+    text = fmt(value, digits)
+    if "e" in text and not text.startswith(("inf", "-inf", "nan")):
+        mantissa, exponent = text.split("e")
+        return f"{mantissa} \\times 10^{{{int(exponent)}}}"
+    return text
+
+
+def tex_operand(value, digits: int = 4) -> str:
+    """A number as a factor in a product: parenthesised when negative or scientific.
+
+    >>> from fractions import Fraction
+    >>> tex_operand(Fraction(-2)), tex_operand(Fraction(3))
+    ('(-2)', '3')
+    """
+    text = tex_num(value, digits)
+    return f"({text})" if text.startswith("-") or "\\times" in text else text
+
+
+_PROSE_SYMBOLS = {"×": "$\\times$", "−": "$-$", "→": "$\\to$", "∂": "$\\partial$"}
+
+
+def tex_prose(text: str) -> str:
+    r"""Prose for LaTeX text mode: escaped outside ``$…$``, math kept as written.
+
+    >>> tex_prose("50% of $a_1$ × b")
+    '50\\% of $a_1$ $\\times$ b'
+    """
+    parts = text.split("$")
+    for i in range(0, len(parts), 2):
+        escaped = tex_text(parts[i])
+        for symbol, tex in _PROSE_SYMBOLS.items():
+            escaped = escaped.replace(symbol, tex)
+        parts[i] = escaped
+    return "$".join(parts)
+
+
+def tex_code(text: str) -> str:
+    r"""Program text for LaTeX's ``\texttt``: specials escaped, Greek letters as math.
+
+    >>> tex_code("J = θ_1 * x")
+    'J = \\ensuremath{\\theta}\\_1 * x'
+    """
+    out = []
+    for c in text:
+        if c in GREEK_LETTERS:
+            out.append("\\ensuremath{\\" + GREEK_LETTERS[c] + "}")
+        elif c in _TEX_SPECIAL:
+            out.append(_TEX_SPECIAL[c])
+        elif ord(c) < 128:
+            out.append(c)
+        else:
+            out.append("?")
+    return "".join(out)
+
+
+def md_math_cell(tex: str) -> str:
+    r"""LaTeX math for a GitHub-flavoured Markdown table cell: no bare ``|`` (it splits cells).
+
+    >>> md_math_cell(r"\left|x\right|")
+    '\\left\\vert x\\right\\vert '
+    """
+    return (tex.replace("\\left|", "\\left\\vert ").replace("\\right|", "\\right\\vert ")
+            .replace("\\|", "\\Vert ").replace("|", "\\vert "))
+
+
 def md_cell(text: str) -> str:
     """Escape a GitHub-flavoured Markdown table cell."""
     return text.replace("|", "\\|").replace("\n", " ")

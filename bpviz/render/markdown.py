@@ -1,0 +1,62 @@
+"""The Markdown printer: a note with `$…$`/`$$…$$` math and GitHub-flavoured tables, ready for
+Typora, Obsidian, GitHub or any MathJax page. The only raw element besides text is the image."""
+
+from __future__ import annotations
+
+from .escape import md_cell, md_math_cell
+from .note import Note
+
+
+def _math_row(cells: list, plain: tuple = ()) -> str:
+    shown = [md_cell(c) if i in plain or not c else f"${md_math_cell(c)}$" for i, c in enumerate(cells)]
+    return "| " + " | ".join(shown) + " |"
+
+
+def _table(header: list, rows: list, align: str, plain: tuple = ()) -> list:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(
+        " ---: " if a == "r" else " :--- " for a in align) + "|"]
+    lines += [_math_row(list(row), plain) for row in rows]
+    return lines
+
+
+def _display(lines: list) -> list:
+    if len(lines) == 1:
+        return ["$$", lines[0].replace("&=", "=").replace("&", ""), "$$"]
+    body = " \\\\\n".join(lines)
+    return ["$$", "\\begin{aligned}", body, "\\end{aligned}", "$$"]
+
+
+def render_markdown(note: Note) -> str:
+    x = note.text
+    out = [f"# {note.title}", "", f"**{x['program']}**", "", f"```{note.source_lang}", note.source,
+           "```", "", f"**{x['at']}** " + ", ".join(f"${n} = {v}$" for n, v in note.values), ""]
+    if note.figure.link:
+        out += [f"![{x['figure_alt']}]({note.figure.link})", "", f"*{x['figure_caption']}*", ""]
+    else:
+        out += [f"*{x['figure_left_out']}*", ""]
+
+    out += [f"## {x['forward']}", "", x["forward_intro"], ""]
+    out += _table([x["node"], x["definition"], x["with_numbers"], x["value"]], note.forward, "lllr")
+    out += ["", f"## {x['local']}", "", x["local_intro"], ""]
+    out += _table([x["edge"], x["derivative"], x["symbolic"], x["value"]], note.local, "lllr")
+    out += ["", f"## {x['backward']}", "", x["backward_intro"], ""]
+    out += _table([x["node"], x["gradient"], x["with_numbers"], x["value"]], note.backward, "lllr")
+    if note.fanout:
+        out += [""] + [f"- {line}" for line in note.fanout]
+
+    out += ["", f"## {x['chain']}", "", x["chain_intro"], ""]
+    if note.chain_note:
+        out += [f"*{note.chain_note}*", ""]
+    for d in note.chain:
+        out += [f"### $\\partial {x['output_tex']} / \\partial {d.name}$", "", d.intro, ""]
+        out += _display(d.lines) + [""]
+        if d.closed:
+            out += [x["closed_form"], "", "$$", d.closed, "$$", "", d.closed_note, ""]
+
+    if note.update:
+        u = note.update
+        out += [f"## {x['update']}", "", u["intro"], "", "$$", u["rule"], "$$", ""]
+        out += _table([x["parameter"], x["old"], f"$\\partial {x['output_tex']} / \\partial p$", x["new"]], u["rows"], "lrrl")
+        out += ["", u["after"], ""]
+    out += ["---", "", f"*{x['generated']}*", ""]
+    return "\n".join(out)

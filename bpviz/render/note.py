@@ -1,0 +1,312 @@
+"""The derivation a note tells, as data: every formula already LaTeX, every sentence already
+in the reader's language. The Markdown and LaTeX printers only lay it out.
+
+Nothing here recomputes a value or a gradient: numbers come from the finished graph; the
+only extra math is sympy's closed form (``bpviz.check.closed_forms``) and one gradient step
+(``bpviz.autodiff.gradient_step``), both computed by the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .. import __version__
+from ..graph import Graph, Node
+from .escape import latex_name, tex_num, tex_operand
+from .prose import prose
+
+PATH_LIMIT = 8              # paths listed per input; beyond, the one-step (backward) form
+FACTOR_LIMIT = 48           # local derivatives written out per input; beyond, the one-step form
+CLOSED_FORM_NODES = 80      # sympy closed forms only for graphs up to this size
+CLOSED_FORM_CHARS = 600     # longer closed forms are summarised, not printed
+PARTIALS_PER_LINE = 5       # \frac{∂a}{∂b} factors per line of a derivation
+NUMBERS_PER_LINE = 8
+
+
+@dataclass
+class Figure:
+    """How the note shows the figure: a link (relative path or data URI), or why it is left out
+    (a key of the prose table)."""
+    link: Optional[str] = None
+    reason: Optional[str] = None
+
+
+@dataclass
+class Derivation:
+    """∂out/∂name by the chain rule: prose first, then aligned lines, then sympy's closed form."""
+    name: str
+    intro: str
+    lines: list                          # rows of an align environment ("lhs &= …")
+    closed: Optional[str] = None         # LaTeX: "\frac{∂J}{∂w} = x(b + wx − y) = −4"
+    closed_note: Optional[str] = None    # prose after the closed form
+
+
+@dataclass
+class Note:
+    lang: str
+    title: str
+    source: str
+    source_lang: str
+    values: list                          # [(tex name, tex value)]
+    figure: Figure
+    forward: list                         # [(node, definition, with numbers, value)]
+    local: list                           # [(edge, derivative, symbolic, value)]
+    backward: list                        # [(node, rule, with numbers, gradient)]
+    fanout: list                          # prose, one per node with several consumers
+    chain: list                           # [Derivation]
+    chain_note: Optional[str] = None
+    update: Optional[dict] = None
+    text: dict = field(default_factory=dict)   # headings and intros, already translated
+
+
+def partial(top: str, bottom: str) -> str:
+    return f"\\frac{{\\partial {top}}}{{\\partial {bottom}}}"
+
+
+class NoteBuilder:
+    def __init__(self, graph: Graph, lang: str = "en", digits: int = 4, wrt: Optional[list] = None,
+                 rate=None, params: Optional[list] = None, figure: Optional[Figure] = None):
+        self.g, self.lang, self.digits = graph, lang, digits
+        self.t = prose(lang)
+        self.wrt = [graph.node(n).name for n in wrt] if wrt else [n.name for n in graph.inputs]
+        self.rate, self.params = rate, params
+        self.figure = figure or Figure(reason="no_figure")
+        self.J = self.tex(graph.out)
+
+    # -- small readers ------------------------------------------------------------------------
+    def tex(self, node: Node) -> str:
+        return latex_name(node.name)
+
+    def num(self, value) -> str:
+        return tex_num(value, self.digits)
+
+    def operand(self, value) -> str:
+        return tex_operand(value, self.digits)
+
+    def _value_of(self, node: Node) -> str:
+        return self.operand(node.value) if "\\times" in self.num(node.value) else self.num(node.value)
+
+    # -- sections -----------------------------------------------------------------------------
+    def build(self) -> Note:
+        g, t = self.g, self.t
+        output = self.J
+        text = {key: t(key) for key in ("program", "at", "figure", "forward", "forward_intro", "node",
+                                        "definition", "with_numbers", "value", "local", "local_intro",
+                                        "edge", "derivative", "symbolic", "backward", "gradient",
+                                        "chain", "update", "parameter", "old", "new")}
+        text["backward_intro"] = t("backward_intro", seed=f"${partial(output, output)} = 1$")
+        text["chain_intro"] = t("chain_intro", output=f"${output}$")
+        text["figure_alt"] = t("figure_alt", output=g.out.name)
+        text["figure_caption"] = t("figure_caption", output=f"${output}$")
+        text["generated"] = t("generated", version=__version__)
+        text["closed_form"] = t("closed_form")
+        text["output_tex"] = output
+        if self.figure.link is None:
+            text["figure_left_out"] = t("figure_left_out", reason=t(self.figure.reason))
+        chain, chain_note = self.chain()
+        return Note(
+            lang=self.lang, title=g.title or t("title", output=g.out.name), source=g.source.strip(),
+            source_lang=g.meta.get("source_lang", "text"),
+            values=[(self.tex(n), self.num(n.value)) for n in g.inputs], figure=self.figure,
+            forward=self.forward_rows(), local=self.local_rows(), backward=self.backward_rows(),
+            fanout=self.fanout_notes(), chain=chain, chain_note=chain_note, update=self.update(),
+            text=text)
+
+    def forward_rows(self) -> list:
+        g = self.g
+        rows = []
+        for node in g.nodes:
+            if node.kind != "op":
+                continue
+            definition = f"{self.tex(node)} = {g.formula(node, 'tex', self._tex_operand_name)}"
+            numbers = g.formula(node, "tex", lambda n: self._value_of(n))
+            rows.append((self.tex(node), definition, numbers, self.num(node.value)))
+        return rows
+
+    def _tex_operand_name(self, node: Node) -> str:
+        return latex_name(node.name)
+
+    def local_rows(self) -> list:
+        g = self.g
+        rows = []
+        for dst, slot, src in self._edges():
+            node = g.nodes[dst]
+            symbolic = g.local_formula(node, slot, "tex", self._tex_operand_name)
+            rows.append((f"{self.tex(g.nodes[src])} \\to {self.tex(node)}",
+                         partial(self.tex(node), self.tex(g.nodes[src])), symbolic,
+                         self.num(node.local[slot])))
+        return rows
+
+    def _edges(self):
+        for src, dst, slot in self.g.edges():
+            if self.g.nodes[src].kind != "const":
+                yield dst, slot, src
+
+    def backward_rows(self) -> list:
+        g, J = self.g, self.J
+        rows = []
+        for node in reversed(g.nodes):
+            if node.kind == "const":
+                continue
+            if node.index == g.output:
+                rows.append((self.tex(node), f"{partial(J, J)} = 1", "", "1"))
+                continue
+            terms, numbers = [], []
+            for dst, slot in g.consumers[node.index]:
+                up = g.nodes[dst]
+                terms.append(f"{partial(J, self.tex(up))} {partial(self.tex(up), self.tex(node))}")
+                numbers.append(f"{self.operand(up.grad)} \\cdot {self.operand(up.local[slot])}")
+            rule = f"{partial(J, self.tex(node))} = " + " + ".join(terms)
+            rows.append((self.tex(node), rule, " + ".join(numbers), self.num(node.grad)))
+        return rows
+
+    def fanout_notes(self) -> list:
+        g = self.g
+        return [self.t("fanout", node=f"${self.tex(n)}$", count=len(g.consumers[n.index]))
+                for n in g.nodes if n.kind != "const" and len(g.consumers[n.index]) > 1]
+
+    # -- the chain rule -----------------------------------------------------------------------
+    def chain(self) -> tuple:
+        g, t = self.g, self.t
+        counts = g.path_counts()
+        closed, note = self._closed_forms()
+        result = []
+        for name in self.wrt:
+            node = g.node(name)
+            count = counts[node.index]
+            paths = g.paths(node.index, PATH_LIMIT + 1) if count <= PATH_LIMIT else []
+            factors = sum(len(p) for p in paths)
+            names = dict(output=f"${self.J}$", name=f"${self.tex(node)}$")
+            if node.index == g.output:
+                continue
+            if count == 0:
+                lines = [f"{partial(self.J, self.tex(node))} &= 0"]
+                intro = t("no_path", **names)
+            elif count > PATH_LIMIT:
+                lines = self._one_step(node)
+                intro = t("too_many_paths", count=count, limit=PATH_LIMIT, **names)
+            elif factors > FACTOR_LIMIT:
+                lines = self._one_step(node)
+                intro = t("long_path", factors=factors, limit=FACTOR_LIMIT, **names)
+            else:
+                lines = self._path_lines(node, paths)
+                intro = t("one_path", **names) if count == 1 else t("n_paths", count=count, **names)
+            derivation = Derivation(name=self.tex(node), intro=intro, lines=lines)
+            if name in closed:
+                derivation.closed, derivation.closed_note = closed[name]
+            result.append(derivation)
+        return result, note
+
+    def _path_lines(self, node: Node, paths: list) -> list:
+        g = self.g
+        symbolic, numeric = [], []
+        for path in paths:
+            symbolic.append([partial(self.tex(g.nodes[dst]), self.tex(g.nodes[g.nodes[dst].inputs[slot]]))
+                             for dst, slot in path])
+            numeric.append([self.operand(g.nodes[dst].local[slot]) for dst, slot in path])
+        lhs = partial(self.J, self.tex(node))
+        lines = _aligned(lhs, _sum_lines(symbolic, " ", PARTIALS_PER_LINE))
+        lines += _aligned("", _sum_lines(numeric, " \\cdot ", NUMBERS_PER_LINE))
+        lines.append(f"&= {self.num(node.grad)}")
+        return lines
+
+    def _one_step(self, node: Node) -> list:
+        """∂J/∂x = Σ over consumers c of ∂J/∂c · ∂c/∂x, with numbers: the backward-pass step."""
+        g, J = self.g, self.J
+        symbolic, numeric = [], []
+        for dst, slot in g.consumers[node.index]:
+            up = g.nodes[dst]
+            symbolic.append([partial(J, self.tex(up)), partial(self.tex(up), self.tex(node))])
+            numeric.append([self.operand(up.grad), self.operand(up.local[slot])])
+        lines = _aligned(partial(J, self.tex(node)), _sum_lines(symbolic, " ", PARTIALS_PER_LINE))
+        lines += _aligned("", _sum_lines(numeric, " \\cdot ", NUMBERS_PER_LINE))
+        lines.append(f"&= {self.num(node.grad)}")
+        return lines
+
+    def _closed_forms(self) -> tuple:
+        g, t = self.g, self.t
+        if len(g.nodes) > CLOSED_FORM_NODES:
+            return {}, t("closed_form_skipped", limit=CLOSED_FORM_NODES)
+        import sympy
+        from ..check import closed_forms
+        names = [n for n in self.wrt if g.node(n).kind == "input"]
+        forms = closed_forms(g, names)
+        result = {}
+        for name, (expr, symbols, value) in forms.items():
+            if expr.has(sympy.Heaviside):
+                expr = expr.rewrite(sympy.Piecewise)
+            tex = sympy.latex(expr, symbol_names={s: latex_name(n) for n, s in symbols.items()})
+            ours = g.node(name).grad
+            agree = abs(float(value) - float(ours)) <= 1e-9 * max(1.0, abs(float(ours)))
+            shown = self.num(value)
+            lhs = partial(self.J, latex_name(name))
+            if len(tex) > CLOSED_FORM_CHARS:
+                formula = f"{lhs} = {shown}"
+            else:
+                formula = f"{lhs} = {tex} = {shown}"
+            note = t("agrees") if agree else t("disagrees", ours=f"${self.num(ours)}$")
+            result[name] = (formula, note)
+        return result, None
+
+    # -- one gradient-descent step -------------------------------------------------------------
+    def update(self) -> Optional[dict]:
+        if self.rate is None:
+            return None
+        from ..autodiff import gradient_step
+        rows, after = gradient_step(self.g, self.rate, self.params)
+        eta = self.num(self.rate)
+        table = [(latex_name(name), self.num(old), self.num(grad),
+                  f"{self.num(old)} - {eta} \\cdot {self.operand(grad)} = {self.num(new)}")
+                 for name, old, grad, new in rows]
+        return dict(eta=eta, rows=table,
+                    intro=self.t("update_intro", eta=f"$\\eta = {eta}$"),
+                    rule=f"p \\leftarrow p - \\eta \\, {partial(self.J, 'p')}",
+                    after=self.t("after", output=f"${self.J}$", before=f"${self.num(self.g.out.value)}$",
+                                 after=f"${self.num(after)}$"))
+
+
+def _sum_lines(products: list, joiner: str, per_line: int) -> list:
+    r"""A sum of products, broken into lines of at most ``per_line`` factors.
+
+    A term that does not fit starts a new line with ``+``; a product longer than a line
+    continues on the next with ``\cdot``, so a long chain never runs off the page.
+
+    >>> _sum_lines([["a", "b"], ["c", "d"]], " ", 4)
+    ['a b + c d']
+    >>> _sum_lines([["a", "b", "c"], ["d", "e"]], " ", 3)
+    ['a b c', '+ d e']
+    >>> _sum_lines([["1", "2", "3", "4", "5"]], r" \cdot ", 2)
+    ['1 \\cdot 2', '\\cdot 3 \\cdot 4', '\\cdot 5']
+    """
+    lines: list = []
+    current, budget = "", 0
+    for index, factors in enumerate(products):
+        if index and current and budget + len(factors) > per_line:
+            lines.append(current)
+            current, budget = "", 0
+        for position, factor in enumerate(factors):
+            if budget >= per_line:
+                lines.append(current)
+                current, budget = "", 0
+            if position == 0:
+                sep = ("+ " if not current else " + ") if index else ""
+            else:
+                sep = "\\cdot " if not current else joiner
+            current += sep + factor
+            budget += 1
+    if current:
+        lines.append(current)
+    return lines
+
+
+def _aligned(lhs: str, lines: list) -> list:
+    """Rows of an align environment: ``lhs &= first`` then ``&\\quad rest``."""
+    rows = [f"{lhs} &= {lines[0]}"]
+    rows += [f"&\\quad {line}" for line in lines[1:]]
+    rows[0] = rows[0].lstrip()
+    return rows
+
+
+def build_note(graph: Graph, **options) -> Note:
+    return NoteBuilder(graph, **options).build()
