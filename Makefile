@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BPVIZ := $(VENV)/bin/bpviz
 STAMP := $(VENV)/.installed
+MATHJAX := tools/mathjax/node_modules/.installed
 
 .PHONY: demo test bench venv clean golden
 
@@ -18,14 +19,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/render_all.py
 
-test: $(STAMP)
+# MathJax (npm) typesets every formula the notes emit; the tests fail if it rejects one.
+$(MATHJAX): tools/mathjax/package.json
+	cd tools/mathjax && npm install --no-package-lock --no-audit --no-fund --silent
+	touch $(MATHJAX)
+
+test: $(STAMP) $(MATHJAX)
 	$(PY) -m pytest
 
-golden: $(STAMP)
+golden: $(STAMP) $(MATHJAX)
 	$(PY) -m pytest tests --update-golden
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info tools/mathjax/node_modules

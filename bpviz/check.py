@@ -62,11 +62,12 @@ def sympy_gradient(graph: Graph) -> dict:
     return {name: float(sympy.diff(out, sym).xreplace(point).evalf(30)) for name, sym in symbols.items()}
 
 
-def closed_forms(graph: Graph, names: list, simplify_limit: int = 400) -> dict:
+def closed_forms(graph: Graph, names: list) -> dict:
     """sympy's closed form of ∂output/∂name for each name: {name: (expression, symbols, value)}.
 
-    ``symbols`` maps the sympy symbols back to node names (for printing); expressions larger
-    than ``simplify_limit`` operations are left unsimplified, since simplify can take minutes.
+    ``symbols`` maps the sympy symbols back to node names (for printing). The derivative is
+    sympy's own ``diff`` with common factors pulled out; ``simplify`` is not used, since it can
+    take minutes and often returns a less readable form (Abs turned into Piecewise).
     """
     import sympy
     symbols, exprs = sympy_expressions(graph)
@@ -75,8 +76,7 @@ def closed_forms(graph: Graph, names: list, simplify_limit: int = 400) -> dict:
     result = {}
     for name in names:
         derivative = sympy.diff(out, symbols[name])
-        if sympy.count_ops(derivative) <= simplify_limit:
-            derivative = sympy.factor_terms(sympy.simplify(derivative))
+        derivative = sympy.factor_terms(derivative)
         value = derivative.xreplace(point)
         value = Fraction(int(value.p), int(value.q)) if value.is_Rational else float(value.evalf(30))
         result[name] = (derivative, symbols, value)

@@ -277,6 +277,9 @@ _register(
 OPS["abs"] = Op(**{**OPS["abs"].__dict__, "tex": lambda a, p: f"\\left|{a[0]}\\right|",
                    "uni": lambda a, p: f"|{a[0]}|"})
 
+# sqrt reads as a radical, not a function applied in parentheses.
+OPS["sqrt"] = Op(**{**OPS["sqrt"].__dict__, "tex": lambda a, p: f"\\sqrt{{{a[0]}}}"})
+
 FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "softplus", "abs")
 
 

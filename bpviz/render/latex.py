@@ -41,6 +41,8 @@ def _table(header: list, rows: list, columns: str = COLUMNS) -> list:
 def render_latex(note: Note, fragment: bool = False, figure_file: Optional[str] = None) -> str:
     """The document (or, with ``fragment``, its body only). ``figure_file`` is a PNG beside it."""
     x = note.text
+    if figure_file is None and note.figure.link and not note.figure.link.startswith("data:"):
+        figure_file = note.figure.link
     body = [f"\\section*{{{tex_text(note.title)}}}", "", f"\\subsection*{{{tex_prose(x['program'])}}}",
             "\\begin{quote}"]
     body += [f"\\texttt{{{tex_code(line) or '~'}}}\\\\" for line in note.source.splitlines()]

@@ -102,8 +102,7 @@ class NoteBuilder:
         text["generated"] = t("generated", version=__version__)
         text["closed_form"] = t("closed_form")
         text["output_tex"] = output
-        if self.figure.link is None:
-            text["figure_left_out"] = t("figure_left_out", reason=t(self.figure.reason))
+        text["figure_left_out"] = t("figure_left_out", reason=t(self.figure.reason or "no_figure"))
         chain, chain_note = self.chain()
         return Note(
             lang=self.lang, title=g.title or t("title", output=g.out.name), source=g.source.strip(),
