@@ -17,10 +17,16 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 IMG = ROOT / "docs" / "img"
 NOTES = ROOT / "docs" / "examples"
-EXPR_OUTPUTS = ["docs/examples/{stem}.json", "docs/img/{stem}.svg", "docs/img/{stem}.png"]
+EXPR_OUTPUTS = ["docs/examples/{stem}.json", "docs/img/{stem}.svg", "docs/img/{stem}.png",
+                "docs/examples/{stem}.md"]
 EXTRA = [  # variants worth showing in the docs
     ["expr", "-", "--values", "examples/ng.values.yaml", "--theme", "dark", "-o", "docs/img/ng-dark.png"],
     ["expr", "-", "--values", "examples/ng.values.yaml", "--highlight", "w", "-o", "docs/img/ng-highlight-w.svg"],
+    ["expr", "-", "--values", "examples/ng.values.yaml", "--lang", "zh", "--lr", "0.1", "--param", "w",
+     "--param", "b", "-o", "docs/examples/ng.zh.md"],
+    ["expr", "-", "--values", "examples/ng.values.yaml", "--lr", "0.1", "--param", "w", "--param", "b",
+     "-o", "docs/examples/ng-step.md"],
+    ["expr", "-", "--values", "examples/ng.values.yaml", "--lr", "0.1", "-o", "docs/examples/ng.tex"],
 ]
 
 
