@@ -13,3 +13,17 @@ def build_expression(text: str, values: Mapping, output: Optional[str] = None) -
     """Parse an expression program and evaluate it at exact ``values``."""
     graph = parse_program(text, output=output)
     return evaluate(graph, values)
+
+
+def build_spec(text: str, filename: str = "spec", overrides: Optional[list] = None,
+               group: bool = False) -> Graph:
+    """Parse a YAML spec (graph or network), apply ``--set`` overrides, and evaluate it."""
+    from .errors import SpecError, ValuesError
+    from .parse.spec import load_spec
+    graph, values, doc = load_spec(text, filename, overrides, group)
+    try:
+        return evaluate(graph, values)
+    except ValuesError as exc:
+        raise doc.error(graph.meta.get("values_path", ()), exc.message) from None
+    except SpecError:
+        raise

@@ -277,6 +277,54 @@ def expr(
 
 @app.command()
 @friendly
+def spec(
+    file: str = typer.Argument(..., metavar="FILE", help="A YAML spec: a graph of named assignments or a "
+                                                         "dense network. '-' reads standard input."),
+    set_: List[str] = typer.Option([], "--set", metavar="KEY.PATH=VALUE",
+                                   help="Override one value of the spec, e.g. --set inputs.x1=0.3 or "
+                                        "--set layers.0.bias=0.5 (repeatable)."),
+    group: str = typer.Option("none", "--group", metavar="none|neurons",
+                              help="neurons: draw each unit's Σ w·x + b as one node (networks only)."),
+    out: Optional[str] = OUT, fmt: Optional[str] = FORMAT, digits: int = DIGITS, check: bool = CHECK,
+    edge_labels: str = EDGE_LABELS, rankdir: str = RANKDIR, theme: str = THEME,
+    highlight: Optional[str] = HIGHLIGHT, legend: bool = LEGEND, renderer: str = RENDERER,
+    dpi: int = DPI, lang: str = LANG, lr: Optional[str] = LR, wrt: List[str] = WRT,
+    params: List[str] = PARAMS, embed: bool = EMBED, figure: bool = FIGURE,
+    tex_fragment: bool = TEX_FRAGMENT,
+) -> None:
+    """Differentiate a YAML spec: a graph of named assignments, or a dense neural network.
+
+    Example: bpviz spec examples/two-layer.yaml -o two-layer.md --lr 0.5
+    """
+    from .api import build_spec
+    fmt_name = choose_format(out, fmt)
+    if group.lower() not in ("none", "neurons"):
+        raise UsageError(f"--group must be none or neurons, not {group!r}")
+    notes = note_options(lang, lr, wrt, params, embed, figure, tex_fragment)
+    text, name = read_spec(file)
+    graph = build_spec(text, name, set_, group=group.lower() == "neurons")
+    emit(graph, out, fmt_name, dict(digits=digits, check=check, edge_labels=edge_labels.lower(),
+                                    rankdir=rankdir.upper(), theme=theme.lower(), highlight=highlight,
+                                    legend=legend, renderer=renderer.lower(), dpi=dpi, **notes))
+
+
+def read_spec(file: str) -> tuple:
+    from .errors import SpecError
+    if file == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        with open(file, encoding="utf-8") as handle:
+            return handle.read(), file
+    except FileNotFoundError:
+        raise SpecError(f"{file}: no such file") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"{file}: not UTF-8 text") from None
+    except OSError as exc:
+        raise SpecError(f"{file}: cannot read it: {exc.strerror or exc}") from None
+
+
+@app.command()
+@friendly
 def doctor() -> None:
     """Show which Graphviz renderer bpviz will use for SVG/PNG, its version, and why."""
     from rich.table import Table

@@ -277,6 +277,56 @@ _register(
 OPS["abs"] = Op(**{**OPS["abs"].__dict__, "tex": lambda a, p: f"\\left|{a[0]}\\right|",
                    "uni": lambda a, p: f"|{a[0]}|"})
 
+class _PerSlot:
+    """Per-operand derivative rules of an n-ary op: ``rules[slot](args, out, param)``."""
+
+    def __init__(self, rule: Callable):
+        self.rule = rule
+
+    def __getitem__(self, slot: int) -> Callable:
+        return lambda a, o, p: self.rule(slot, a, o, p)
+
+
+def _affine_pairs(a: Sequence, p) -> tuple:
+    """An affine node's operands as ([(w, x), ...], bias or None); ``p`` is 1 when it has a bias."""
+    n = len(a) - (1 if p else 0)
+    return [(a[i], a[i + 1]) for i in range(0, n, 2)], (a[-1] if p else None)
+
+
+def _affine_text(joiner: str) -> Callable:
+    def text(a, p):
+        pairs, bias = _affine_pairs(a, p)
+        terms = [f"{_wrap(w)}{joiner}{_wrap(x)}" for w, x in pairs] + ([bias] if bias is not None else [])
+        return " + ".join(terms)
+    return text
+
+
+def _affine_forward(a, p):
+    pairs, bias = _affine_pairs(a, p)
+    total = sum((w * x for w, x in pairs), ZERO) + (bias if bias is not None else ZERO)
+    return tame(total)
+
+
+def _affine_local(a, o, p):
+    n = len(a) - (1 if p else 0)
+    return tuple(a[i + 1] if i % 2 == 0 else a[i - 1] for i in range(n)) + ((ONE,) if p else ())
+
+
+def _affine_d(slot, a, o, p):
+    n = len(a) - (1 if p else 0)
+    if slot >= n:
+        return "1"
+    return a[slot + 1] if slot % 2 == 0 else a[slot - 1]
+
+
+# A neuron's pre-activation Σ w·x + b as one node (the --group neurons view of a network):
+# operands (w1, x1, w2, x2, ..., b); the param is 1 when the last operand is a bias.
+OPS["affine"] = Op("affine", -1, "Σ", _affine_forward, _affine_local, _affine_text(" * "),
+                   _affine_text("·"), _affine_text(" \\cdot "), _PerSlot(_affine_d), _PerSlot(_affine_d),
+                   _PerSlot(_affine_d),
+                   lambda s, p: sum((s[i] * s[i + 1] for i in range(0, len(s) - (1 if p else 0), 2)), 0)
+                   + (s[-1] if p else 0))
+
 # sqrt reads as a radical, not a function applied in parentheses.
 OPS["sqrt"] = Op(**{**OPS["sqrt"].__dict__, "tex": lambda a, p: f"\\sqrt{{{a[0]}}}"})
 

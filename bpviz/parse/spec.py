@@ -1,0 +1,499 @@
+"""YAML specs -> graph: named-assignment graphs and dense networks, with errors that name the
+key path and the YAML line. Only ``yaml.SafeLoader`` reads the file; a spec is data, never code.
+
+Numbers are read from the YAML text itself, so ``1.1`` is exactly 11/10 (YAML's own float would
+be 1.1000000000000000888...). Network node names (``h.W[j,i]``, ``h.b[j]``, ``h.z[j]``,
+``h.a[j]``) are 1-based and documented in docs/spec.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import random
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Optional
+
+from ..errors import BpvizError, ParseError, SpecError
+from ..graph import Graph, GraphBuilder
+from ..numeric import from_float, parse_number
+
+MAX_BYTES = 2_000_000
+MAX_NODES = 50_000          # scalar nodes a network may expand to
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
+LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
+SCHEMES = ("xavier", "he", "uniform")
+GRAPH_KEYS = ("title", "values", "graph", "output", "learning_rate")
+NETWORK_KEYS = ("title", "inputs", "layers", "loss", "learning_rate", "init")
+LAYER_KEYS = ("name", "activation", "weights", "bias", "units", "init")
+LOSS_KEYS = ("kind", "targets", "scale", "name")
+INIT_KEYS = ("scheme", "seed")
+
+
+def dotted(path: tuple) -> str:
+    """A key path as people write it: ``layers[0].weights[1]``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "the spec"
+
+
+class Doc:
+    """The parsed YAML with the line of every key and item, for messages."""
+
+    def __init__(self, text: str, filename: str = "spec"):
+        import yaml
+        self.filename = filename
+        if len(text.encode("utf-8", "replace")) > MAX_BYTES:
+            raise SpecError(f"{filename}: the spec is larger than {MAX_BYTES // 1_000_000} MB")
+        self.lines: dict = {}
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = exc.problem or exc.context or "invalid YAML"
+            raise SpecError(f"{filename}{where}: YAML syntax error: {problem}") from None
+        except yaml.YAMLError as exc:
+            raise SpecError(f"{filename}: YAML syntax error: {exc}") from None
+        finally:
+            loader.dispose()
+        if node is None:
+            raise SpecError(f"{filename}: the spec is empty")
+        self.data = self._convert(node, (), loader)
+
+    def _convert(self, node, path: tuple, loader) -> Any:
+        import yaml
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            result: dict = {}
+            for key_node, value_node in node.value:
+                key = self._convert(key_node, path + ("?",), loader)
+                if not isinstance(key, (str, int)) or isinstance(key, bool):
+                    raise self.error(path, f"keys must be names, not {key!r}", key_node.start_mark.line + 1)
+                key = str(key)
+                if key in result:
+                    raise self.error(path + (key,), "this key is given twice", key_node.start_mark.line + 1)
+                result[key] = self._convert(value_node, path + (key,), loader)
+                self.lines[path + (key,)] = key_node.start_mark.line + 1
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self._convert(item, path + (i,), loader) for i, item in enumerate(node.value)]
+        value = loader.construct_object(node, deep=True)
+        if node.tag.endswith((":int", ":float")) and not isinstance(value, bool):
+            try:
+                return parse_number(node.value.replace("+", "", 1) if node.value.startswith("+")
+                                    else node.value)
+            except (ValueError, ArithmeticError, TypeError):
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise self.error(path, f"{node.value} is not a finite number") from None
+                return from_float(float(value))
+        return value
+
+    def line(self, path: tuple) -> Optional[int]:
+        for cut in range(len(path), -1, -1):
+            if path[:cut] in self.lines:
+                return self.lines[path[:cut]]
+        return None
+
+    def error(self, path: tuple, message: str, line: Optional[int] = None) -> SpecError:
+        line = line or self.line(path)
+        where = f", line {line}" if line else ""
+        return SpecError(f"{self.filename}{where}: {dotted(path)}: {message}")
+
+
+# -- reading values with checks ------------------------------------------------------------------
+
+def _keys(doc: Doc, path: tuple, value: Any, allowed: tuple, required: tuple = ()) -> dict:
+    if not isinstance(value, dict):
+        raise doc.error(path, f"expected a mapping of {', '.join(allowed)}, not {_kind(value)}")
+    for key in value:
+        if key not in allowed:
+            hint = difflib.get_close_matches(key, allowed, n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else f" (known keys: {', '.join(allowed)})"
+            raise doc.error(path + (key,), f"unknown key {key!r}{extra}")
+    for key in required:
+        if key not in value:
+            raise doc.error(path, f"missing key {key!r}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (Fraction, float, int)):
+        return "a number"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "nothing" if value is None else type(value).__name__
+
+
+def _number(doc: Doc, path: tuple, value: Any) -> Fraction:
+    if isinstance(value, bool) or not isinstance(value, (Fraction, float, int)):
+        if isinstance(value, str):
+            try:
+                return parse_number(value)
+            except (ValueError, ArithmeticError):
+                pass
+        raise doc.error(path, f"expected a number, not {_kind(value)}")
+    return value if isinstance(value, Fraction) else from_float(float(value))
+
+
+def _name(doc: Doc, path: tuple, value: Any) -> str:
+    if not isinstance(value, str) or not value.isidentifier():
+        raise doc.error(path, f"expected a name (letters, digits and _), not {_kind(value)}")
+    return value
+
+
+def _choice(doc: Doc, path: tuple, value: Any, choices: tuple) -> str:
+    if value not in choices:
+        hint = difflib.get_close_matches(str(value), choices, n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise doc.error(path, f"{value!r} is not one of {', '.join(choices)}{extra}")
+    return value
+
+
+def _list(doc: Doc, path: tuple, value: Any, length: Optional[int] = None, what: str = "items") -> list:
+    if not isinstance(value, list):
+        raise doc.error(path, f"expected a list, not {_kind(value)}")
+    if length is not None and len(value) != length:
+        raise doc.error(path, f"expected {length} {what}, found {len(value)}")
+    return value
+
+
+# -- --set overrides -----------------------------------------------------------------------------
+
+def apply_overrides(doc: Doc, overrides: list) -> None:
+    """``--set key.path=value`` (``layers.0.bias=0.5`` or ``layers[0].bias=0.5``), on existing keys."""
+    import yaml
+    for item in overrides:
+        if "=" not in item:
+            raise SpecError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. inputs.x1=0.3")
+        key, text = item.split("=", 1)
+        parts = [p for p in key.strip().replace("[", ".").replace("]", "").split(".") if p]
+        if not parts:
+            raise SpecError(f"--set {item!r}: the key path is empty")
+        target, path = doc.data, ()
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(target, list):
+                if not part.isdigit() or int(part) >= len(target):
+                    raise SpecError(f"--set {item!r}: {dotted(path)} has {len(target)} items; "
+                                    f"{part!r} is not an index of it")
+                part = int(part)
+            elif isinstance(target, dict):
+                if part not in target:
+                    hint = difflib.get_close_matches(part, [str(k) for k in target], n=1)
+                    extra = f"; did you mean {hint[0]!r}?" if hint else ""
+                    raise SpecError(f"--set {item!r}: {dotted(path + (part,))} is not in the spec{extra}")
+            else:
+                raise SpecError(f"--set {item!r}: {dotted(path)} is a single value, not a mapping or list")
+            path += (part,)
+            if last:
+                try:
+                    sub = Doc(text, f"--set {key}")
+                    value = sub.data
+                except SpecError:
+                    value = yaml.safe_load(text) if text.strip() else None
+                target[part] = value
+            else:
+                target = target[part]
+
+
+# -- graph specs ---------------------------------------------------------------------------------
+
+def build_graph_spec(doc: Doc) -> tuple:
+    """A graph spec -> (graph without values, values)."""
+    from .expr import parse_program
+    data = _keys(doc, (), doc.data, GRAPH_KEYS, required=("graph",))
+    entries = data["graph"]
+    if not isinstance(entries, dict) or not entries:
+        raise doc.error(("graph",), "expected a mapping of names to expressions, e.g. 'c: w * x'")
+    lines, paths = [], []
+    for name, expression in entries.items():
+        path = ("graph", name)
+        _name(doc, path, name)
+        if isinstance(expression, (Fraction, float, int)) and not isinstance(expression, bool):
+            expression = str(expression)
+        if not isinstance(expression, str) or not expression.strip():
+            raise doc.error(path, f"expected an expression such as 'w * x', not {_kind(expression)}")
+        if "\n" in expression.strip():
+            raise doc.error(path, "an expression must fit on one line")
+        lines.append(f"{name} = {expression.strip()}")
+        paths.append(path)
+    output = data.get("output")
+    if output is not None:
+        output = _name(doc, ("output",), output)
+        if output not in entries:
+            hint = difflib.get_close_matches(output, list(entries), n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise doc.error(("output",), f"{output!r} is not an entry of graph{extra}")
+    else:
+        output = list(entries)[-1]
+    program = "\n".join(lines)
+    try:
+        graph = parse_program(program, output=output)
+    except ParseError as exc:
+        path = paths[(exc.line or 1) - 1]
+        column = (exc.column or 1) - len(path[-1]) - 3
+        message = exc.message.split(": ", 1)[-1] if ": " in exc.message else exc.message
+        raise doc.error(path, f"syntax error at column {max(column, 1)} of the expression: {message}") from None
+    except BpvizError as exc:
+        raise doc.error(("graph",), exc.message) from None
+    values = data.get("values") or {}
+    if not isinstance(values, dict):
+        raise doc.error(("values",), f"expected a mapping of names to numbers, not {_kind(values)}")
+    values = {name: _number(doc, ("values", name), v) for name, v in values.items()}
+    graph.meta["values_path"] = ("values",)
+    return graph, values
+
+
+# -- networks ------------------------------------------------------------------------------------
+
+@dataclass
+class _Layer:
+    name: str
+    activation: str
+    weights: list          # rows of exact numbers
+    bias: Any              # None, a number (shared) or a list
+    path: tuple
+
+
+def _init_weights(doc: Doc, path: tuple, init: dict, units: int, fan_in: int, rng_seed: int) -> list:
+    init = _keys(doc, path, init, INIT_KEYS, required=("scheme",))
+    scheme = _choice(doc, path + ("scheme",), init["scheme"], SCHEMES)
+    seed = init.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, (int, Fraction)) or Fraction(seed).denominator != 1:
+        raise doc.error(path + ("seed",), f"expected a whole number, not {_kind(seed)}")
+    rng = random.Random(f"bpviz:{int(seed)}:{rng_seed}")
+    if scheme == "xavier":
+        limit = math.sqrt(6 / (fan_in + units))
+        draw = lambda: rng.uniform(-limit, limit)  # noqa: E731
+    elif scheme == "he":
+        sigma = math.sqrt(2 / fan_in)
+        draw = lambda: rng.gauss(0.0, sigma)  # noqa: E731
+    else:
+        limit = 1 / math.sqrt(fan_in)
+        draw = lambda: rng.uniform(-limit, limit)  # noqa: E731
+    # four decimals: exact, readable numbers in every figure and note
+    return [[from_float(round(draw(), 4)) for _ in range(fan_in)] for _ in range(units)]
+
+
+def _layers(doc: Doc, data: dict, fan_in: int) -> list:
+    layers = _list(doc, ("layers",), data["layers"])
+    if not layers:
+        raise doc.error(("layers",), "a network needs at least one layer")
+    default_init = data.get("init")
+    result, names = [], set()
+    total = 0
+    for index, layer in enumerate(layers):
+        path = ("layers", index)
+        layer = _keys(doc, path, layer, LAYER_KEYS, required=("activation",))
+        last = index == len(layers) - 1
+        name = _name(doc, path + ("name",), layer.get("name", "o" if last else f"h{index + 1}"))
+        if name in names:
+            raise doc.error(path + ("name",), f"two layers are named {name!r}")
+        names.add(name)
+        activation = _choice(doc, path + ("activation",), layer["activation"], ACTIVATIONS)
+        if activation == "softmax" and not last:
+            raise doc.error(path + ("activation",), "softmax is allowed only in the last layer")
+        init = layer.get("init", default_init)
+        if "weights" in layer:
+            if "units" in layer or "init" in layer:
+                raise doc.error(path, "give either weights, or units with init, not both")
+            rows = _list(doc, path + ("weights",), layer["weights"])
+            if not rows:
+                raise doc.error(path + ("weights",), "a layer needs at least one unit (one row)")
+            weights = []
+            for j, row in enumerate(rows):
+                row = _list(doc, path + ("weights", j), row, fan_in,
+                            f"weights (one per {'input' if index == 0 else 'unit of the layer before'})")
+                weights.append([_number(doc, path + ("weights", j, i), w) for i, w in enumerate(row)])
+        else:
+            if "units" not in layer:
+                raise doc.error(path, "missing key 'weights' (or 'units' with 'init')")
+            units = layer["units"]
+            if isinstance(units, bool) or not isinstance(units, (int, Fraction)) or units < 1 \
+                    or Fraction(units).denominator != 1:
+                raise doc.error(path + ("units",), f"expected a whole number of units ≥ 1, not {_kind(units)}")
+            if init is None:
+                raise doc.error(path, "missing key 'init' (e.g. init: {scheme: xavier, seed: 0}) "
+                                      "to generate the weights")
+            init_path = path + ("init",) if "init" in layer else ("init",)
+            weights = _init_weights(doc, init_path, init, int(units), fan_in, index)
+        units = len(weights)
+        bias = layer.get("bias")
+        if isinstance(bias, list):
+            bias = [_number(doc, path + ("bias", j), b) for j, b in
+                    enumerate(_list(doc, path + ("bias",), bias, units, "biases (one per unit)"))]
+        elif bias is not None:
+            bias = _number(doc, path + ("bias",), bias)
+        total += units * (2 * fan_in + 4)
+        if total > MAX_NODES:
+            raise doc.error(path, f"the network is too large: over {MAX_NODES} scalar nodes "
+                                  f"(bpviz draws every weight; keep it to a few hundred)")
+        result.append(_Layer(name, activation, weights, bias, path))
+        fan_in = units
+    return result
+
+
+def build_network(doc: Doc, group: bool = False) -> tuple:
+    """A network spec -> (graph without values, values). ``group``: one Σ node per unit."""
+    data = _keys(doc, (), doc.data, NETWORK_KEYS, required=("inputs", "layers", "loss"))
+    inputs = data["inputs"]
+    if not isinstance(inputs, dict) or not inputs:
+        raise doc.error(("inputs",), "expected a mapping of input names to numbers, e.g. {x1: 0.05}")
+    values = {}
+    for name, v in inputs.items():
+        values[_name(doc, ("inputs", name), name)] = _number(doc, ("inputs", name), v)
+    layers = _layers(doc, data, len(values))
+    loss = _keys(doc, ("loss",), data["loss"], LOSS_KEYS, required=("kind", "targets"))
+    kind = _choice(doc, ("loss", "kind"), loss["kind"], LOSSES)
+    last = layers[-1]
+    targets = [_number(doc, ("loss", "targets", j), t) for j, t in enumerate(
+        _list(doc, ("loss", "targets"), loss["targets"], len(last.weights),
+              f"targets (one per unit of the last layer, {last.name!r})"))]
+    if "scale" in loss and kind != "mse":
+        raise doc.error(("loss", "scale"), "scale applies to mse only")
+    scale = _number(doc, ("loss", "scale"), loss["scale"]) if "scale" in loss else Fraction(1, 2)
+    loss_name = _name(doc, ("loss", "name"), loss.get("name", "L"))
+    if kind == "binary_cross_entropy" and any(not 0 <= t <= 1 for t in targets):
+        raise doc.error(("loss", "targets"), "binary cross-entropy needs targets between 0 and 1")
+    if kind == "cross_entropy" and any(t < 0 for t in targets):
+        raise doc.error(("loss", "targets"), "cross-entropy needs targets ≥ 0 (probabilities)")
+
+    b = GraphBuilder()
+    acts = [b.input(name) for name in values]
+    params: list = []
+    for layer in layers:
+        acts = _build_layer(b, layer, acts, values, params, group)
+    out = _build_loss(b, kind, acts, targets, scale, loss_name)
+    graph = b.finish(out)
+    graph.meta["params"] = [p for p in params if p in graph]
+    graph.meta["values_path"] = ("inputs",)
+    if kind == "cross_entropy" and last.activation == "softmax":
+        graph.meta["softmax_cross_entropy"] = [f"{last.name}.z[{j + 1}]" for j in range(len(targets))]
+    return graph, values
+
+
+def _build_layer(b: GraphBuilder, layer: _Layer, acts: list, values: dict, params: list,
+                 group: bool) -> list:
+    n = layer.name
+    shared = None
+    if layer.bias is not None and not isinstance(layer.bias, list):
+        shared = b.input(f"{n}.b")
+        values[f"{n}.b"] = layer.bias
+        params.append(f"{n}.b")
+    zs = []
+    for j, row in enumerate(layer.weights, start=1):
+        z_name = f"{n}.z[{j}]"
+        ws = []
+        for i, w in enumerate(row, start=1):
+            ws.append(b.input(f"{n}.W[{j},{i}]"))
+            values[f"{n}.W[{j},{i}]"] = w
+            params.append(f"{n}.W[{j},{i}]")
+        bias = shared
+        if isinstance(layer.bias, list):
+            bias = b.input(f"{n}.b[{j}]")
+            values[f"{n}.b[{j}]"] = layer.bias[j - 1]
+            params.append(f"{n}.b[{j}]")
+        if group:
+            operands = [x for pair in zip(ws, acts) for x in pair] + ([bias] if bias is not None else [])
+            zs.append(b.op("affine", tuple(operands), param=Fraction(1 if bias is not None else 0),
+                           name=z_name, group=z_name))
+            continue
+        steps = [("mul", (w, a)) for w, a in zip(ws, acts)]
+        total = None
+        for k, (op, operands) in enumerate(steps):
+            final = k == len(steps) - 1 and bias is None
+            term = b.op(op, operands, name=z_name if final and total is None else None, group=z_name)
+            if total is None:
+                total = term
+            else:
+                total = b.op("add", (total, term), name=z_name if final else None, group=z_name)
+        if bias is not None:
+            total = b.op("add", (total, bias), name=z_name, group=z_name)
+        zs.append(total)
+    if layer.activation == "softmax":
+        exps = [b.op("exp", (z,), group=f"{n}.softmax") for z in zs]
+        total = exps[0]
+        for k, e in enumerate(exps[1:], start=2):
+            total = b.op("add", (total, e), name=f"{n}.Σexp" if k == len(exps) else None,
+                         group=f"{n}.softmax")
+        return [b.op("div", (e, total), name=f"{n}.a[{j}]", group=f"{n}.softmax")
+                for j, e in enumerate(exps, start=1)]
+    op = "id" if layer.activation == "linear" else layer.activation
+    return [b.op(op, (z,), name=f"{n}.a[{j}]") for j, z in enumerate(zs, start=1)]
+
+
+def _sum(b: GraphBuilder, terms: list, name: Optional[str] = None) -> int:
+    total = terms[0]
+    for k, t in enumerate(terms[1:], start=2):
+        total = b.op("add", (total, t), name=name if k == len(terms) else None)
+    return total
+
+
+def _build_loss(b: GraphBuilder, kind: str, acts: list, targets: list, scale: Fraction, name: str) -> int:
+    one = Fraction(1)
+    if kind == "mse":
+        squares = [b.op("powc", (b.op("sub", (b.const(t), a)),), param=Fraction(2))
+                   for t, a in zip(targets, acts)]
+        if scale == 1:
+            return _sum(b, squares, name) if len(squares) > 1 else b.op("id", (squares[0],), name=name)
+        return b.op("mul", (b.const(scale), _sum(b, squares)), name=name)
+    terms = []
+    for t, a in zip(targets, acts):
+        pieces = [(t, a)]
+        if kind == "binary_cross_entropy":
+            pieces.append((one - t, b.op("sub", (b.const(one), a))))
+        for weight, p in pieces:
+            if weight == 0:
+                continue                      # 0 · log p: left out, so log(0) can never occur
+            log = b.op("log", (p,))
+            terms.append(log if weight == 1 else b.op("mul", (b.const(weight), log)))
+    if not terms:
+        raise SpecError("loss.targets: every target is 0, so the loss is identically 0")
+    return b.op("neg", (_sum(b, terms),), name=name)
+
+
+# -- entry point ---------------------------------------------------------------------------------
+
+def load_spec(text: str, filename: str = "spec", overrides: Optional[list] = None,
+              group: bool = False) -> tuple:
+    """Parse a spec -> (graph without values, values, doc)."""
+    doc = Doc(text, filename)
+    apply_overrides(doc, overrides or [])
+    if not isinstance(doc.data, dict):
+        raise doc.error((), f"expected a mapping at the top, not {_kind(doc.data)}")
+    if "graph" in doc.data and "layers" in doc.data:
+        raise doc.error((), "give either 'graph' (named assignments) or 'layers' (a network), not both")
+    if "graph" in doc.data:
+        if group:
+            raise SpecError("--group neurons applies to network specs (with 'layers')")
+        graph, values = build_graph_spec(doc)
+        graph.meta["spec_kind"] = "graph"
+    elif "layers" in doc.data:
+        graph, values = build_network(doc, group=group)
+        graph.meta["spec_kind"] = "network"
+    else:
+        keys = ", ".join(doc.data) or "none"
+        raise doc.error((), f"a spec needs 'graph' (named assignments) or 'layers' (a network); "
+                            f"found keys: {keys}")
+    title = doc.data.get("title")
+    if title is not None and not isinstance(title, str):
+        raise doc.error(("title",), f"expected text, not {_kind(title)}")
+    graph.title = title or ""
+    graph.source = text
+    graph.meta["source_lang"] = "yaml"
+    if "learning_rate" in doc.data:
+        rate = _number(doc, ("learning_rate",), doc.data["learning_rate"])
+        if rate <= 0:
+            raise doc.error(("learning_rate",), "must be positive")
+        graph.meta["learning_rate"] = rate
+    return graph, values, doc
