@@ -30,6 +30,13 @@ EXTRA = [  # variants worth showing in the docs
 ]
 
 
+SPEC_EXTRA = [
+    ["spec", "examples/two-layer.yaml", "--group", "neurons", "-o", "docs/img/two-layer-neurons.png"],
+    ["spec", "examples/two-layer.yaml", "--group", "neurons", "-o", "docs/img/two-layer-neurons.svg"],
+    ["spec", "examples/softmax.yaml", "--group", "neurons", "-o", "docs/img/softmax-neurons.svg"],
+]
+
+
 def bpviz() -> str:
     return shutil.which("bpviz", path=str(Path(sys.executable).parent)) or "bpviz"
 
@@ -51,6 +58,14 @@ def main() -> None:
             run(["expr", "-", "--values", values, "-o", target.format(stem=stem)], stdin=program)
     for args in EXTRA:
         run(args, stdin=EXAMPLES / "ng.txt")
+    for spec in sorted(EXAMPLES.glob("*.yaml")):
+        if spec.name.endswith(".values.yaml"):
+            continue
+        path = f"examples/{spec.name}"
+        run(["spec", path, "-o", f"docs/img/{spec.stem}.svg"])
+        run(["spec", path, "-o", f"docs/examples/{spec.stem}.md"])
+    for args in SPEC_EXTRA:
+        run(args)
     print(f"\nrendered into {IMG.relative_to(ROOT)}/ and {NOTES.relative_to(ROOT)}/")
 
 

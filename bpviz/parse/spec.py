@@ -31,6 +31,9 @@ LOSS_KEYS = ("kind", "targets", "scale", "name")
 INIT_KEYS = ("scheme", "seed")
 
 
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "str", "int", "float", "bool", "null")}
+
+
 def dotted(path: tuple) -> str:
     """A key path as people write it: ``layers[0].weights[1]``."""
     text = ""
@@ -67,6 +70,9 @@ class Doc:
     def _convert(self, node, path: tuple, loader) -> Any:
         import yaml
         self.lines[path] = node.start_mark.line + 1
+        if node.tag not in _PLAIN_TAGS:
+            raise self.error(path, f"the YAML tag {node.tag!r} is not allowed; a spec is plain data",
+                             node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             result: dict = {}
             for key_node, value_node in node.value:
@@ -81,7 +87,10 @@ class Doc:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self._convert(item, path + (i,), loader) for i, item in enumerate(node.value)]
-        value = loader.construct_object(node, deep=True)
+        try:
+            value = loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            raise self.error(path, f"cannot read this value: {getattr(exc, 'problem', None) or exc}") from None
         if node.tag.endswith((":int", ":float")) and not isinstance(value, bool):
             try:
                 return parse_number(node.value.replace("+", "", 1) if node.value.startswith("+")
@@ -378,7 +387,8 @@ def build_network(doc: Doc, group: bool = False) -> tuple:
     graph.meta["params"] = [p for p in params if p in graph]
     graph.meta["values_path"] = ("inputs",)
     if kind == "cross_entropy" and last.activation == "softmax":
-        graph.meta["softmax_cross_entropy"] = [f"{last.name}.z[{j + 1}]" for j in range(len(targets))]
+        graph.meta["softmax_cross_entropy"] = [(f"{last.name}.z[{j}]", f"{last.name}.a[{j}]", t)
+                                               for j, t in enumerate(targets, start=1)]
     return graph, values
 
 
@@ -453,8 +463,8 @@ def _build_loss(b: GraphBuilder, kind: str, acts: list, targets: list, scale: Fr
         if kind == "binary_cross_entropy":
             pieces.append((one - t, b.op("sub", (b.const(one), a))))
         for weight, p in pieces:
-            if weight == 0:
-                continue                      # 0 · log p: left out, so log(0) can never occur
+            if weight == 0 and kind == "binary_cross_entropy":
+                continue                      # 0 · log(1 − a): left out, so a saturated a cannot give log(0)
             log = b.op("log", (p,))
             terms.append(log if weight == 1 else b.op("mul", (b.const(weight), log)))
     if not terms:

@@ -158,6 +158,9 @@ class _Figure:
             return (f'<table border="0" cellborder="0" cellspacing="0" cellpadding="2"><tr><td>'
                     f'<font point-size="12" color="{p["muted"]}">{html(num(node.value, d))}</font>'
                     f'</td></tr></table>')
+        if node.op is not None and node.op.name == "affine":     # a collapsed neuron shows its sum
+            rows.append(f'<tr><td colspan="2" align="left" cellpadding="2"><font point-size="10" '
+                        f'color="{p["muted"]}">{html(g.formula(node, "uni"))}</font></td></tr>')
         rows.append(self._row("value", num(node.value, d), p["value"], p["value_bg"]))
         if node.index != g.output:
             rows.append(self._row(f"∂{out}/∂{node.name}", self._grad_text(node), p["grad"], p["grad_bg"]))

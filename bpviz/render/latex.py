@@ -65,6 +65,9 @@ def render_latex(note: Note, fragment: bool = False, figure_file: Optional[str] 
     if note.fanout:
         body += ["\\begin{itemize}"] + [f"\\item {tex_prose(line)}" for line in note.fanout]
         body += ["\\end{itemize}"]
+    if note.combined:
+        body += [tex_prose(note.combined[0]), "\\begin{align*}", " \\\\\n".join(note.combined[1]),
+                 "\\end{align*}"]
 
     body += ["", f"\\subsection*{{{tex_prose(x['chain'])}}}", tex_prose(x["chain_intro"]), ""]
     if note.chain_note:

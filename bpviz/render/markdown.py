@@ -43,6 +43,8 @@ def render_markdown(note: Note) -> str:
     out += _table([x["node"], x["gradient"], x["with_numbers"], x["value"]], note.backward, "lllr")
     if note.fanout:
         out += [""] + [f"- {line}" for line in note.fanout]
+    if note.combined:
+        out += ["", note.combined[0], ""] + _display(note.combined[1])
 
     out += ["", f"## {x['chain']}", "", x["chain_intro"], ""]
     if note.chain_note:

@@ -56,6 +56,7 @@ class Note:
     fanout: list                          # prose, one per node with several consumers
     chain: list                           # [Derivation]
     chain_note: Optional[str] = None
+    combined: Optional[tuple] = None      # (prose, aligned lines): softmax + cross-entropy
     update: Optional[dict] = None
     text: dict = field(default_factory=dict)   # headings and intros, already translated
 
@@ -109,7 +110,8 @@ class NoteBuilder:
             source_lang=g.meta.get("source_lang", "text"),
             values=[(self.tex(n), self.num(n.value)) for n in g.inputs], figure=self.figure,
             forward=self.forward_rows(), local=self.local_rows(), backward=self.backward_rows(),
-            fanout=self.fanout_notes(), chain=chain, chain_note=chain_note, update=self.update(),
+            fanout=self.fanout_notes(), chain=chain, chain_note=chain_note, combined=self.combined(),
+            update=self.update(),
             text=text)
 
     def forward_rows(self) -> list:
@@ -164,6 +166,19 @@ class NoteBuilder:
         g = self.g
         return [self.t("fanout", node=f"${self.tex(n)}$", count=len(g.consumers[n.index]))
                 for n in g.nodes if n.kind != "const" and len(g.consumers[n.index]) > 1]
+
+    def combined(self) -> Optional[tuple]:
+        """Softmax + cross-entropy: ∂L/∂z_j = p_j − t_j, with the graph's own numbers."""
+        rows = self.g.meta.get("softmax_cross_entropy")
+        if not rows:
+            return None
+        lines = []
+        for z_name, a_name, target in rows:
+            z, a = self.g.node(z_name), self.g.node(a_name)
+            lines.append(f"{partial(self.J, self.tex(z))} &= {self.tex(a)} - {self.num(target)} = "
+                         f"{self.num(a.value)} - {self.num(target)} = {self.num(z.grad)}")
+        rule = f"$\\frac{{\\partial {self.J}}}{{\\partial z_j}} = p_j - t_j$"
+        return self.t("softmax_ce", rule=rule), lines
 
     # -- the chain rule -----------------------------------------------------------------------
     def chain(self) -> tuple:

@@ -38,6 +38,9 @@ PROSE = {
                           "{seed}.",
         "gradient": "gradient",
         "seed": "seed",
+        "softmax_ce": "Softmax followed by cross-entropy: the gradient that reaches each pre-activation "
+                      "is the probability minus the target, {rule}, so the long chain through exp, "
+                      "the sum and the division collapses to",
         "fanout": "{node} feeds {count} nodes, so its gradient is a sum of {count} terms.",
         "chain": "Chain rule",
         "chain_intro": "Each gradient is the sum, over every path from {output} down to the input, "
@@ -90,6 +93,8 @@ PROSE = {
                           "上游梯度 × 局部导数之和。",
         "gradient": "梯度",
         "seed": "起点",
+        "softmax_ce": "softmax 之后接交叉熵：到达每个预激活值的梯度等于概率减去目标值 {rule}，"
+                      "因此经过 exp、求和与除法的长链化简为",
         "fanout": "{node} 连向 {count} 个节点，因此它的梯度是 {count} 项之和。",
         "chain": "链式法则",
         "chain_intro": "每个梯度等于从 {output} 到该输入的所有路径上局部导数乘积之和。",
