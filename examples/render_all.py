@@ -34,6 +34,8 @@ SPEC_EXTRA = [
     ["spec", "examples/two-layer.yaml", "--group", "neurons", "-o", "docs/img/two-layer-neurons.png"],
     ["spec", "examples/two-layer.yaml", "--group", "neurons", "-o", "docs/img/two-layer-neurons.svg"],
     ["spec", "examples/softmax.yaml", "--group", "neurons", "-o", "docs/img/softmax-neurons.svg"],
+    ["spec", "examples/wide.yaml", "--group", "neurons", "-o", "docs/img/wide-neurons.svg"],
+    ["spec", "examples/wide.yaml", "--group", "neurons", "--dpi", "96", "-o", "docs/img/wide-neurons.png"],
 ]
 
 

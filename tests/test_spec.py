@@ -15,7 +15,7 @@ from bpviz.errors import SpecError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-NETWORKS = ["two-layer.yaml", "softmax.yaml", "init.yaml"]
+NETWORKS = ["two-layer.yaml", "softmax.yaml", "init.yaml", "wide.yaml"]
 runner = CliRunner()
 
 
@@ -134,8 +134,30 @@ def test_grouped_view_has_identical_gradients_and_fewer_nodes(name):
     assert grouped.out.value == full.out.value
     for key, g in full.gradients().items():
         assert float(grouped.node(key).grad) == pytest.approx(float(g), rel=1e-12, abs=1e-300)
-    z = grouped.node(f"{grouped.nodes[grouped.output].name}") and grouped.node("h.z[1]")
-    assert z.op.name == "affine" and grouped.formula(z, "uni").startswith("h.W[1,1]·")
+    first = next(n for n in grouped.nodes if n.kind == "op")
+    layer = first.name.split(".")[0]
+    assert first.name == f"{layer}.z[1]" and first.op.name == "affine"
+    assert grouped.formula(first, "uni").startswith(f"{layer}.W[1,1]·x1 + ")
+
+
+def test_grouped_figure_draws_weights_inside_their_neuron():
+    from bpviz.render.dot import render_dot
+    graph = spec("two-layer.yaml", group=True)
+    source = render_dot(graph)
+    ids = {n.name: n.id for n in graph.nodes}
+    declared = {line.split()[0] for line in source.splitlines() if " [label=<" in line and "->" not in line}
+    assert ids["h.W[1,1]"] not in declared and ids["o.b[2]"] not in declared
+    assert ids["h.b"] in declared and ids["x1"] in declared      # shared bias and inputs stay nodes
+    assert "h.W[1,1] = </font>" in source and "0.0004386" in source
+    assert "h.W[1,1]·x1 + h.W[1,2]·x2 + h.b" in source
+
+
+def test_wide_network_grouped_elides_long_sums():
+    from bpviz.render.dot import render_dot
+    graph = spec("wide.yaml", group=True)
+    source = render_dot(graph)
+    assert "h2.W[1,1]·h1.a[1] + … + h2.W[1,8]·h1.a[8] + h2.b" in source
+    assert sum(1 for n in graph.nodes if n.kind != "const") - len(graph.meta["params"]) < 60
 
 
 def test_softmax_cross_entropy_gradient_is_probability_minus_target():

@@ -74,12 +74,28 @@ class _Figure:
     def __init__(self, graph: Graph, options: FigureOptions):
         self.g, self.o = graph, options
         self.p = PALETTES[options.theme]
-        edges = sum(len(n.inputs) for n in graph.nodes)
+        self.folded = self._folded()
+        edges = sum(1 for src, dst, slot in graph.edges() if src not in self.folded)
         mode = options.edge_labels
         if mode == "auto":
             mode = "both" if edges <= AUTO_BOTH_LIMIT else ("numeric" if edges <= AUTO_NONE_LIMIT else "none")
         self.edge_mode = mode
+        # --group neurons on a larger network: edges into neurons carry no labels under "auto"
+        self.quiet_neurons = bool(self.folded) and options.edge_labels == "auto" and edges > AUTO_BOTH_LIMIT
         self.on_path = self._highlighted() if options.highlight else None
+
+    def _folded(self) -> set:
+        """Parameters drawn inside their neuron's card (--group neurons): a weight or bias leaf
+        used by exactly one collapsed neuron. A shared bias stays a node of its own, so its
+        gradient still shows as the sum over the units it feeds."""
+        g = self.g
+        params = set(g.meta.get("params", ()))
+        folded = set()
+        for node in g.nodes:
+            uses = g.consumers[node.index]
+            if node.name in params and len(uses) == 1 and g.nodes[uses[0][0]].op.name == "affine":
+                folded.add(node.index)
+        return folded
 
     # -- what to emphasise --------------------------------------------------------------------
     def _highlighted(self) -> set:
@@ -120,8 +136,11 @@ class _Figure:
         dot.attr("edge", color=p["edge"], fontname=FONT, fontcolor=p["muted"], fontsize="10",
                  arrowsize="0.7", penwidth="1.1")
         for node in g.nodes:
-            dot.node(node.id, html_label(self.node_label(node)), **self.node_style(node))
+            if node.index not in self.folded:
+                dot.node(node.id, html_label(self.node_label(node)), **self.node_style(node))
         for src, dst, slot in g.edges():
+            if src in self.folded:
+                continue
             dot.edge(g.nodes[src].id, g.nodes[dst].id, **self.edge_style(src, dst, slot))
         return dot.source
 
@@ -160,7 +179,8 @@ class _Figure:
                     f'</td></tr></table>')
         if node.op is not None and node.op.name == "affine":     # a collapsed neuron shows its sum
             rows.append(f'<tr><td colspan="2" align="left" cellpadding="2"><font point-size="10" '
-                        f'color="{p["muted"]}">{html(g.formula(node, "uni"))}</font></td></tr>')
+                        f'color="{p["muted"]}">{html(self._neuron_sum(node))}</font></td></tr>')
+            rows += [self._param_row(g.nodes[i]) for i in node.inputs if i in self.folded]
         rows.append(self._row("value", num(node.value, d), p["value"], p["value_bg"]))
         if node.index != g.output:
             rows.append(self._row(f"∂{out}/∂{node.name}", self._grad_text(node), p["grad"], p["grad_bg"]))
@@ -182,6 +202,25 @@ class _Figure:
         terms = parts[0] + "".join(f" − {t[1:]}" if t.startswith("−") else f" + {t}" for t in parts[1:])
         return f"{terms} = {total}"
 
+    def _neuron_sum(self, node: Node) -> str:
+        """Σ w·x + b, with the middle terms elided when the neuron has more than three inputs."""
+        g = self.g
+        if len(node.inputs) <= 7:
+            return g.formula(node, "uni")
+        names = g.operand_names(node)
+        pairs = [f"{names[i]}·{names[i + 1]}" for i in range(0, len(names) - (1 if node.param else 0), 2)]
+        bias = [names[-1]] if node.param else []
+        return " + ".join([pairs[0], "…", pairs[-1]] + bias)
+
+    def _param_row(self, param: Node) -> str:
+        """A folded weight or bias inside its neuron: name, value, and gradient."""
+        p, d = self.p, self.o.digits
+        return (f'<tr><td align="left" cellpadding="2"><font point-size="10" color="{p["muted"]}">'
+                f'{html(param.name)} = </font><font point-size="11" color="{p["value"]}">'
+                f'{html(num(param.value, d))}</font></td><td align="right" cellpadding="2">'
+                f'<font point-size="10" color="{p["muted"]}">∂{html(self.g.out.name)}: </font>'
+                f'<font point-size="11" color="{p["grad"]}"><b>{html(num(param.grad, d))}</b></font></td></tr>')
+
     def _row(self, caption: str, number: str, color: str, bg: str) -> str:
         p = self.p
         return (f'<tr><td align="left" bgcolor="{bg}"><font point-size="10" color="{p["muted"]}">'
@@ -199,6 +238,8 @@ class _Figure:
                 style.update(color=p["dim"])
         if self.edge_mode == "none" or source.kind == "const":
             return style
+        if self.quiet_neurons and node.op.name == "affine":
+            return style        # the weight and its gradient are in the neuron's card already
         lines = []
         partial = f"∂{node.name}/∂{source.name}"
         symbolic = g.local_formula(node, slot, "uni")

@@ -76,7 +76,7 @@ def render_latex(note: Note, fragment: bool = False, figure_file: Optional[str] 
         body += [f"\\paragraph{{$\\partial {x['output_tex']} / \\partial {d.name}$}}", tex_prose(d.intro),
                  "\\begin{align*}", " \\\\\n".join(d.lines), "\\end{align*}"]
         if d.closed:
-            body += [tex_prose(x["closed_form"]), "\\[", d.closed, "\\]", tex_prose(d.closed_note), ""]
+            body += [tex_prose(d.closed_label), "\\[", d.closed, "\\]", tex_prose(d.closed_note), ""]
 
     if note.update:
         u = note.update

@@ -53,7 +53,7 @@ def render_markdown(note: Note) -> str:
         out += [f"### $\\partial {x['output_tex']} / \\partial {d.name}$", "", d.intro, ""]
         out += _display(d.lines) + [""]
         if d.closed:
-            out += [x["closed_form"], "", "$$", d.closed, "$$", "", d.closed_note, ""]
+            out += [d.closed_label, "", "$$", d.closed, "$$", "", d.closed_note, ""]
 
     if note.update:
         u = note.update

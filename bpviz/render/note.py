@@ -40,6 +40,7 @@ class Derivation:
     lines: list                          # rows of an align environment ("lhs &= …")
     closed: Optional[str] = None         # LaTeX: "\frac{∂J}{∂w} = x(b + wx − y) = −4"
     closed_note: Optional[str] = None    # prose after the closed form
+    closed_label: Optional[str] = None   # prose before it
 
 
 @dataclass
@@ -70,7 +71,10 @@ class NoteBuilder:
                  rate=None, params: Optional[list] = None, figure: Optional[Figure] = None):
         self.g, self.lang, self.digits = graph, lang, digits
         self.t = prose(lang)
-        self.wrt = [graph.node(n).name for n in wrt] if wrt else [n.name for n in graph.inputs]
+        if wrt:
+            self.wrt = [graph.node(n).name for n in wrt]
+        else:   # a network's parameters (not its data inputs), or every input of a formula
+            self.wrt = graph.meta.get("params") or [n.name for n in graph.inputs]
         self.rate, self.params = rate, params
         self.figure = figure or Figure(reason="no_figure")
         self.J = self.tex(graph.out)
@@ -208,7 +212,7 @@ class NoteBuilder:
                 intro = t("one_path", **names) if count == 1 else t("n_paths", count=count, **names)
             derivation = Derivation(name=self.tex(node), intro=intro, lines=lines)
             if name in closed:
-                derivation.closed, derivation.closed_note = closed[name]
+                derivation.closed, derivation.closed_note, derivation.closed_label = closed[name]
             result.append(derivation)
         return result, note
 
@@ -256,11 +260,11 @@ class NoteBuilder:
             shown = self.num(value)
             lhs = partial(self.J, latex_name(name))
             if len(tex) > CLOSED_FORM_CHARS:
-                formula = f"{lhs} = {shown}"
+                formula, label = f"{lhs} = {shown}", t("closed_form_long", chars=len(tex))
             else:
-                formula = f"{lhs} = {tex} = {shown}"
+                formula, label = f"{lhs} = {tex} = {shown}", t("closed_form")
             note = t("agrees") if agree else t("disagrees", ours=f"${self.num(ours)}$")
-            result[name] = (formula, note)
+            result[name] = (formula, note, label)
         return result, None
 
     # -- one gradient-descent step -------------------------------------------------------------
