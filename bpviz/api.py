@@ -24,6 +24,10 @@ def build_spec(text: str, filename: str = "spec", overrides: Optional[list] = No
     try:
         return evaluate(graph, values)
     except ValuesError as exc:
-        raise doc.error(graph.meta.get("values_path", ()), exc.message) from None
+        import re
+        where = graph.meta.get("values_path", ())
+        message = re.sub(r" \(give (it|them) with --at .*\)$", f" (add it under {where[0]}:)" if where else "",
+                         exc.message)
+        raise doc.error(where, message) from None
     except SpecError:
         raise
