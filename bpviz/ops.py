@@ -197,7 +197,7 @@ _register(
        lambda a, p: f"\\frac{{{a[0]}}}{{{a[1]}}}",
        (lambda a, o, p: f"1 / {_wrap(a[1])}", lambda a, o, p: f"-{_wrap(a[0])} / {_wrap(a[1])}**2"),
        (lambda a, o, p: f"1/{_wrap(a[1])}", lambda a, o, p: f"−{_wrap(a[0])}/{_wrap(a[1])}²"),
-       (lambda a, o, p: f"\\frac{{1}}{{{a[1]}}}", lambda a, o, p: f"-\\frac{{{a[0]}}}{{{_wrap(a[1])}^{{2}}}}"),
+       (lambda a, o, p: f"\\frac{{1}}{{{a[1]}}}", lambda a, o, p: f"-\\frac{{{a[0]}}}{{{{{_wrap(a[1])}}}^{{2}}}}"),
        lambda s, p: s[0] / s[1]),
     Op("pow", 2, "^", lambda a, p: _power(a[0], a[1]),
        lambda a, o, p: (tame(a[1] * _power(a[0], a[1] - 1)),

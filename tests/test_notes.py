@@ -17,7 +17,7 @@ from bpviz.render.latex import render_latex
 from bpviz.render.markdown import render_markdown
 from bpviz.render.note import PATH_LIMIT, PARTIALS_PER_LINE, Figure, build_note
 from bpviz.render.prose import PROSE
-from notes_support import latex_formulas, markdown_formulas, mathjax_errors
+from notes_support import ROOT, latex_formulas, markdown_formulas, mathjax_errors
 
 runner = CliRunner()
 NG = "c = w*x; a = c + b; d = a - y; J = d**2/2"
@@ -145,6 +145,12 @@ def test_every_formula_typesets_in_mathjax():
                                 ("J = a*a*a - 1/a", {"a": "1e-8"})):
             n = note(program, values, lang=lang, rate=Fraction(1, 100))
             documents += [render_markdown(n), render_latex(n), render_latex(n, fragment=True)]
+    from bpviz.api import build_spec
+    for name in ("two-layer", "softmax", "init", "apples"):
+        text = (ROOT / "examples" / f"{name}.yaml").read_text()
+        for group in ((False, True) if name != "apples" else (False,)):
+            n = build_note(build_spec(text, name, group=group), rate=Fraction(1, 2), lang="zh" if group else "en")
+            documents += [render_markdown(n), render_latex(n)]
     formulas = []
     for doc in documents:
         formulas += latex_formulas(doc) if "\\begin{document}" in doc or doc.startswith("%") \
@@ -194,6 +200,16 @@ def test_latex_document_compiles(tmp_path, program, values):
     assert (tmp_path / "derivation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "\\includegraphics" in (tmp_path / "derivation.tex").read_text()
     _compile(tmp_path, "derivation.tex")
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("name, group", [("two-layer", False), ("softmax", False), ("softmax", True),
+                                         ("init", False), ("apples", False)])
+def test_spec_latex_documents_compile(tmp_path, name, group):
+    args = ["spec", str(ROOT / "examples" / f"{name}.yaml"), "--lr", "0.5", "-o", str(tmp_path / "net.tex")]
+    result = runner.invoke(app, args + (["--group", "neurons"] if group else []))
+    assert result.exit_code == 0, result.output
+    _compile(tmp_path, "net.tex")
 
 
 @needs_pdflatex

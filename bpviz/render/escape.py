@@ -8,6 +8,8 @@
 ('\\\\mathrm{apple\\\\_num}', 'n_{\\\\mathrm{apple}}', '\\\\mathrm{total}')
 >>> latex_name("h.W[2,1]"), latex_name("h.b"), latex_name("o.a[1]")
 ('W^{(h)}_{2,1}', 'b^{(h)}', 'a^{(o)}_{1}')
+>>> latex_name("o.Σexp"), latex_name("net.sum")
+('\\\\mathrm{\\\\Sigma exp}^{(o)}', '\\\\mathrm{sum}^{(\\\\mathrm{net})}')
 >>> latex_name("1/3"), latex_name("-0.5")
 ('\\\\frac{1}{3}', '-0.5')
 >>> md_cell("a|b")
@@ -30,7 +32,7 @@ GREEK_WORDS = set(GREEK) | {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Si
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                 "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_SPEC_NAME = re.compile(r"^(?P<layer>[^\W\d]\w*)\.(?P<var>[A-Za-z]\w*)(?:\[(?P<idx>[\d,\s]+)\])?$")
+_SPEC_NAME = re.compile(r"^(?P<layer>[^\W\d]\w*)\.(?P<var>[^\W\d]\w*)(?:\[(?P<idx>[\d,\s]+)\])?$")
 _SIMPLE = re.compile(r"^(?P<base>[^\W\d_]+?)(?P<digits>\d*)(?:_(?P<sub>\w+))?$")
 
 
@@ -63,7 +65,8 @@ def _tex_word(word: str) -> str:
     """A subscript or multi-letter word: upright text."""
     if word.isdigit() or len(word) == 1 or word in GREEK_WORDS or word in GREEK_LETTERS:
         return _tex_symbol(word)
-    return "\\mathrm{" + tex_text(word).replace("\\_", "\\_") + "}"
+    text = "".join("\\" + GREEK_LETTERS[c] + " " if c in GREEK_LETTERS else c for c in tex_text(word))
+    return "\\mathrm{" + text.rstrip() + "}"
 
 
 @lru_cache(maxsize=65536)
@@ -77,7 +80,9 @@ def latex_name(name: str) -> str:
         return f"{sign}\\frac{{{num}}}{{{den}}}"
     spec = _SPEC_NAME.match(name)
     if spec:
-        base = f"{_tex_symbol(spec['var'])}^{{({_tex_word(spec['layer'])})}}"
+        var = spec["var"]
+        symbol = _tex_symbol(var) if len(var) == 1 or var in GREEK_WORDS else _tex_word(var)
+        base = f"{symbol}^{{({_tex_word(spec['layer'])})}}"
         if spec["idx"]:
             base += "_{" + ",".join(i.strip() for i in spec["idx"].split(",")) + "}"
         return base
