@@ -65,7 +65,8 @@ def main() -> None:
             continue
         path = f"examples/{spec.name}"
         run(["spec", path, "-o", f"docs/img/{spec.stem}.svg"])
-        run(["spec", path, "-o", f"docs/examples/{spec.stem}.md"])
+        network = "layers:" in spec.read_text()   # networks read best neuron by neuron in a note
+        run(["spec", path, *(["--group", "neurons"] if network else []), "-o", f"docs/examples/{spec.stem}.md"])
     for args in SPEC_EXTRA:
         run(args)
     print(f"\nrendered into {IMG.relative_to(ROOT)}/ and {NOTES.relative_to(ROOT)}/")
