@@ -1,0 +1,48 @@
+"""Part of `make bench`: time of a Markdown and a LaTeX note (no figure) on the generated programs,
+and of building a network spec, so that notes on long programs stay interactive."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from run import program  # noqa: E402
+
+from bpviz import to_exact  # noqa: E402
+from bpviz.api import build_expression, build_spec  # noqa: E402
+from bpviz.render.latex import render_latex  # noqa: E402
+from bpviz.render.markdown import render_markdown  # noqa: E402
+from bpviz.render.note import build_note  # noqa: E402
+
+
+def timed(fn):
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def main() -> None:
+    print("\nnotes (Markdown and LaTeX, chain rule for every input, no figure)")
+    print(f"{'nodes':>7} {'note model':>11} {'markdown':>9} {'latex':>8} {'md size':>9}")
+    for size in (1000, 5000):
+        text, raw = program(size)
+        graph = build_expression(text, {k: to_exact(v) for k, v in raw.items()})
+        note, t_note = timed(lambda: build_note(graph))
+        md, t_md = timed(lambda: render_markdown(note))
+        _, t_tex = timed(lambda: render_latex(note))
+        print(f"{len(graph.nodes):>7} {t_note:>10.3f}s {t_md:>8.3f}s {t_tex:>7.3f}s {len(md) / 1e6:>7.1f}MB")
+    print("\nnetwork specs (YAML -> graph -> values and gradients)")
+    for name, group in (("two-layer", False), ("wide", False), ("wide", True)):
+        text = (ROOT / "examples" / f"{name}.yaml").read_text()
+        graph, t = timed(lambda: build_spec(text, name, group=group))
+        view = "--group neurons" if group else "expanded"
+        print(f"  {name + '.yaml':<16} {view:<16} {len(graph.nodes):>5} nodes {t:>7.3f}s")
+
+
+if __name__ == "__main__":
+    main()
