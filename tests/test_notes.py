@@ -232,7 +232,8 @@ def _has_cjk() -> bool:
 
 
 @needs_pdflatex
-@pytest.mark.skipif(not _has_cjk(), reason="CJKutf8 is not installed (Debian: latex-cjk-chinese)")
+@pytest.mark.skipif(not _has_cjk(), reason="CJKutf8 is not installed (Debian: latex-cjk-chinese "
+                                            "latex-cjk-chinese-arphic-gbsn00lp)")
 def test_chinese_latex_document_compiles(tmp_path):
     result = runner.invoke(app, ["expr", NG, "--at", "w=2, x=-2, b=8, y=2", "--lang", "zh",
                                  "-o", str(tmp_path / "zh.tex")])
