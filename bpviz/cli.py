@@ -214,7 +214,8 @@ LANG = typer.Option("en", "--lang", metavar="en|zh", help="Language of a note's 
 LR = typer.Option(None, "--lr", metavar="ETA",
                   help="Add one gradient-descent step p <- p - ETA * dJ/dp to a note.")
 WRT = typer.Option([], "--wrt", metavar="NAME",
-                   help="Write the chain rule only for NAME in a note (repeatable; default: every input).")
+                   help="Write the chain rule only for NAME in a note (repeatable; default: every input, "
+                        "or a network's weights and biases).")
 PARAMS = typer.Option([], "--param", metavar="NAME",
                       help="The inputs that --lr updates (repeatable; default: every input, or a "
                            "network's weights and biases).")

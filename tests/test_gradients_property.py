@@ -63,3 +63,21 @@ def test_check_at_a_kink_reports_the_disagreement():
     report = check(g)
     assert math.isclose(report.rows[0].numeric, 0.5)
     assert not report.ok
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions, points)
+def test_path_sums_equal_the_gradient(expression, point):
+    """The notes' chain-rule form: Σ over paths of Π local derivatives = the reverse-walk gradient."""
+    used = {v: point[v] for v in VARS if re.search(rf"\b{v}\b", expression)}
+    try:
+        g = bpviz.from_expression(f"J = {expression}", used)
+    except DomainError:
+        assume(False)
+    counts = g.path_counts()
+    for node in g.inputs:
+        paths = g.paths(node.index, 10_000)
+        assert len(paths) == counts[node.index]
+        total = sum(math.prod(float(g.nodes[dst].local[slot]) for dst, slot in path) for path in paths)
+        assert total == pytest.approx(float(node.grad), rel=1e-9, abs=1e-12)
