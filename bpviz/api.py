@@ -18,7 +18,7 @@ def build_expression(text: str, values: Mapping, output: Optional[str] = None) -
 def build_spec(text: str, filename: str = "spec", overrides: Optional[list] = None,
                group: bool = False) -> Graph:
     """Parse a YAML spec (graph or network), apply ``--set`` overrides, and evaluate it."""
-    from .errors import SpecError, ValuesError
+    from .errors import ValuesError
     from .parse.spec import load_spec
     graph, values, doc = load_spec(text, filename, overrides, group)
     try:
@@ -29,5 +29,3 @@ def build_spec(text: str, filename: str = "spec", overrides: Optional[list] = No
         message = re.sub(r" \(give (it|them) with --at .*\)$", f" (add it under {where[0]}:)" if where else "",
                          exc.message)
         raise doc.error(where, message) from None
-    except SpecError:
-        raise

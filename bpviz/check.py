@@ -56,9 +56,7 @@ def sympy_expressions(graph: Graph) -> tuple:
 def sympy_gradient(graph: Graph) -> dict:
     """∂output/∂input from sympy.diff of the whole expression, evaluated exactly then as float."""
     import sympy
-    symbols, exprs = sympy_expressions(graph)
-    point = {symbols[name]: _sympy_number(v) for name, v in graph.values.items()}
-    out = exprs[graph.output]
+    symbols, out, point = _output_at_point(graph)
     return {name: float(sympy.diff(out, sym).xreplace(point).evalf(30)) for name, sym in symbols.items()}
 
 
@@ -70,22 +68,23 @@ def closed_forms(graph: Graph, names: list) -> dict:
     take minutes and often returns a less readable form (Abs turned into Piecewise).
     """
     import sympy
-    symbols, exprs = sympy_expressions(graph)
-    point = {symbols[name]: _sympy_number(v) for name, v in graph.values.items()}
-    out = exprs[graph.output]
+    symbols, out, point = _output_at_point(graph)
     result = {}
     for name in names:
-        derivative = sympy.diff(out, symbols[name])
-        derivative = sympy.factor_terms(derivative)
+        derivative = sympy.factor_terms(sympy.diff(out, symbols[name]))
         value = derivative.xreplace(point)
         value = Fraction(int(value.p), int(value.q)) if value.is_Rational else float(value.evalf(30))
         result[name] = (derivative, symbols, value)
     return result
 
 
-def _sympy_number(v):
+def _output_at_point(graph: Graph) -> tuple:
+    """The input symbols, the output as a sympy expression, and the point as sympy numbers."""
     import sympy
-    return sympy.Rational(v.numerator, v.denominator) if hasattr(v, "numerator") else sympy.Float(v)
+    symbols, exprs = sympy_expressions(graph)
+    point = {symbols[name]: sympy.Rational(v.numerator, v.denominator) if hasattr(v, "numerator")
+             else sympy.Float(v) for name, v in graph.values.items()}
+    return symbols, exprs[graph.output], point
 
 
 def numeric_gradient(graph: Graph, step: float = 1e-6) -> dict:

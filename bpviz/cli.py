@@ -226,6 +226,16 @@ TEX_FRAGMENT = typer.Option(False, "--tex-fragment", help="Write only the LaTeX 
 NOTE_DEFAULTS = dict(lang="en", lr=None, wrt=[], params=[], embed=False, figure=True, tex_fragment=False)
 
 
+def output_options(digits: int, check: bool, edge_labels: str, rankdir: str, theme: str,
+                   highlight: Optional[str], legend: bool, renderer: str, dpi: int, lang: str,
+                   lr: Optional[str], wrt: List[str], params: List[str], embed: bool, figure: bool,
+                   tex_fragment: bool) -> dict:
+    """The output options shared by every command, normalised and checked, as one dict for emit."""
+    return dict(digits=digits, check=check, edge_labels=edge_labels.lower(), rankdir=rankdir.upper(),
+                theme=theme.lower(), highlight=highlight, legend=legend, renderer=renderer.lower(),
+                dpi=dpi, **note_options(lang, lr, wrt, params, embed, figure, tex_fragment))
+
+
 def note_options(lang: str, lr: Optional[str], wrt: List[str], params: List[str], embed: bool,
                  figure: bool, tex_fragment: bool) -> dict:
     from .numeric import parse_number
@@ -269,11 +279,10 @@ def expr(
     """
     from .api import build_expression
     fmt_name = choose_format(out, fmt)
-    notes = note_options(lang, lr, wrt, params, embed, figure, tex_fragment)
+    opts = output_options(digits, check, edge_labels, rankdir, theme, highlight, legend, renderer, dpi,
+                          lang, lr, wrt, params, embed, figure, tex_fragment)
     graph = build_expression(read_program(program), gather_values(at, values), output)
-    emit(graph, out, fmt_name, dict(digits=digits, check=check, edge_labels=edge_labels.lower(),
-                                    rankdir=rankdir.upper(), theme=theme.lower(), highlight=highlight,
-                                    legend=legend, renderer=renderer.lower(), dpi=dpi, **notes))
+    emit(graph, out, fmt_name, opts)
 
 
 @app.command()
@@ -301,12 +310,11 @@ def spec(
     fmt_name = choose_format(out, fmt)
     if group.lower() not in ("none", "neurons"):
         raise UsageError(f"--group must be none or neurons, not {group!r}")
-    notes = note_options(lang, lr, wrt, params, embed, figure, tex_fragment)
+    opts = output_options(digits, check, edge_labels, rankdir, theme, highlight, legend, renderer, dpi,
+                          lang, lr, wrt, params, embed, figure, tex_fragment)
     text, name = read_spec(file)
     graph = build_spec(text, name, set_, group=group.lower() == "neurons")
-    emit(graph, out, fmt_name, dict(digits=digits, check=check, edge_labels=edge_labels.lower(),
-                                    rankdir=rankdir.upper(), theme=theme.lower(), highlight=highlight,
-                                    legend=legend, renderer=renderer.lower(), dpi=dpi, **notes))
+    emit(graph, out, fmt_name, opts)
 
 
 def read_spec(file: str) -> tuple:

@@ -287,7 +287,7 @@ class _PerSlot:
         return lambda a, o, p: self.rule(slot, a, o, p)
 
 
-def _affine_pairs(a: Sequence, p) -> tuple:
+def affine_pairs(a: Sequence, p) -> tuple:
     """An affine node's operands as ([(w, x), ...], bias or None); ``p`` is 1 when it has a bias."""
     n = len(a) - (1 if p else 0)
     return [(a[i], a[i + 1]) for i in range(0, n, 2)], (a[-1] if p else None)
@@ -295,14 +295,14 @@ def _affine_pairs(a: Sequence, p) -> tuple:
 
 def _affine_text(joiner: str) -> Callable:
     def text(a, p):
-        pairs, bias = _affine_pairs(a, p)
+        pairs, bias = affine_pairs(a, p)
         terms = [f"{_wrap(w)}{joiner}{_wrap(x)}" for w, x in pairs] + ([bias] if bias is not None else [])
         return " + ".join(terms)
     return text
 
 
 def _affine_forward(a, p):
-    pairs, bias = _affine_pairs(a, p)
+    pairs, bias = affine_pairs(a, p)
     total = sum((w * x for w, x in pairs), ZERO) + (bias if bias is not None else ZERO)
     return tame(total)
 

@@ -9,6 +9,7 @@ from typing import Optional
 from ..errors import UsageError
 from ..graph import Graph, Node
 from ..numeric import fmt
+from ..ops import affine_pairs
 from .escape import html
 
 EDGE_LABELS = ("auto", "none", "symbolic", "numeric", "both")
@@ -204,13 +205,11 @@ class _Figure:
 
     def _neuron_sum(self, node: Node) -> str:
         """Σ w·x + b, with the middle terms elided when the neuron has more than three inputs."""
-        g = self.g
-        if len(node.inputs) <= 7:
-            return g.formula(node, "uni")
-        names = g.operand_names(node)
-        pairs = [f"{names[i]}·{names[i + 1]}" for i in range(0, len(names) - (1 if node.param else 0), 2)]
-        bias = [names[-1]] if node.param else []
-        return " + ".join([pairs[0], "…", pairs[-1]] + bias)
+        pairs, bias = affine_pairs(self.g.operand_names(node), node.param)
+        if len(pairs) <= 3:
+            return self.g.formula(node, "uni")
+        terms = [f"{w}·{x}" for w, x in (pairs[0], pairs[-1])]
+        return " + ".join([terms[0], "…", terms[1]] + ([bias] if bias is not None else []))
 
     def _param_row(self, param: Node) -> str:
         """A folded weight or bias inside its neuron: name, value, and gradient."""

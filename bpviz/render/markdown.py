@@ -3,19 +3,19 @@ Typora, Obsidian, GitHub or any MathJax page. The only raw element besides text 
 
 from __future__ import annotations
 
-from .escape import md_cell, md_math_cell
+from .escape import md_math_cell
 from .note import Note
 
 
-def _math_row(cells: list, plain: tuple = ()) -> str:
-    shown = [md_cell(c) if i in plain or not c else f"${md_math_cell(c)}$" for i, c in enumerate(cells)]
+def _math_row(cells: list) -> str:
+    shown = [f"${md_math_cell(c)}$" if c else "" for c in cells]
     return "| " + " | ".join(shown) + " |"
 
 
-def _table(header: list, rows: list, align: str, plain: tuple = ()) -> list:
+def _table(header: list, rows: list, align: str) -> list:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(
         " ---: " if a == "r" else " :--- " for a in align) + "|"]
-    lines += [_math_row(list(row), plain) for row in rows]
+    lines += [_math_row(list(row)) for row in rows]
     return lines
 
 

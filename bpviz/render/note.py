@@ -105,7 +105,6 @@ class NoteBuilder:
         text["figure_alt"] = t("figure_alt", output=g.out.name)
         text["figure_caption"] = t("figure_caption", output=f"${output}$")
         text["generated"] = t("generated", version=__version__)
-        text["closed_form"] = t("closed_form")
         text["output_tex"] = output
         text["figure_left_out"] = t("figure_left_out", reason=t(self.figure.reason or "no_figure"))
         chain, chain_note = self.chain()
@@ -124,20 +123,17 @@ class NoteBuilder:
         for node in g.nodes:
             if node.kind != "op":
                 continue
-            definition = f"{self.tex(node)} = {g.formula(node, 'tex', self._tex_operand_name)}"
-            numbers = g.formula(node, "tex", lambda n: self._value_of(n))
+            definition = f"{self.tex(node)} = {g.formula(node, 'tex', self.tex)}"
+            numbers = g.formula(node, "tex", self._value_of)
             rows.append((self.tex(node), definition, numbers, self.num(node.value)))
         return rows
-
-    def _tex_operand_name(self, node: Node) -> str:
-        return latex_name(node.name)
 
     def local_rows(self) -> list:
         g = self.g
         rows = []
         for dst, slot, src in self._edges():
             node = g.nodes[dst]
-            symbolic = g.local_formula(node, slot, "tex", self._tex_operand_name)
+            symbolic = g.local_formula(node, slot, "tex", self.tex)
             rows.append((f"{self.tex(g.nodes[src])} \\to {self.tex(node)}",
                          partial(self.tex(node), self.tex(g.nodes[src])), symbolic,
                          self.num(node.local[slot])))
@@ -192,12 +188,12 @@ class NoteBuilder:
         result = []
         for name in self.wrt:
             node = g.node(name)
-            count = counts[node.index]
-            paths = g.paths(node.index, PATH_LIMIT + 1) if count <= PATH_LIMIT else []
-            factors = sum(len(p) for p in paths)
-            names = dict(output=f"${self.J}$", name=f"${self.tex(node)}$")
             if node.index == g.output:
                 continue
+            count = counts[node.index]
+            paths = g.paths(node.index, count) if count <= PATH_LIMIT else []
+            factors = sum(len(p) for p in paths)
+            names = dict(output=f"${self.J}$", name=f"${self.tex(node)}$")
             if count == 0:
                 lines = [f"{partial(self.J, self.tex(node))} &= 0"]
                 intro = t("no_path", **names)
@@ -218,16 +214,10 @@ class NoteBuilder:
 
     def _path_lines(self, node: Node, paths: list) -> list:
         g = self.g
-        symbolic, numeric = [], []
-        for path in paths:
-            symbolic.append([partial(self.tex(g.nodes[dst]), self.tex(g.nodes[g.nodes[dst].inputs[slot]]))
-                             for dst, slot in path])
-            numeric.append([self.operand(g.nodes[dst].local[slot]) for dst, slot in path])
-        lhs = partial(self.J, self.tex(node))
-        lines = _aligned(lhs, _sum_lines(symbolic, " ", PARTIALS_PER_LINE))
-        lines += _aligned("", _sum_lines(numeric, " \\cdot ", NUMBERS_PER_LINE))
-        lines.append(f"&= {self.num(node.grad)}")
-        return lines
+        symbolic = [[partial(self.tex(g.nodes[dst]), self.tex(g.nodes[g.nodes[dst].inputs[slot]]))
+                     for dst, slot in path] for path in paths]
+        numeric = [[self.operand(g.nodes[dst].local[slot]) for dst, slot in path] for path in paths]
+        return self._derivation(node, symbolic, numeric)
 
     def _one_step(self, node: Node) -> list:
         """∂J/∂x = Σ over consumers c of ∂J/∂c · ∂c/∂x, with numbers: the backward-pass step."""
@@ -237,7 +227,11 @@ class NoteBuilder:
             up = g.nodes[dst]
             symbolic.append([partial(J, self.tex(up)), partial(self.tex(up), self.tex(node))])
             numeric.append([self.operand(up.grad), self.operand(up.local[slot])])
-        lines = _aligned(partial(J, self.tex(node)), _sum_lines(symbolic, " ", PARTIALS_PER_LINE))
+        return self._derivation(node, symbolic, numeric)
+
+    def _derivation(self, node: Node, symbolic: list, numeric: list) -> list:
+        """Aligned rows: ∂J/∂node = the sum of products symbolically, then in numbers, then the value."""
+        lines = _aligned(partial(self.J, self.tex(node)), _sum_lines(symbolic, " ", PARTIALS_PER_LINE))
         lines += _aligned("", _sum_lines(numeric, " \\cdot ", NUMBERS_PER_LINE))
         lines.append(f"&= {self.num(node.grad)}")
         return lines
