@@ -44,6 +44,7 @@ def bpviz() -> str:
 
 
 def run(args: list, stdin: Path | None = None) -> None:
+    args = [*args, "--renderer", "embedded"]   # the same bytes whether or not a system Graphviz is installed
     shown = "bpviz " + " ".join(shlex.quote(a) for a in args)
     print(f"$ {shown}" + (f" < {stdin.relative_to(ROOT)}" if stdin else ""), flush=True)
     with (stdin.open() if stdin else open("/dev/null")) as handle:
