@@ -13,11 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import program  # noqa: E402
 
-from bpviz import to_exact  # noqa: E402
-from bpviz.api import build_expression, build_spec  # noqa: E402
+from bpviz.api import Options, build_expression, build_spec, exact_values, note_for  # noqa: E402
 from bpviz.render.latex import render_latex  # noqa: E402
 from bpviz.render.markdown import render_markdown  # noqa: E402
-from bpviz.render.note import build_note  # noqa: E402
 
 
 def timed(fn):
@@ -31,8 +29,8 @@ def main() -> None:
     print(f"{'nodes':>7} {'note model':>11} {'markdown':>9} {'latex':>8} {'md size':>9}")
     for size in (1000, 5000):
         text, raw = program(size)
-        graph = build_expression(text, {k: to_exact(v) for k, v in raw.items()})
-        note, t_note = timed(lambda: build_note(graph))
+        graph = build_expression(text, exact_values(raw))
+        note, t_note = timed(lambda: note_for(graph, Options()))
         md, t_md = timed(lambda: render_markdown(note))
         _, t_tex = timed(lambda: render_latex(note))
         print(f"{len(graph.nodes):>7} {t_note:>10.3f}s {t_md:>8.3f}s {t_tex:>7.3f}s {len(md) / 1e6:>7.1f}MB")

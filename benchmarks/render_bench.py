@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from run import timed  # noqa: E402
 
-from bpviz import to_exact  # noqa: E402
+from bpviz.api import exact_values  # noqa: E402
 from bpviz.autodiff import evaluate  # noqa: E402
 from bpviz.errors import BpvizError  # noqa: E402
 from bpviz.parse.expr import parse_program  # noqa: E402
@@ -47,7 +47,7 @@ def main() -> None:
     print(header)
     for size in (100, 1000, 5000):
         text, raw = program(size)
-        values = {k: to_exact(v) for k, v in raw.items()}
+        values = exact_values(raw)
         start = time.perf_counter()
         graph = evaluate(parse_program(text), values)
         source = render_dot(graph)

@@ -55,9 +55,9 @@ def timed(fn):
 
 
 def bench_core(size: int) -> dict:
-    from bpviz import to_exact
+    from bpviz.api import exact_values
     text, raw = program(size)
-    values = {k: to_exact(v) for k, v in raw.items()}
+    values = exact_values(raw)
     graph, t_parse = timed(lambda: parse_program(text))
     _, t_eval = timed(lambda: evaluate(graph, values))
     _, t_json = timed(lambda: render_json(graph))

@@ -1,31 +1,272 @@
-"""Library entry points that run the whole pipeline: parse -> graph -> values and gradients."""
+"""The library's whole job in one call: ``run(source, options) -> Result``.
+
+parse -> graph -> values and gradients -> optional check -> the math a note needs (closed forms,
+one gradient step) -> printing, all in memory. The ``Result`` holds the evaluated graph, the
+check report, the note model and every ``(path, content)`` to write; ``Result.write()`` writes
+them through bpviz.write. The command line only parses arguments into a ``Source`` and
+``Options``, calls ``run``, prints, and maps errors to exit codes.
+
+>>> result = run(Source.expression("e = (a + b) * (b + 1)", {"a": 2, "b": 1}), Options.make(out="-"))
+>>> result.graph.gradients()
+{'a': Fraction(2, 1), 'b': Fraction(5, 1)}
+>>> [(path, content.splitlines()[1]) for path, content in result.files]
+[('-', '  "format": 1,')]
+"""
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass, field, fields, replace
+from fractions import Fraction
+from pathlib import Path
 from typing import Mapping, Optional
 
-from .autodiff import evaluate
+from .autodiff import Step, at_hint, evaluate, gradient_step
+from .check import CLOSED_FORM_NODES, CheckReport, check, closed_forms
+from .errors import BpvizError, CheckFailed, UsageError, ValuesError
 from .graph import Graph
+from .numeric import Number, parse_number
 from .parse.expr import parse_program
+from .render import Job, Printer, choose_printer, printer
+from .values import number
+
+DIGITS = (1, 17)
+DPI = (36, 600)
+
+
+# -- what to differentiate -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Source:
+    """An expression program with its values, or a YAML spec; ``build()`` gives the evaluated graph."""
+    text: str
+    kind: str = "expr"                     # "expr" | "spec"
+    name: str = "spec"                     # a spec's file name, for messages
+    values: Mapping = field(default_factory=dict)   # expr: input values (numbers or decimal text)
+    output: Optional[str] = None           # expr: the node to differentiate
+    overrides: tuple = ()                  # spec: --set KEY.PATH=VALUE
+    group: bool = False                    # spec: one node per neuron
+
+    @classmethod
+    def expression(cls, text: str, values: Optional[Mapping] = None, output: Optional[str] = None) -> "Source":
+        return cls(text, "expr", values=dict(values or {}), output=output)
+
+    @classmethod
+    def spec(cls, text: str, name: str = "spec", overrides=(), group: bool = False) -> "Source":
+        return cls(text, "spec", name=name, overrides=tuple(overrides or ()), group=group)
+
+    def build(self) -> Graph:
+        if self.kind == "spec":
+            return build_spec(self.text, self.name, list(self.overrides), self.group)
+        return build_expression(self.text, exact_values(self.values), self.output)
+
+
+def exact_values(values: Mapping) -> dict:
+    """A mapping of names to numbers as exact values; anything else is a ValuesError.
+
+    >>> exact_values({"w": 2, "x": "-0.5", "y": 1.1})
+    {'w': Fraction(2, 1), 'x': Fraction(-1, 2), 'y': Fraction(11, 10)}
+    """
+    if not isinstance(values, Mapping):
+        raise ValuesError(f"values must be a mapping of names to numbers, not {type(values).__name__}")
+    result = {}
+    for name, value in values.items():
+        if not isinstance(name, str):
+            raise ValuesError(f"value names must be text, not {name!r}")
+        result[name] = number(value, f"the value of {name}")
+    return result
 
 
 def build_expression(text: str, values: Mapping, output: Optional[str] = None) -> Graph:
     """Parse an expression program and evaluate it at exact ``values``."""
-    graph = parse_program(text, output=output)
-    return evaluate(graph, values)
+    return evaluate(parse_program(text, output=output), values)
 
 
 def build_spec(text: str, filename: str = "spec", overrides: Optional[list] = None,
                group: bool = False) -> Graph:
     """Parse a YAML spec (graph or network), apply ``--set`` overrides, and evaluate it."""
-    from .errors import ValuesError
     from .parse.spec import load_spec
     graph, values, doc = load_spec(text, filename, overrides, group)
+    key = graph.spec.values_key
     try:
-        return evaluate(graph, values)
+        return evaluate(graph, values, hint=lambda missing: f"add {'it' if len(missing) == 1 else 'them'} "
+                                                            f"under {key}:")
     except ValuesError as exc:
-        import re
-        where = graph.meta.get("values_path", ())
-        message = re.sub(r" \(give (it|them) with --at .*\)$", f" (add it under {where[0]}:)" if where else "",
-                         exc.message)
-        raise doc.error(where, message) from None
+        raise doc.error((key,), exc.message) from None
+
+
+# -- how to show it -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Options:
+    """Every output option of ``run``; build it with ``Options.make``, which rejects unknown keys
+    and checks every value (as sympy's printer settings do)."""
+    out: Optional[str] = None              # a path, "-" for standard output, None for the default
+    format: Optional[str] = None           # a printer name; else from out's extension
+    check: bool = False                    # compare with sympy's diff and finite differences
+    digits: int = 4                        # significant digits of inexact numbers
+    edge_labels: str = "auto"              # figures
+    rankdir: str = "LR"
+    theme: str = "light"
+    highlight: Optional[str] = None
+    legend: bool = True
+    renderer: str = "auto"                 # SVG/PNG: auto | system | embedded
+    dpi: int = 144
+    lang: str = "en"                       # notes
+    lr: Optional[Fraction] = None
+    wrt: tuple = ()
+    params: tuple = ()
+    embed: bool = False
+    figure: bool = True
+    tex_fragment: bool = False
+
+    @classmethod
+    def make(cls, **settings) -> "Options":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise UsageError(f"unknown option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        settings = {k: v for k, v in settings.items() if v is not None or k in ("out", "format", "highlight", "lr")}
+        return cls(**settings)._checked()
+
+    def _checked(self) -> "Options":
+        from .render.dot import FigureOptions
+        from .render.prose import LANGUAGES
+        from .write import RENDERERS
+        opts = replace(self, edge_labels=self.edge_labels.lower(), rankdir=self.rankdir.upper(),
+                       theme=self.theme.lower(), renderer=self.renderer.lower(), lang=self.lang.lower(),
+                       wrt=tuple(self.wrt), params=tuple(self.params), lr=_rate(self.lr))
+        if opts.lang not in LANGUAGES:
+            raise UsageError(f"--lang must be one of {', '.join(LANGUAGES)}, not {self.lang!r}")
+        if opts.renderer not in RENDERERS:
+            raise UsageError(f"--renderer must be one of {', '.join(RENDERERS)}, not {self.renderer!r}")
+        for name, (low, high) in (("digits", DIGITS), ("dpi", DPI)):
+            value = getattr(opts, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise UsageError(f"--{name} must be a whole number from {low} to {high}, not {value!r}")
+        opts.figure_options()                      # checks edge_labels, rankdir and theme
+        return opts
+
+    def figure_options(self):
+        from .render.dot import FigureOptions
+        return FigureOptions.make(edge_labels=self.edge_labels, rankdir=self.rankdir, digits=self.digits,
+                                  theme=self.theme, highlight=self.highlight, legend=self.legend)
+
+
+def _rate(lr) -> Optional[Fraction]:
+    if lr is None:
+        return None
+    if isinstance(lr, str):
+        try:
+            rate = parse_number(lr)
+        except (ValueError, ArithmeticError):
+            raise UsageError(f"--lr must be a number, not {lr!r}") from None
+    else:
+        try:
+            rate = number(lr, "--lr")
+        except ValuesError as exc:
+            raise UsageError(exc.message) from None
+    if rate <= 0:
+        raise UsageError(f"--lr must be positive, not {lr}")
+    return rate
+
+
+# -- the result ------------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    graph: Graph
+    printer: Printer
+    check: Optional[CheckReport] = None
+    note: Optional[object] = None          # bpviz.render.note.Note, for .md and .tex
+    files: list = field(default_factory=list)   # [(path, str | bytes)]; "-" is standard output
+    display: Optional[object] = None       # what the terminal printer shows (a rich renderable)
+    warnings: list = field(default_factory=list)
+
+    @property
+    def written(self) -> list:
+        """The paths ``write`` creates (standard output left out)."""
+        return [path for path, _ in self.files if path != "-"]
+
+    def write(self) -> None:
+        from .write import write_files
+        write_files(self.files)
+
+    def check_failure(self) -> Optional[CheckFailed]:
+        """The error to report when ``--check`` found a disagreement, else None."""
+        if self.check is None or self.check.ok:
+            return None
+        return CheckFailed(f"gradients disagree: largest relative error {self.check.worst:.2e} "
+                           f"> tolerance {self.check.tolerance:.0e}")
+
+
+NOTE_ONLY = ("wrt", "params", "embed", "tex_fragment")
+
+
+def run(source: Source, options: Optional[Options] = None) -> Result:
+    """Build, evaluate, optionally check, and print ``source`` as ``options`` ask; nothing is written."""
+    options = options or Options()
+    chosen = choose_printer(options.out, options.format)
+    graph = source.build()
+    result = Result(graph=graph, printer=chosen)
+    if options.lr is not None and not chosen.note:
+        result.warnings.append("--lr only changes notes (-o FILE.md or FILE.tex); ignored")
+    if options.check:
+        result.check = check(graph)
+    result.warnings += graph.warnings
+    if not chosen.note and (any(getattr(options, k) for k in NOTE_ONLY) or options.lang != "en"):
+        raise UsageError("--wrt, --param, --lang, --embed and --tex-fragment apply to notes "
+                         "(-o FILE.md or FILE.tex)")
+    if chosen.terminal and options.out not in (None, "-"):
+        raise UsageError(f"the {chosen.name} format prints to the terminal; use -f json or a file extension")
+    job = Job(graph=graph, options=options, check=result.check)
+    if chosen.note:
+        figure, result.files = _note_figure(chosen, job)
+        result.note = job.note = note_for(graph, options, figure)
+    output = chosen.render(job)
+    if chosen.terminal:
+        result.display = output
+    else:
+        result.files.append((options.out or "-", output))
+    return result
+
+
+def _note_figure(note_printer: Printer, job: Job) -> tuple:
+    """A note's figure: a file beside the note (its link relative), inlined as a data URI with
+    --embed, or left out, with the reason the note gives."""
+    from .render.note import Figure
+    options = job.options
+    if not options.figure:
+        return Figure(reason="no_figure"), []
+    out = options.out or "-"
+    inline = note_printer.embeds and options.embed
+    if out == "-" and not inline:
+        return Figure(reason="figure_stdout"), []
+    figure_printer = printer(note_printer.figure)
+    image = figure_printer.render(job)
+    if inline:
+        data = image.encode("utf-8") if isinstance(image, str) else image
+        return Figure(link=f"data:{figure_printer.mime};base64," + base64.b64encode(data).decode("ascii")), []
+    beside = Path(out).with_suffix(figure_printer.extensions[0])
+    return Figure(link=beside.name), [(str(beside), image)]
+
+
+def note_for(graph: Graph, options: Options, figure=None):
+    """The note model: which gradients to derive, sympy's closed forms and one gradient step,
+    computed here, then laid out by bpviz.render.note."""
+    from .render.note import Figure, build_note
+    if options.wrt:
+        wrt = [graph.node(name).name for name in options.wrt]
+    else:   # a network's parameters (not its data inputs), or every input of a formula
+        wrt = graph.params or [n.name for n in graph.inputs]
+    closed = None
+    if len(graph.nodes) <= CLOSED_FORM_NODES:
+        closed = closed_forms(graph, [n for n in wrt if graph.node(n).kind == "input"])
+    rate = options.lr if options.lr is not None else (graph.spec.learning_rate if graph.spec else None)
+    step = gradient_step(graph, rate, list(options.params) or None) if rate is not None else None
+    return build_note(graph, lang=options.lang, digits=options.digits, wrt=wrt, closed=closed, step=step,
+                      figure=figure or Figure(reason="no_figure"))
+
+
+__all__ = ["Source", "Options", "Result", "run", "note_for", "build_expression", "build_spec",
+           "exact_values", "Step", "Number", "BpvizError", "at_hint"]

@@ -7,8 +7,9 @@ summed over every out-edge (fan-out).
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
 
 from .errors import DomainError, ValuesError
 from .graph import Graph
@@ -17,11 +18,20 @@ from .numeric import Number, fmt, tame
 ONE, ZERO = Fraction(1), Fraction(0)
 
 
-def bind_values(graph: Graph, values: Mapping[str, Number]) -> dict:
-    """Check the given values against the graph's inputs; return them by name."""
+def at_hint(missing: list) -> str:
+    """How to give missing values on the command line: ``give it with --at x=...``."""
+    example = " ".join(f"--at {m}=..." for m in missing[:3])
+    return f"give {'it' if len(missing) == 1 else 'them'} with {example}"
+
+
+def bind_values(graph: Graph, values: Mapping[str, Number], hint: Callable = at_hint) -> dict:
+    """Check the given values against the graph's inputs; return them by name.
+
+    ``hint(missing)`` says how to supply missing values (the command line's ``--at``, a spec's key).
+    """
     needed = [n.name for n in graph.inputs]
-    known = set(graph.meta.get("names", needed)) | set(needed)
-    assigned = set(graph.meta.get("assigned", ()))
+    known = set(graph.names) | set(needed)
+    assigned = set(graph.assigned)
     for name in values:
         if name in assigned and name not in needed:
             raise ValuesError(f"{name!r} is computed by the program; it cannot be given a value")
@@ -33,9 +43,7 @@ def bind_values(graph: Graph, values: Mapping[str, Number]) -> dict:
                               f"{extra} (its inputs: {inputs})")
     missing = [name for name in needed if name not in values]
     if missing:
-        example = " ".join(f"--at {m}=..." for m in missing[:3])
-        raise ValuesError(f"no value for {', '.join(missing)} (give {'it' if len(missing) == 1 else 'them'} "
-                          f"with {example})")
+        raise ValuesError(f"no value for {', '.join(missing)} ({hint(missing)})")
     return {name: values[name] for name in needed}
 
 
@@ -61,9 +69,9 @@ def forward(graph: Graph, values: Mapping[str, Number], exact: bool = True) -> l
     return result
 
 
-def evaluate(graph: Graph, values: Mapping[str, Number]) -> Graph:
+def evaluate(graph: Graph, values: Mapping[str, Number], hint: Callable = at_hint) -> Graph:
     """Fill in values, local derivatives and gradients on the graph (in place) and return it."""
-    graph.values = bind_values(graph, values)
+    graph.values = bind_values(graph, values, hint)
     results = forward(graph, graph.values)
     for node, v in zip(graph.nodes, results):
         node.value = v
@@ -98,12 +106,18 @@ def backward(graph: Graph) -> None:
             grads[src] = tame(grads[src] + g * local)
 
 
-def gradient_step(graph: Graph, rate: Number, params: Optional[list] = None) -> tuple:
-    """One gradient-descent step p ← p − rate·∂out/∂p on ``params`` (default: every input).
+@dataclass
+class Step:
+    """One gradient-descent step: the rate, [(name, old, grad, new)], and the output after it."""
+    rate: Number
+    rows: list
+    after: Number
 
-    Returns ([(name, old, grad, new)], output value after the step).
-    """
-    names = params if params is not None else graph.meta.get("params") or [n.name for n in graph.inputs]
+
+def gradient_step(graph: Graph, rate: Number, params: Optional[list] = None) -> Step:
+    """One gradient-descent step p ← p − rate·∂out/∂p on ``params`` (default: a network's
+    parameters, or every input)."""
+    names = params if params is not None else graph.params or [n.name for n in graph.inputs]
     rows = []
     for name in names:
         node = graph.node(name)
@@ -112,8 +126,7 @@ def gradient_step(graph: Graph, rate: Number, params: Optional[list] = None) -> 
         rows.append((name, node.value, node.grad, tame(node.value - rate * node.grad)))
     stepped = dict(graph.values)
     stepped.update({name: new for name, _, _, new in rows})
-    after = forward(graph, stepped)[graph.output]
-    return rows, after
+    return Step(rate, rows, forward(graph, stepped)[graph.output])
 
 
 def _located(graph: Graph, node, exc: DomainError, results: list, prefix: str = "") -> DomainError:

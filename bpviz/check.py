@@ -10,6 +10,8 @@ from .autodiff import forward
 from .graph import Graph
 from .numeric import Number
 
+CLOSED_FORM_NODES = 80      # sympy closed forms only for graphs up to this size
+
 
 @dataclass
 class CheckRow:
@@ -37,6 +39,21 @@ class CheckReport:
     def ok(self) -> bool:
         return self.worst <= self.tolerance
 
+    def to_data(self) -> dict:
+        """The report as JSON-ready data (the ``check`` field of docs/json.md)."""
+        return {"tolerance": self.tolerance, "largest_error": self.worst, "agree": self.ok,
+                "inputs": {r.name: {"sympy": r.symbolic, "finite_difference": r.numeric} for r in self.rows}}
+
+
+@dataclass
+class ClosedForm:
+    """sympy's ∂output/∂name: the expression, its symbols by node name, its value at the point,
+    and whether that value agrees with the reverse walk's gradient."""
+    expression: object
+    symbols: dict
+    value: Number
+    agrees: bool
+
 
 def sympy_expressions(graph: Graph) -> tuple:
     """The whole graph as sympy expressions of the input symbols: (symbols, exprs by index)."""
@@ -61,11 +78,11 @@ def sympy_gradient(graph: Graph) -> dict:
 
 
 def closed_forms(graph: Graph, names: list) -> dict:
-    """sympy's closed form of ∂output/∂name for each name: {name: (expression, symbols, value)}.
+    """sympy's closed form of ∂output/∂name for each name: {name: ClosedForm}.
 
-    ``symbols`` maps the sympy symbols back to node names (for printing). The derivative is
-    sympy's own ``diff`` with common factors pulled out; ``simplify`` is not used, since it can
-    take minutes and often returns a less readable form (Abs turned into Piecewise).
+    The derivative is sympy's own ``diff`` with common factors pulled out; ``simplify`` is not
+    used, since it can take minutes and often returns a less readable form (Abs turned into
+    Piecewise).
     """
     import sympy
     symbols, out, point = _output_at_point(graph)
@@ -74,7 +91,9 @@ def closed_forms(graph: Graph, names: list) -> dict:
         derivative = sympy.factor_terms(sympy.diff(out, symbols[name]))
         value = derivative.xreplace(point)
         value = Fraction(int(value.p), int(value.q)) if value.is_Rational else float(value.evalf(30))
-        result[name] = (derivative, symbols, value)
+        ours = float(graph.node(name).grad)
+        agrees = abs(float(value) - ours) <= 1e-9 * max(1.0, abs(ours))
+        result[name] = ClosedForm(derivative, symbols, value, agrees)
     return result
 
 

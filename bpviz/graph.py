@@ -38,16 +38,19 @@ class Node:
 
     @property
     def symbol(self) -> str:
-        """The short mark drawn for the node: its op symbol, or its name for leaves."""
-        if self.op is None:
-            return self.name
-        if self.op.name == "powc":
-            from .ops import powc_symbol
-            return powc_symbol(self.param)
-        return self.op.symbol
+        """The short mark drawn for the node: its op's mark, or its name for leaves."""
+        return self.name if self.op is None else self.op.mark(self.param)
 
 
 NameOf = Callable[[Node], str]
+
+
+@dataclass
+class SpecInfo:
+    """What a YAML spec adds to its graph."""
+    values_key: str                          # where its values live: "values" or a network's "inputs"
+    learning_rate: Optional[Fraction] = None
+    softmax_cross_entropy: tuple = ()        # ((z name, a name, target), ...) of a softmax + CE output
 
 
 @dataclass
@@ -59,7 +62,10 @@ class Graph:
     warnings: list = field(default_factory=list)
     values: dict = field(default_factory=dict)     # the inputs' values as given
     consumers: list = field(default_factory=list)  # per node: [(dst, slot), ...]
-    meta: dict = field(default_factory=dict)       # e.g. learning rate, spec kind
+    names: tuple = ()                              # every name the program mentions, besides inputs
+    assigned: tuple = ()                           # the names the program computes
+    params: list = field(default_factory=list)     # a network's weights and biases
+    spec: Optional[SpecInfo] = None                # set when the graph comes from a YAML spec
 
     def __post_init__(self) -> None:
         self.consumers = [[] for _ in self.nodes]
@@ -152,16 +158,13 @@ class Graph:
         """
         if node.op is None:
             return (name_of or (lambda n: n.name))(node)
-        args = self.operand_names(node, name_of)
-        return getattr(node.op, style)(args, node.param)
+        return node.op.formula(style, self.operand_names(node, name_of), node.param)
 
     def local_formula(self, node: Node, slot: int, style: str = "text",
                       name_of: Optional[NameOf] = None) -> str:
         """∂node/∂inputs[slot] as a formula in the node's inputs."""
-        args = self.operand_names(node, name_of)
         out = (name_of or (lambda n: n.name))(node)
-        rule = {"text": node.op.dtext, "uni": node.op.duni, "tex": node.op.dtex}[style][slot]
-        return rule(args, out, node.param)
+        return node.op.derivative(style, slot, self.operand_names(node, name_of), out, node.param)
 
 
 class GraphBuilder:

@@ -1,43 +1,39 @@
-"""The op table: for every primitive, its forward rule, local-derivative rule, and how it reads.
+"""The op table: for every primitive, one entry with its forward rule, local-derivative rule, how
+it reads (program syntax, Unicode, LaTeX) and its sympy builder.
 
-One entry per op. Each entry carries numeric rules (exact on Fractions where the math is
-rational), text templates (the program's own syntax, Unicode for figures, LaTeX for notes) for
-the op and for each local derivative, and a sympy builder used only for checks and closed forms.
-Templates take the operand names, so a 20,000-node graph never calls sympy to get its labels.
+An entry is built with keywords by ``defop``. Rules take the operand values as a sequence (and the
+node's constant parameter, such as the exponent of ``x**2``) and return the value, or one local
+derivative per operand; they stay exact on Fractions where the math is rational. Templates are
+format strings over the operand names, so a 20,000-node graph never calls sympy for its labels:
+
+    ``$a0``, ``$a1``, …   the operands' names           ``$w0``, ``$w1``, …  the same, parenthesised
+    ``$o``                the node's own name            when a negative constant
+    ``$p``                the parameter, written in the template's style
+
+A callable may stand in for a template where a format string cannot say it (x**n's derivative).
+Flags replace every ``if op.name == …`` elsewhere: ``function`` (callable by name in programs),
+``activation`` (usable as a network layer's activation), ``neuron`` (a whole unit's Σ w·x + b),
+``param_field`` (the JSON field that carries the parameter), ``param_symbol`` (a mark that shows
+the parameter). ``FUNCTIONS`` and the activations derive from the table.
+
+Adding an op is one ``defop`` call here plus a row in tests/test_ops.py.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from math import isqrt
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Union
 
 from .errors import DomainError
+from .escape import latex_name
 from .numeric import Number, exact_text, fmt, tame
 
 ONE, ZERO = Fraction(1), Fraction(0)
-
-Templates = Callable[[Sequence[str], Optional[Fraction]], str]
-
-
-@dataclass(frozen=True)
-class Op:
-    name: str                      # the program's spelling: "add", "sigmoid", ...
-    arity: int
-    symbol: str                    # short Unicode mark for a node: "+", "×", "σ"
-    forward: Callable              # (args, param) -> value; raises DomainError
-    local: Callable                # (args, out, param) -> tuple of ∂out/∂arg_i
-    text: Templates                # formula in program syntax
-    uni: Templates                 # formula in Unicode math
-    tex: Templates                 # formula in LaTeX
-    dtext: tuple                   # per operand: (args, out, param) -> str
-    duni: tuple
-    dtex: tuple
-    sympy: Callable                # (sympy args, param) -> sympy expression
-    kink: Optional[str] = None     # non-differentiable point convention, if any
-
+STYLES = ("text", "uni", "tex")
 
 SUPERSCRIPT = str.maketrans("0123456789-./", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·ᐟ")
 
@@ -51,23 +47,136 @@ def sup(n: Fraction) -> str:
     return exact_text(n).translate(SUPERSCRIPT)
 
 
-def _num(n: Fraction) -> str:
-    return exact_text(n)
+def wrap(name: str) -> str:
+    """Parenthesise an operand that would not read as one factor: a negative constant or a fraction.
+
+    >>> wrap("x"), wrap("-2"), wrap("1/3")
+    ('x', '(-2)', '(1/3)')
+    """
+    return f"({name})" if name.startswith("-") or "/" in name else name
 
 
-def _tex_num(n: Fraction) -> str:
-    if n.denominator != 1 and "/" in exact_text(n):
-        sign = "-" if n < 0 else ""
-        return f"{sign}\\frac{{{abs(n.numerator)}}}{{{n.denominator}}}"
-    return exact_text(n)
+def param_text(param: Optional[Fraction], style: str) -> str:
+    """A node's parameter as its templates write it: program syntax, superscript, or LaTeX."""
+    if param is None:
+        return ""
+    text = exact_text(param)
+    if style == "uni":
+        return sup(param)
+    if style == "tex":
+        return latex_name(text)
+    return wrap(text)
 
+
+# -- templates -------------------------------------------------------------------------------------
+
+_FIELD = re.compile(r"\$(a\d+|w\d+|o|p)")
+
+
+class Template:
+    """A compiled format string: ``"$w0 * $w1"`` becomes ``"{2} * {3}".format(...)`` (fast, in C)."""
+
+    __slots__ = ("source", "_format", "_wrapped")
+
+    def __init__(self, source: str):
+        self.source = source
+        self._wrapped = "$w" in source
+        escaped = source.replace("{", "{{").replace("}", "}}")
+        self._format = _FIELD.sub(lambda m: "{" + m.group(1) + "}", escaped)
+
+    def __call__(self, args: Sequence[str], param: Optional[Fraction], out: str, style: str) -> str:
+        fields = {f"a{i}": a for i, a in enumerate(args)}
+        if self._wrapped:
+            fields.update({f"w{i}": wrap(a) for i, a in enumerate(args)})
+        return self._format.format_map(_Fields(fields, out, param, style))
+
+    def __repr__(self) -> str:
+        return f"Template({self.source!r})"
+
+
+class _Fields(dict):
+    """Template fields, with ``$p`` typeset only when a template asks for it."""
+
+    def __init__(self, fields: dict, out: str, param, style: str):
+        super().__init__(fields, o=out)
+        self.param, self.style = param, style
+
+    def __missing__(self, key: str) -> str:
+        if key == "p":
+            return param_text(self.param, self.style)
+        raise KeyError(key)
+
+
+Rule = Union[Template, Callable]          # a Template, or (args, param, out, style) -> str
+
+
+def _template(t) -> Rule:
+    return Template(t) if isinstance(t, str) else t
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str                      # the program's spelling: "add", "sigmoid", ...
+    arity: int                     # operands; -1 for any number (a neuron's Σ w·x + b)
+    symbol: str                    # short Unicode mark for a node: "+", "×", "σ"
+    forward: Callable              # (args, param) -> value; raises DomainError
+    local: Callable                # (args, out, param) -> tuple of ∂out/∂arg_i
+    formulas: dict                 # style -> Rule: the node in terms of its operands
+    derivatives: dict              # style -> tuple of Rules (one per operand), or one Rule for all
+    sympy: Callable                # (sympy args, param) -> sympy expression
+    kink: Optional[str] = None     # the convention used at a non-differentiable point
+    function: bool = False         # written f(x) in programs
+    activation: Optional[str] = None   # the spec name of this op as a layer's activation
+    neuron: bool = False           # one unit's Σ w·x + b (operands w1, x1, w2, x2, …, [b])
+    param_field: Optional[str] = None  # JSON field for the parameter ("exponent")
+    param_symbol: Optional[Callable] = None   # param -> mark, for a mark that shows the parameter
+
+    def mark(self, param: Optional[Fraction]) -> str:
+        """The node's mark: ``x²`` for ``x**2``, else the op's symbol."""
+        return self.param_symbol(param) if self.param_symbol else self.symbol
+
+    def formula(self, style: str, args: Sequence[str], param: Optional[Fraction]) -> str:
+        return self.formulas[style](args, param, "", style)
+
+    def derivative(self, style: str, slot: int, args: Sequence[str], out: str,
+                   param: Optional[Fraction]) -> str:
+        rules = self.derivatives[style]
+        rule = rules[slot] if isinstance(rules, tuple) else rules
+        return rule(args, param, out, style) if isinstance(rule, Template) else rule(slot, args, param, out, style)
+
+
+OPS: dict = {}
+
+
+def defop(name: str, *, arity: int, symbol: str, forward: Callable, local: Callable, text, d,
+          sympy: Callable, uni=None, tex=None, duni=None, dtex=None, **flags) -> Op:
+    """Register one op. ``uni``/``tex`` default to ``text`` and ``duni``/``dtex`` to ``d``, so an op
+    whose formula reads the same in every style gives it once."""
+    styles = {"text": (text, d), "uni": (uni or text, duni or d), "tex": (tex or text, dtex or d)}
+    op = Op(name=name, arity=arity, symbol=symbol, forward=forward, local=local,
+            formulas={s: _template(f) for s, (f, _) in styles.items()},
+            derivatives={s: tuple(_template(r) for r in ds) if isinstance(ds, tuple) else _template(ds)
+                         for s, (_, ds) in styles.items()},
+            sympy=sympy, **flags)
+    OPS[name] = op
+    return op
+
+
+def function(text: str, uni: Optional[str] = None, tex: Optional[str] = None) -> dict:
+    """The templates of a one-operand function: ``exp(x)``, ``exp(x)``, ``\\exp\\left(x\\right)``."""
+    return dict(text=f"{text}($a0)", uni=f"{uni or text}($a0)",
+                tex=f"{tex or text}\\left($a0\\right)", arity=1, function=True)
+
+
+# -- numeric rules -----------------------------------------------------------------------------
 
 def _domain(msg: str):
     raise DomainError(msg)
 
 
-def _float_call(name: str, fn: Callable[[float], float]):
-    def run(x: Number) -> float:
+def _float_call(name: str, fn: Callable[[float], float]) -> Callable:
+    def run(args, param) -> float:
+        x = args[0]
         try:
             result = fn(float(x))
         except OverflowError:
@@ -90,13 +199,19 @@ def _sqrt(x: Number) -> Number:
     return math.sqrt(x)
 
 
+def _sqrt_local(a, o, p):
+    if o == 0:
+        _domain("sqrt is not differentiable at 0")
+    return (tame(1 / (2 * o)),)
+
+
 def _log(x: Number) -> float:
     if x <= 0:
         _domain(f"log is undefined at {fmt(x)} (it needs a value > 0)")
     return math.log(x)
 
 
-def _sigmoid(x: Number) -> float:
+def sigmoid(x: Number) -> float:
     x = float(x)
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
@@ -117,7 +232,7 @@ def _tan(x: Number) -> float:
 
 def _div(a: Number, b: Number) -> Number:
     if b == 0:
-        _domain(f"division by zero: the divisor is 0")
+        _domain("division by zero: the divisor is 0")
     return tame(a / b)
 
 
@@ -138,9 +253,12 @@ def _power(a: Number, b: Number) -> Number:
     return result
 
 
-def _wrap(name: str) -> str:
-    """Parenthesise a negative constant used as an operand."""
-    return f"({name})" if name.startswith("-") else name
+def _relu(x: Number) -> Number:
+    return x if x > 0 else (ZERO if isinstance(x, Fraction) else 0.0)
+
+
+def _sign(x: Number) -> Fraction:
+    return ONE if x > 0 else (-ONE if x < 0 else ZERO)
 
 
 def _sympy():
@@ -148,157 +266,32 @@ def _sympy():
     return sympy
 
 
-def _fn(text_name: str, uni_name: str, tex_name: str) -> tuple:
-    return (lambda a, p: f"{text_name}({a[0]})",
-            lambda a, p: f"{uni_name}({a[0]})",
-            lambda a, p: f"{tex_name}\\left({a[0]}\\right)")
+# -- x ** n: the derivative n·x^(n−1), written without 1s and 0th powers --------------------------
+
+def _powc_derivative(slot, args, n: Fraction, out, style: str) -> str:
+    m = n - 1
+    xw = wrap(args[0])
+    factor = param_text(n, style) if style == "tex" else exact_text(n)
+    if m == 0:
+        return factor
+    if style == "text":
+        power = xw if m == 1 else f"{xw} ** {wrap(exact_text(m))}"
+        return power if n == 1 else f"{wrap(factor)} * {power}"
+    if style == "uni":
+        power = xw if m == 1 else f"{xw}{sup(m)}"
+        return f"−{power}" if factor == "-1" else f"{factor}·{power}"
+    power = xw if m == 1 else f"{{{xw}}}^{{{param_text(m, 'tex')}}}"
+    if factor == "-1":
+        return f"-{power}"
+    return f"{factor} {power}" if "frac" not in factor else f"{factor} \\cdot {power}"
 
 
-def _d(text, uni, tex) -> tuple:
-    return (text,), (uni,), (tex,)
-
-
-def _unary(name, symbol, forward, local, fn_names, dtext, duni, dtex, sym, kink=None) -> Op:
-    text, uni, tex = _fn(*fn_names)
-    return Op(name, 1, symbol, forward, local, text, uni, tex, (dtext,), (duni,), (dtex,), sym, kink)
-
-
-def _sigmoid_local(a, out, p):
-    return (out * (1 - out),)
-
-
-OPS: dict[str, Op] = {}
-
-
-def _register(*ops: Op) -> None:
-    for op in ops:
-        OPS[op.name] = op
-
-
-_register(
-    Op("add", 2, "+", lambda a, p: tame(a[0] + a[1]), lambda a, o, p: (ONE, ONE),
-       lambda a, p: f"{a[0]} + {_wrap(a[1])}", lambda a, p: f"{a[0]} + {_wrap(a[1])}",
-       lambda a, p: f"{a[0]} + {_wrap(a[1])}",
-       (lambda a, o, p: "1", lambda a, o, p: "1"), (lambda a, o, p: "1", lambda a, o, p: "1"),
-       (lambda a, o, p: "1", lambda a, o, p: "1"), lambda s, p: s[0] + s[1]),
-    Op("sub", 2, "−", lambda a, p: tame(a[0] - a[1]), lambda a, o, p: (ONE, -ONE),
-       lambda a, p: f"{a[0]} - {_wrap(a[1])}", lambda a, p: f"{a[0]} − {_wrap(a[1])}",
-       lambda a, p: f"{a[0]} - {_wrap(a[1])}",
-       (lambda a, o, p: "1", lambda a, o, p: "-1"), (lambda a, o, p: "1", lambda a, o, p: "−1"),
-       (lambda a, o, p: "1", lambda a, o, p: "-1"), lambda s, p: s[0] - s[1]),
-    Op("mul", 2, "×", lambda a, p: tame(a[0] * a[1]), lambda a, o, p: (a[1], a[0]),
-       lambda a, p: f"{_wrap(a[0])} * {_wrap(a[1])}", lambda a, p: f"{_wrap(a[0])}·{_wrap(a[1])}",
-       lambda a, p: f"{_wrap(a[0])} \\cdot {_wrap(a[1])}",
-       (lambda a, o, p: a[1], lambda a, o, p: a[0]), (lambda a, o, p: a[1], lambda a, o, p: a[0]),
-       (lambda a, o, p: a[1], lambda a, o, p: a[0]), lambda s, p: s[0] * s[1]),
-    Op("div", 2, "÷", lambda a, p: _div(a[0], a[1]),
-       lambda a, o, p: (_div(ONE, a[1]), tame(-a[0] / (a[1] * a[1]))),
-       lambda a, p: f"{_wrap(a[0])} / {_wrap(a[1])}", lambda a, p: f"{_wrap(a[0])} / {_wrap(a[1])}",
-       lambda a, p: f"\\frac{{{a[0]}}}{{{a[1]}}}",
-       (lambda a, o, p: f"1 / {_wrap(a[1])}", lambda a, o, p: f"-{_wrap(a[0])} / {_wrap(a[1])}**2"),
-       (lambda a, o, p: f"1/{_wrap(a[1])}", lambda a, o, p: f"−{_wrap(a[0])}/{_wrap(a[1])}²"),
-       (lambda a, o, p: f"\\frac{{1}}{{{a[1]}}}", lambda a, o, p: f"-\\frac{{{a[0]}}}{{{{{_wrap(a[1])}}}^{{2}}}}"),
-       lambda s, p: s[0] / s[1]),
-    Op("pow", 2, "^", lambda a, p: _power(a[0], a[1]),
-       lambda a, o, p: (tame(a[1] * _power(a[0], a[1] - 1)),
-                        (ZERO if o == 0 else o * _log(a[0]))),
-       lambda a, p: f"{_wrap(a[0])} ** {_wrap(a[1])}", lambda a, p: f"{_wrap(a[0])}^{_wrap(a[1])}",
-       lambda a, p: f"{{{_wrap(a[0])}}}^{{{a[1]}}}",
-       (lambda a, o, p: f"{_wrap(a[1])} * {_wrap(a[0])} ** ({a[1]} - 1)",
-        lambda a, o, p: f"{_wrap(a[0])} ** {_wrap(a[1])} * log({a[0]})"),
-       (lambda a, o, p: f"{_wrap(a[1])}·{_wrap(a[0])}^({a[1]}−1)",
-        lambda a, o, p: f"{_wrap(a[0])}^{_wrap(a[1])}·ln {_wrap(a[0])}"),
-       (lambda a, o, p: f"{_wrap(a[1])} \\cdot {{{_wrap(a[0])}}}^{{{a[1]} - 1}}",
-        lambda a, o, p: f"{{{_wrap(a[0])}}}^{{{a[1]}}} \\ln {_wrap(a[0])}"),
-       lambda s, p: s[0] ** s[1]),
-    Op("powc", 1, "xⁿ", lambda a, p: _power(a[0], p),
-       lambda a, o, p: (tame(p * _power(a[0], p - 1)),),
-       lambda a, p: f"{_wrap(a[0])} ** {_wrap(_num(p))}", lambda a, p: f"{_wrap(a[0])}{sup(p)}",
-       lambda a, p: f"{{{_wrap(a[0])}}}^{{{_tex_num(p)}}}",
-       (lambda a, o, p: _powc_d(a[0], p, "text"),), (lambda a, o, p: _powc_d(a[0], p, "uni"),),
-       (lambda a, o, p: _powc_d(a[0], p, "tex"),),
-       lambda s, p: s[0] ** _sympy().Rational(p.numerator, p.denominator)),
-    Op("neg", 1, "−", lambda a, p: -a[0], lambda a, o, p: (-ONE,),
-       lambda a, p: f"-{_wrap(a[0])}", lambda a, p: f"−{_wrap(a[0])}", lambda a, p: f"-{_wrap(a[0])}",
-       (lambda a, o, p: "-1",), (lambda a, o, p: "−1",), (lambda a, o, p: "-1",), lambda s, p: -s[0]),
-    Op("id", 1, "=", lambda a, p: a[0], lambda a, o, p: (ONE,),
-       lambda a, p: a[0], lambda a, p: a[0], lambda a, p: a[0],
-       (lambda a, o, p: "1",), (lambda a, o, p: "1",), (lambda a, o, p: "1",), lambda s, p: s[0]),
-    _unary("exp", "exp", lambda a, p: _float_call("exp", math.exp)(a[0]), lambda a, o, p: (o,),
-           ("exp", "exp", "\\exp"), lambda a, o, p: f"exp({a[0]})", lambda a, o, p: f"exp({a[0]})",
-           lambda a, o, p: f"e^{{{a[0]}}}", lambda s, p: _sympy().exp(s[0])),
-    _unary("log", "log", lambda a, p: _log(a[0]), lambda a, o, p: (_div(ONE, a[0]),),
-           ("log", "ln", "\\ln"), lambda a, o, p: f"1 / {_wrap(a[0])}", lambda a, o, p: f"1/{_wrap(a[0])}",
-           lambda a, o, p: f"\\frac{{1}}{{{a[0]}}}", lambda s, p: _sympy().log(s[0])),
-    _unary("sqrt", "√", lambda a, p: _sqrt(a[0]),
-           lambda a, o, p: (_domain(f"sqrt is not differentiable at 0") if o == 0 else tame(1 / (2 * o)),),
-           ("sqrt", "√", "\\sqrt"), lambda a, o, p: f"1 / (2 * sqrt({a[0]}))",
-           lambda a, o, p: f"1/(2√{_wrap(a[0])})", lambda a, o, p: f"\\frac{{1}}{{2\\sqrt{{{a[0]}}}}}",
-           lambda s, p: _sympy().sqrt(s[0])),
-    _unary("sin", "sin", lambda a, p: _float_call("sin", math.sin)(a[0]),
-           lambda a, o, p: (math.cos(a[0]),), ("sin", "sin", "\\sin"),
-           lambda a, o, p: f"cos({a[0]})", lambda a, o, p: f"cos({a[0]})",
-           lambda a, o, p: f"\\cos\\left({a[0]}\\right)", lambda s, p: _sympy().sin(s[0])),
-    _unary("cos", "cos", lambda a, p: _float_call("cos", math.cos)(a[0]),
-           lambda a, o, p: (-math.sin(a[0]),), ("cos", "cos", "\\cos"),
-           lambda a, o, p: f"-sin({a[0]})", lambda a, o, p: f"−sin({a[0]})",
-           lambda a, o, p: f"-\\sin\\left({a[0]}\\right)", lambda s, p: _sympy().cos(s[0])),
-    _unary("tan", "tan", lambda a, p: _tan(a[0]), lambda a, o, p: (1 + o * o,),
-           ("tan", "tan", "\\tan"), lambda a, o, p: f"1 + tan({a[0]})**2",
-           lambda a, o, p: f"1 + tan²({a[0]})", lambda a, o, p: f"1 + \\tan^{{2}}\\left({a[0]}\\right)",
-           lambda s, p: _sympy().tan(s[0])),
-    _unary("tanh", "tanh", lambda a, p: math.tanh(a[0]), lambda a, o, p: (1 - o * o,),
-           ("tanh", "tanh", "\\tanh"), lambda a, o, p: f"1 - tanh({a[0]})**2",
-           lambda a, o, p: f"1 − tanh²({a[0]})", lambda a, o, p: f"1 - \\tanh^{{2}}\\left({a[0]}\\right)",
-           lambda s, p: _sympy().tanh(s[0])),
-    _unary("sigmoid", "σ", lambda a, p: _sigmoid(a[0]), _sigmoid_local,
-           ("sigmoid", "σ", "\\sigma"), lambda a, o, p: f"sigmoid({a[0]}) * (1 - sigmoid({a[0]}))",
-           lambda a, o, p: f"σ({a[0]})·(1 − σ({a[0]}))",
-           lambda a, o, p: f"\\sigma\\left({a[0]}\\right)\\left(1 - \\sigma\\left({a[0]}\\right)\\right)",
-           lambda s, p: 1 / (1 + _sympy().exp(-s[0]))),
-    _unary("relu", "ReLU", lambda a, p: a[0] if a[0] > 0 else (ZERO if isinstance(a[0], Fraction) else 0.0),
-           lambda a, o, p: (ONE if a[0] > 0 else ZERO,), ("relu", "ReLU", "\\operatorname{ReLU}"),
-           lambda a, o, p: f"1 if {a[0]} > 0 else 0", lambda a, o, p: f"𝟙[{a[0]} > 0]",
-           lambda a, o, p: f"\\mathbf{{1}}\\left[{a[0]} > 0\\right]",
-           lambda s, p: _sympy().Max(0, s[0]), kink="relu'(0) = 0"),
-    _unary("softplus", "softplus", lambda a, p: _softplus(a[0]), lambda a, o, p: (_sigmoid(a[0]),),
-           ("softplus", "softplus", "\\operatorname{softplus}"),
-           lambda a, o, p: f"sigmoid({a[0]})", lambda a, o, p: f"σ({a[0]})",
-           lambda a, o, p: f"\\sigma\\left({a[0]}\\right)",
-           lambda s, p: _sympy().log(1 + _sympy().exp(s[0]))),
-    _unary("abs", "|x|", lambda a, p: abs(a[0]),
-           lambda a, o, p: (ONE if a[0] > 0 else (-ONE if a[0] < 0 else ZERO),),
-           ("abs", "abs", "\\operatorname{abs}"), lambda a, o, p: f"sign({a[0]})",
-           lambda a, o, p: f"sign({a[0]})", lambda a, o, p: f"\\operatorname{{sign}}\\left({a[0]}\\right)",
-           lambda s, p: _sympy().Abs(s[0]), kink="abs'(0) = 0"),
-)
-
-# The abs LaTeX reads better as bars than as a named function.
-OPS["abs"] = Op(**{**OPS["abs"].__dict__, "tex": lambda a, p: f"\\left|{a[0]}\\right|",
-                   "uni": lambda a, p: f"|{a[0]}|"})
-
-class _PerSlot:
-    """Per-operand derivative rules of an n-ary op: ``rules[slot](args, out, param)``."""
-
-    def __init__(self, rule: Callable):
-        self.rule = rule
-
-    def __getitem__(self, slot: int) -> Callable:
-        return lambda a, o, p: self.rule(slot, a, o, p)
-
+# -- a neuron: Σ w·x + b over operands (w1, x1, w2, x2, …, b); the param is 1 when there is a bias --
 
 def affine_pairs(a: Sequence, p) -> tuple:
-    """An affine node's operands as ([(w, x), ...], bias or None); ``p`` is 1 when it has a bias."""
+    """An affine node's operands as ([(w, x), ...], bias or None)."""
     n = len(a) - (1 if p else 0)
     return [(a[i], a[i + 1]) for i in range(0, n, 2)], (a[-1] if p else None)
-
-
-def _affine_text(joiner: str) -> Callable:
-    def text(a, p):
-        pairs, bias = affine_pairs(a, p)
-        terms = [f"{_wrap(w)}{joiner}{_wrap(x)}" for w, x in pairs] + ([bias] if bias is not None else [])
-        return " + ".join(terms)
-    return text
 
 
 def _affine_forward(a, p):
@@ -312,58 +305,97 @@ def _affine_local(a, o, p):
     return tuple(a[i + 1] if i % 2 == 0 else a[i - 1] for i in range(n)) + ((ONE,) if p else ())
 
 
-def _affine_d(slot, a, o, p):
-    n = len(a) - (1 if p else 0)
+def _affine_formula(joiner: str) -> Callable:
+    def text(args, p, out, style):
+        pairs, bias = affine_pairs(args, p)
+        terms = [f"{wrap(w)}{joiner}{wrap(x)}" for w, x in pairs] + ([bias] if bias is not None else [])
+        return " + ".join(terms)
+    return text
+
+
+def _affine_derivative(slot, args, p, out, style) -> str:
+    """∂(Σ w·x + b)/∂w_i = x_i, ∂/∂x_i = w_i, ∂/∂b = 1."""
+    n = len(args) - (1 if p else 0)
     if slot >= n:
         return "1"
-    return a[slot + 1] if slot % 2 == 0 else a[slot - 1]
+    return args[slot + 1] if slot % 2 == 0 else args[slot - 1]
 
 
-# A neuron's pre-activation Σ w·x + b as one node (the --group neurons view of a network):
-# operands (w1, x1, w2, x2, ..., b); the param is 1 when the last operand is a bias.
-OPS["affine"] = Op("affine", -1, "Σ", _affine_forward, _affine_local, _affine_text(" * "),
-                   _affine_text("·"), _affine_text(" \\cdot "), _PerSlot(_affine_d), _PerSlot(_affine_d),
-                   _PerSlot(_affine_d),
-                   lambda s, p: sum((s[i] * s[i + 1] for i in range(0, len(s) - (1 if p else 0), 2)), 0)
-                   + (s[-1] if p else 0))
-
-# sqrt reads as a radical, not a function applied in parentheses.
-OPS["sqrt"] = Op(**{**OPS["sqrt"].__dict__, "tex": lambda a, p: f"\\sqrt{{{a[0]}}}"})
-
-FUNCTIONS = ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "softplus", "abs")
+def _affine_sympy(s, p):
+    n = len(s) - (1 if p else 0)
+    return sum((s[i] * s[i + 1] for i in range(0, n, 2)), 0) + (s[-1] if p else 0)
 
 
-def _powc_d(x: str, n: Fraction, style: str) -> str:
-    """The derivative n·x^(n−1) of x^n, written without 1s and 0th powers."""
-    m = n - 1
-    xw = _wrap(x)
-    if style == "text":
-        factor = _num(n)
-        if m == 0:
-            return factor
-        power = xw if m == 1 else f"{xw} ** {_wrap(_num(m))}"
-        return power if n == 1 else f"{_wrap(factor)} * {power}"
-    if style == "uni":
-        factor = _num(n)
-        if m == 0:
-            return factor
-        power = xw if m == 1 else f"{xw}{sup(m)}"
-        if factor == "-1":
-            return f"−{power}"
-        return f"{factor}·{power}"
-    factor = _tex_num(n)
-    if m == 0:
-        return factor
-    power = xw if m == 1 else f"{{{xw}}}^{{{_tex_num(m)}}}"
-    if factor == "-1":
-        return f"-{power}"
-    return f"{factor} {power}" if "frac" not in factor else f"{factor} \\cdot {power}"
+# -- the table ---------------------------------------------------------------------------------
 
+defop("add", arity=2, symbol="+", forward=lambda a, p: tame(a[0] + a[1]), local=lambda a, o, p: (ONE, ONE),
+      text="$a0 + $w1", d=("1", "1"), sympy=lambda s, p: s[0] + s[1])
+defop("sub", arity=2, symbol="−", forward=lambda a, p: tame(a[0] - a[1]), local=lambda a, o, p: (ONE, -ONE),
+      text="$a0 - $w1", uni="$a0 − $w1", d=("1", "-1"), duni=("1", "−1"), sympy=lambda s, p: s[0] - s[1])
+defop("mul", arity=2, symbol="×", forward=lambda a, p: tame(a[0] * a[1]), local=lambda a, o, p: (a[1], a[0]),
+      text="$w0 * $w1", uni="$w0·$w1", tex="$w0 \\cdot $w1", d=("$a1", "$a0"),
+      sympy=lambda s, p: s[0] * s[1])
+defop("div", arity=2, symbol="÷", forward=lambda a, p: _div(a[0], a[1]),
+      local=lambda a, o, p: (_div(ONE, a[1]), tame(-a[0] / (a[1] * a[1]))),
+      text="$w0 / $w1", tex="\\frac{$a0}{$a1}",
+      d=("1 / $w1", "-$w0 / $w1**2"), duni=("1/$w1", "−$w0/$w1²"),
+      dtex=("\\frac{1}{$a1}", "-\\frac{$a0}{{$w1}^{2}}"), sympy=lambda s, p: s[0] / s[1])
+defop("pow", arity=2, symbol="^", forward=lambda a, p: _power(a[0], a[1]),
+      local=lambda a, o, p: (tame(a[1] * _power(a[0], a[1] - 1)), ZERO if o == 0 else o * _log(a[0])),
+      text="$w0 ** $w1", uni="$w0^$w1", tex="{$w0}^{$a1}",
+      d=("$w1 * $w0 ** ($a1 - 1)", "$w0 ** $w1 * log($a0)"),
+      duni=("$w1·$w0^($a1−1)", "$w0^$w1·ln $w0"),
+      dtex=("$w1 \\cdot {$w0}^{$a1 - 1}", "{$w0}^{$a1} \\ln $w0"), sympy=lambda s, p: s[0] ** s[1])
+defop("powc", arity=1, symbol="xⁿ", forward=lambda a, p: _power(a[0], p),
+      local=lambda a, o, p: (tame(p * _power(a[0], p - 1)),),
+      text="$w0 ** $p", uni="$w0$p", tex="{$w0}^{$p}", d=(_powc_derivative,),
+      sympy=lambda s, p: s[0] ** _sympy().Rational(p.numerator, p.denominator),
+      param_field="exponent", param_symbol=lambda p: f"x{sup(p)}")
+defop("neg", arity=1, symbol="−", forward=lambda a, p: -a[0], local=lambda a, o, p: (-ONE,),
+      text="-$w0", uni="−$w0", d=("-1",), duni=("−1",), sympy=lambda s, p: -s[0])
+defop("id", arity=1, symbol="=", forward=lambda a, p: a[0], local=lambda a, o, p: (ONE,),
+      text="$a0", d=("1",), sympy=lambda s, p: s[0], activation="linear")
+defop("exp", symbol="exp", **function("exp", tex="\\exp"), forward=_float_call("exp", math.exp),
+      local=lambda a, o, p: (o,), d=("exp($a0)",), dtex=("e^{$a0}",), sympy=lambda s, p: _sympy().exp(s[0]))
+defop("log", symbol="log", **function("log", "ln", "\\ln"), forward=lambda a, p: _log(a[0]),
+      local=lambda a, o, p: (_div(ONE, a[0]),), d=("1 / $w0",), duni=("1/$w0",), dtex=("\\frac{1}{$a0}",),
+      sympy=lambda s, p: _sympy().log(s[0]))
+defop("sqrt", symbol="√", **{**function("sqrt", "√"), "tex": "\\sqrt{$a0}"}, forward=lambda a, p: _sqrt(a[0]),
+      local=_sqrt_local, d=("1 / (2 * sqrt($a0))",), duni=("1/(2√$w0)",), dtex=("\\frac{1}{2\\sqrt{$a0}}",),
+      sympy=lambda s, p: _sympy().sqrt(s[0]))
+defop("sin", symbol="sin", **function("sin", tex="\\sin"), forward=_float_call("sin", math.sin),
+      local=lambda a, o, p: (math.cos(a[0]),), d=("cos($a0)",), dtex=("\\cos\\left($a0\\right)",),
+      sympy=lambda s, p: _sympy().sin(s[0]))
+defop("cos", symbol="cos", **function("cos", tex="\\cos"), forward=_float_call("cos", math.cos),
+      local=lambda a, o, p: (-math.sin(a[0]),), d=("-sin($a0)",), duni=("−sin($a0)",),
+      dtex=("-\\sin\\left($a0\\right)",), sympy=lambda s, p: _sympy().cos(s[0]))
+defop("tan", symbol="tan", **function("tan", tex="\\tan"), forward=lambda a, p: _tan(a[0]),
+      local=lambda a, o, p: (1 + o * o,), d=("1 + tan($a0)**2",), duni=("1 + tan²($a0)",),
+      dtex=("1 + \\tan^{2}\\left($a0\\right)",), sympy=lambda s, p: _sympy().tan(s[0]))
+defop("tanh", symbol="tanh", **function("tanh", tex="\\tanh"), forward=lambda a, p: math.tanh(a[0]),
+      local=lambda a, o, p: (1 - o * o,), d=("1 - tanh($a0)**2",), duni=("1 − tanh²($a0)",),
+      dtex=("1 - \\tanh^{2}\\left($a0\\right)",), sympy=lambda s, p: _sympy().tanh(s[0]),
+      activation="tanh")
+defop("sigmoid", symbol="σ", **function("sigmoid", "σ", "\\sigma"), forward=lambda a, p: sigmoid(a[0]),
+      local=lambda a, o, p: (o * (1 - o),), d=("sigmoid($a0) * (1 - sigmoid($a0))",),
+      duni=("σ($a0)·(1 − σ($a0))",),
+      dtex=("\\sigma\\left($a0\\right)\\left(1 - \\sigma\\left($a0\\right)\\right)",),
+      sympy=lambda s, p: 1 / (1 + _sympy().exp(-s[0])), activation="sigmoid")
+defop("relu", symbol="ReLU", **function("relu", "ReLU", "\\operatorname{ReLU}"),
+      forward=lambda a, p: _relu(a[0]), local=lambda a, o, p: (ONE if a[0] > 0 else ZERO,),
+      d=("1 if $a0 > 0 else 0",), duni=("𝟙[$a0 > 0]",), dtex=("\\mathbf{1}\\left[$a0 > 0\\right]",),
+      sympy=lambda s, p: _sympy().Max(0, s[0]), kink="relu'(0) = 0", activation="relu")
+defop("softplus", symbol="softplus", **function("softplus", tex="\\operatorname{softplus}"),
+      forward=lambda a, p: _softplus(a[0]), local=lambda a, o, p: (sigmoid(a[0]),),
+      d=("sigmoid($a0)",), duni=("σ($a0)",), dtex=("\\sigma\\left($a0\\right)",),
+      sympy=lambda s, p: _sympy().log(1 + _sympy().exp(s[0])))
+defop("abs", symbol="|x|", **{**function("abs"), "uni": "|$a0|", "tex": "\\left|$a0\\right|"},
+      forward=lambda a, p: abs(a[0]), local=lambda a, o, p: (_sign(a[0]),),
+      d=("sign($a0)",), dtex=("\\operatorname{sign}\\left($a0\\right)",),
+      sympy=lambda s, p: _sympy().Abs(s[0]), kink="abs'(0) = 0")
+defop("affine", arity=-1, symbol="Σ", forward=_affine_forward, local=_affine_local,
+      text=_affine_formula(" * "), uni=_affine_formula("·"), tex=_affine_formula(" \\cdot "),
+      d=_affine_derivative, sympy=_affine_sympy, neuron=True)
 
-def powc_symbol(n: Fraction) -> str:
-    """The node mark of x**n: x², x⁻¹, √ for one half.
-
-    >>> powc_symbol(Fraction(2)), powc_symbol(Fraction(-1))
-    ('x²', 'x⁻¹')
-    """
-    return f"x{sup(n)}"
+FUNCTIONS = tuple(name for name, op in OPS.items() if op.function)
+ACTIVATIONS = {op.activation: op.name for op in OPS.values() if op.activation}

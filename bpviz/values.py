@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -33,13 +35,23 @@ def parse_assignments(text: str) -> dict:
 
 
 def number(raw, what: str) -> Fraction:
-    """One value, exact: ints and decimal text stay exact, floats keep the decimal they show."""
+    """One value, exact: ints, Fractions and decimal text stay exact, floats keep the decimal
+    they show; anything else (booleans, None, NaN, infinities, text that is not a number) is a
+    ValuesError.
+
+    >>> number(3, "x"), number("1.1", "x"), number(0.1, "x")
+    (Fraction(3, 1), Fraction(11, 10), Fraction(1, 10))
+    >>> number(float("nan"), "the value of x")
+    Traceback (most recent call last):
+    bpviz.errors.ValuesError: the value of x must be a finite number, got nan
+    """
     if isinstance(raw, bool) or raw is None:
         raise ValuesError(f"{what} must be a number, got {raw!r}")
-    if isinstance(raw, int):
+    if isinstance(raw, numbers.Rational):
         return Fraction(raw)
-    if isinstance(raw, float):
-        if raw != raw or raw in (float("inf"), float("-inf")):
+    if isinstance(raw, numbers.Real):
+        raw = float(raw)
+        if not math.isfinite(raw):
             raise ValuesError(f"{what} must be a finite number, got {raw!r}")
         return from_float(raw)
     if isinstance(raw, str):

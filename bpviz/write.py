@@ -14,6 +14,26 @@ from typing import Union
 from .errors import OutputError, RenderError, UsageError
 
 
+def write_files(files: list) -> None:
+    """Write every ``(path, content)`` in order, after checking that each target can be written,
+    so a bad last target does not leave the first one replaced."""
+    for path, _ in files:
+        if path != "-":
+            _target(path)
+    for path, content in files:
+        write_output(path, content)
+
+
+def _target(path: str) -> tuple:
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise OutputError(f"cannot write {path}: the directory {directory} does not exist")
+    if target.is_dir():
+        raise OutputError(f"cannot write {path}: it is a directory")
+    return target, directory
+
+
 def write_output(path: str, content: Union[str, bytes]) -> None:
     """Write to ``path`` atomically (temp file + rename); ``-`` means standard output."""
     data = content.encode("utf-8") if isinstance(content, str) else content
@@ -21,12 +41,7 @@ def write_output(path: str, content: Union[str, bytes]) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise OutputError(f"cannot write {path}: the directory {directory} does not exist")
-    if target.is_dir():
-        raise OutputError(f"cannot write {path}: it is a directory")
+    target, directory = _target(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:

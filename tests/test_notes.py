@@ -15,7 +15,8 @@ from bpviz.cli import app
 from bpviz.render.json_out import to_data
 from bpviz.render.latex import render_latex
 from bpviz.render.markdown import render_markdown
-from bpviz.render.note import PATH_LIMIT, PARTIALS_PER_LINE, Figure, build_note
+from bpviz.api import Options, build_spec, note_for
+from bpviz.render.note import PATH_LIMIT, PARTIALS_PER_LINE, Figure
 from bpviz.render.prose import PROSE
 from notes_support import ROOT, latex_formulas, markdown_formulas, mathjax_errors
 
@@ -32,19 +33,18 @@ EVERY_OP = ("u = sigmoid(w_1*x) + tanh(θ) - relu(x - 3) + softplus(x) + abs(x -
 EVERY_OP_AT = {"w_1": "0.5", "x": 2, "θ": "0.3"}
 
 
-def note(program, values, **options):
-    options.setdefault("figure", Figure(link="figure.svg"))
-    return build_note(bpviz.from_expression(program, values), **options)
+def note(program, values, figure=Figure(link="figure.svg"), **options):
+    return note_for(bpviz.from_expression(program, values), Options.make(**options), figure)
 
 
 GOLDEN_NOTES = {
-    "ng.md": lambda: render_markdown(note(NG, NG_AT, rate=Fraction(1, 10), params=["w", "b"])),
-    "ng.zh.md": lambda: render_markdown(note(NG, NG_AT, lang="zh", rate=Fraction(1, 10),
+    "ng.md": lambda: render_markdown(note(NG, NG_AT, lr=Fraction(1, 10), params=["w", "b"])),
+    "ng.zh.md": lambda: render_markdown(note(NG, NG_AT, lang="zh", lr=Fraction(1, 10),
                                              params=["w", "b"])),
     "colah.md": lambda: render_markdown(note(COLAH, {"a": 2, "b": 1})),
     "colah.zh.md": lambda: render_markdown(note(COLAH, {"a": 2, "b": 1}, lang="zh")),
     "apples.md": lambda: render_markdown(note(APPLES, APPLES_AT)),
-    "ng.tex": lambda: render_latex(note(NG, NG_AT, rate=Fraction(1, 10)), figure_file="ng.png"),
+    "ng.tex": lambda: render_latex(note(NG, NG_AT, lr=Fraction(1, 10)), figure_file="ng.png"),
 }
 
 
@@ -84,7 +84,7 @@ def test_closed_form_is_sympys_and_agrees():
 
 
 def test_gradient_step_table_and_loss_after():
-    text = render_markdown(note(NG, NG_AT, rate=Fraction(1, 10), params=["w", "b"]))
+    text = render_markdown(note(NG, NG_AT, lr=Fraction(1, 10), params=["w", "b"]))
     assert "| $w$ | $2$ | $-4$ | $2 - 0.1 \\cdot (-4) = 2.4$ |" in text
     assert "| $b$ | $8$ | $2$ | $8 - 0.1 \\cdot 2 = 7.8$ |" in text
     # independent: J at w=2.4, b=7.8 is ((2.4)(-2) + 7.8 - 2)^2 / 2 = 0.5
@@ -143,13 +143,12 @@ def test_every_formula_typesets_in_mathjax():
                                 ("J = (w_1*x - y_true)**2 + λ*abs(w_1) + h_2/3",
                                  {"w_1": 2, "x": 3, "y_true": 1, "λ": "0.01", "h_2": 1}),
                                 ("J = a*a*a - 1/a", {"a": "1e-8"})):
-            n = note(program, values, lang=lang, rate=Fraction(1, 100))
+            n = note(program, values, lang=lang, lr=Fraction(1, 100))
             documents += [render_markdown(n), render_latex(n), render_latex(n, fragment=True)]
-    from bpviz.api import build_spec
     for name in ("two-layer", "softmax", "init", "apples"):
         text = (ROOT / "examples" / f"{name}.yaml").read_text()
         for group in ((False, True) if name != "apples" else (False,)):
-            n = build_note(build_spec(text, name, group=group), rate=Fraction(1, 2), lang="zh" if group else "en")
+            n = note_for(build_spec(text, name, group=group), Options.make(lr=Fraction(1, 2), lang="zh" if group else "en"))
             documents += [render_markdown(n), render_latex(n)]
     formulas = []
     for doc in documents:

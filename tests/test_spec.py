@@ -157,12 +157,12 @@ def test_wide_network_grouped_elides_long_sums():
     graph = spec("wide.yaml", group=True)
     source = render_dot(graph)
     assert "h2.W[1,1]·h1.a[1] + … + h2.W[1,8]·h1.a[8] + h2.b" in source
-    assert sum(1 for n in graph.nodes if n.kind != "const") - len(graph.meta["params"]) < 60
+    assert sum(1 for n in graph.nodes if n.kind != "const") - len(graph.params) < 60
 
 
 def test_softmax_cross_entropy_gradient_is_probability_minus_target():
     graph = spec("softmax.yaml")
-    for z_name, a_name, target in graph.meta["softmax_cross_entropy"]:
+    for z_name, a_name, target in graph.spec.softmax_cross_entropy:
         p = float(graph.node(a_name).value)
         assert float(graph.node(z_name).grad) == pytest.approx(p - float(target), abs=1e-12)
     assert "o.a[2]" in graph                          # every probability is drawn, target 0 or not
@@ -178,7 +178,7 @@ def test_apples_spec_is_exact():
 def test_ng_spec_matches_the_expression():
     graph = spec("ng-spec.yaml")
     assert graph.out.value == 2 and graph.gradients() == {"w": -4, "x": 4, "b": 2, "y": -2}
-    assert graph.meta["learning_rate"] == Fraction(1, 10)
+    assert graph.spec.learning_rate == Fraction(1, 10)
 
 
 def test_init_is_reproducible_and_seeded():
@@ -200,8 +200,8 @@ def test_set_overrides_values():
 
 def test_network_params_are_weights_and_biases():
     graph = spec("two-layer.yaml")
-    assert graph.meta["params"][:3] == ["h.b", "h.W[1,1]", "h.W[1,2]"]
-    assert "x1" not in graph.meta["params"] and len(graph.meta["params"]) == 11
+    assert graph.params[:3] == ["h.b", "h.W[1,1]", "h.W[1,2]"]
+    assert "x1" not in graph.params and len(graph.params) == 11
 
 
 # -- errors --------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import difflib
 import sys
+from contextlib import contextmanager
 from fractions import Fraction
 from typing import Optional
 
@@ -44,6 +45,19 @@ REFUSED = {
 OPERATOR_HINTS = {ast.BitXor: "'^' is not a power here: write '**'", ast.FloorDiv: "'//' is not allowed: write '/'",
                   ast.Mod: "'%' is not allowed", ast.MatMult: "'@' is not allowed"}
 DEFAULT_OUTPUT = "f"
+RECURSION_LIMIT = 20_000      # a long sum such as w1*x1 + ... + w5000*x5000 nests 5,000 deep
+
+
+@contextmanager
+def _deep_recursion():
+    """Raise Python's recursion limit for one parse, then put it back (the walk recurses once per
+    nesting level of the program)."""
+    before = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(before, RECURSION_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(before)
 
 
 def parse_program(source: str, output: Optional[str] = None) -> Graph:
@@ -91,7 +105,13 @@ class _Parser:
     def build(self, output: Optional[str]) -> Graph:
         if not self.source.strip():
             raise ParseError("the program is empty")
-        sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+        try:
+            with _deep_recursion():
+                return self._build(output)
+        except RecursionError:
+            raise ParseError(f"the program is nested more than {RECURSION_LIMIT} levels deep") from None
+
+    def _build(self, output: Optional[str]) -> Graph:
         try:
             tree = ast.parse(self.source, mode="exec")
         except SyntaxError as exc:
@@ -147,8 +167,8 @@ class _Parser:
         unused = [n for n in order if n not in kept]
         if unused:
             graph.warnings.append(f"not used by the output {out_name!r}: {', '.join(unused)}")
-        graph.meta["names"] = sorted({n.name for n in builder_nodes if n.kind == "input"} | set(order))
-        graph.meta["assigned"] = list(order)
+        graph.names = tuple(sorted({n.name for n in builder_nodes if n.kind == "input"} | set(order)))
+        graph.assigned = tuple(order)
         return graph
 
     def _check_name(self, node: ast.AST, name: str) -> None:

@@ -1,29 +1,26 @@
-"""YAML specs -> graph: named-assignment graphs and dense networks, with errors that name the
-key path and the YAML line. Only ``yaml.SafeLoader`` reads the file; a spec is data, never code.
+"""YAML specs -> graph: reading and checking a spec, with errors that name the key path and the
+YAML line. Only ``yaml.SafeLoader`` reads the file; a spec is data, never code.
 
-Numbers are read from the YAML text itself, so ``1.1`` is exactly 11/10 (YAML's own float would
-be 1.1000000000000000888...). Network node names (``h.W[j,i]``, ``h.b[j]``, ``h.z[j]``,
-``h.a[j]``) are 1-based and documented in docs/spec.md.
+A graph spec becomes an expression program (bpviz.parse.expr); a network spec becomes a checked
+``bpviz.network.Network``, which bpviz.network turns into a graph. Numbers are read from the YAML
+text itself, so ``1.1`` is exactly 11/10 (YAML's own float would be 1.1000000000000000888...).
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-import random
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Optional
 
 from ..errors import BpvizError, ParseError, SpecError
-from ..graph import Graph, GraphBuilder
+from ..graph import SpecInfo
+from ..network import (ACTIVATIONS, INIT_SCHEMES, LAST_LAYER_ONLY, LOSSES, Layer, Network, build_network,
+                       init_weights, network_size)
 from ..numeric import from_float, parse_number
 
 MAX_BYTES = 2_000_000
 MAX_NODES = 50_000          # scalar nodes a network may expand to
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
-LOSSES = ("mse", "cross_entropy", "binary_cross_entropy")
-SCHEMES = ("xavier", "he", "uniform")
 GRAPH_KEYS = ("title", "values", "graph", "output", "learning_rate")
 NETWORK_KEYS = ("title", "inputs", "layers", "loss", "learning_rate", "init")
 LAYER_KEYS = ("name", "activation", "weights", "bias", "units", "init")
@@ -259,39 +256,19 @@ def build_graph_spec(doc: Doc) -> tuple:
     if not isinstance(values, dict):
         raise doc.error(("values",), f"expected a mapping of names to numbers, not {_kind(values)}")
     values = {name: _number(doc, ("values", name), v) for name, v in values.items()}
-    graph.meta["values_path"] = ("values",)
+    graph.spec = SpecInfo(values_key="values")
     return graph, values
 
 
 # -- networks ------------------------------------------------------------------------------------
 
-@dataclass
-class _Layer:
-    name: str
-    activation: str
-    weights: list          # rows of exact numbers
-    bias: Any              # None, a number (shared) or a list
-    path: tuple
-
-
-def _init_weights(doc: Doc, path: tuple, init: dict, units: int, fan_in: int, rng_seed: int) -> list:
+def _init_weights(doc: Doc, path: tuple, init: dict, units: int, fan_in: int, layer_index: int) -> list:
     init = _keys(doc, path, init, INIT_KEYS, required=("scheme",))
-    scheme = _choice(doc, path + ("scheme",), init["scheme"], SCHEMES)
+    scheme = _choice(doc, path + ("scheme",), init["scheme"], tuple(INIT_SCHEMES))
     seed = init.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, (int, Fraction)) or Fraction(seed).denominator != 1:
         raise doc.error(path + ("seed",), f"expected a whole number, not {_kind(seed)}")
-    rng = random.Random(f"bpviz:{int(seed)}:{rng_seed}")
-    if scheme == "xavier":
-        limit = math.sqrt(6 / (fan_in + units))
-        draw = lambda: rng.uniform(-limit, limit)  # noqa: E731
-    elif scheme == "he":
-        sigma = math.sqrt(2 / fan_in)
-        draw = lambda: rng.gauss(0.0, sigma)  # noqa: E731
-    else:
-        limit = 1 / math.sqrt(fan_in)
-        draw = lambda: rng.uniform(-limit, limit)  # noqa: E731
-    # four decimals: exact, readable numbers in every figure and note
-    return [[from_float(round(draw(), 4)) for _ in range(fan_in)] for _ in range(units)]
+    return init_weights(scheme, int(seed), units, fan_in, layer_index)
 
 
 def _layers(doc: Doc, data: dict, fan_in: int) -> list:
@@ -310,8 +287,8 @@ def _layers(doc: Doc, data: dict, fan_in: int) -> list:
             raise doc.error(path + ("name",), f"two layers are named {name!r}")
         names.add(name)
         activation = _choice(doc, path + ("activation",), layer["activation"], ACTIVATIONS)
-        if activation == "softmax" and not last:
-            raise doc.error(path + ("activation",), "softmax is allowed only in the last layer")
+        if activation in LAST_LAYER_ONLY and not last:
+            raise doc.error(path + ("activation",), f"{activation} is allowed only in the last layer")
         init = layer.get("init", default_init)
         if "weights" in layer:
             if "units" in layer or "init" in layer:
@@ -343,17 +320,17 @@ def _layers(doc: Doc, data: dict, fan_in: int) -> list:
                     enumerate(_list(doc, path + ("bias",), bias, units, "biases (one per unit)"))]
         elif bias is not None:
             bias = _number(doc, path + ("bias",), bias)
-        total += units * (2 * fan_in + 4)
+        total += network_size(units, fan_in)
         if total > MAX_NODES:
             raise doc.error(path, f"the network is too large: over {MAX_NODES} scalar nodes "
                                   f"(bpviz draws every weight; keep it to a few hundred)")
-        result.append(_Layer(name, activation, weights, bias, path))
+        result.append(Layer(name, activation, weights, bias))
         fan_in = units
     return result
 
 
-def build_network(doc: Doc, group: bool = False) -> tuple:
-    """A network spec -> (graph without values, values). ``group``: one Σ node per unit."""
+def read_network(doc: Doc) -> Network:
+    """A network spec, every key checked, as a ``Network``."""
     data = _keys(doc, (), doc.data, NETWORK_KEYS, required=("inputs", "layers", "loss"))
     inputs = data["inputs"]
     if not isinstance(inputs, dict) or not inputs:
@@ -363,113 +340,19 @@ def build_network(doc: Doc, group: bool = False) -> tuple:
         values[_name(doc, ("inputs", name), name)] = _number(doc, ("inputs", name), v)
     layers = _layers(doc, data, len(values))
     loss = _keys(doc, ("loss",), data["loss"], LOSS_KEYS, required=("kind", "targets"))
-    kind = _choice(doc, ("loss", "kind"), loss["kind"], LOSSES)
+    kind = _choice(doc, ("loss", "kind"), loss["kind"], tuple(LOSSES))
     last = layers[-1]
     targets = [_number(doc, ("loss", "targets", j), t) for j, t in enumerate(
         _list(doc, ("loss", "targets"), loss["targets"], len(last.weights),
               f"targets (one per unit of the last layer, {last.name!r})"))]
-    if "scale" in loss and kind != "mse":
-        raise doc.error(("loss", "scale"), "scale applies to mse only")
+    if "scale" in loss and not LOSSES[kind].scaled:
+        raise doc.error(("loss", "scale"), f"scale applies to {', '.join(k for k, l in LOSSES.items() if l.scaled)} only")
     scale = _number(doc, ("loss", "scale"), loss["scale"]) if "scale" in loss else Fraction(1, 2)
     loss_name = _name(doc, ("loss", "name"), loss.get("name", "L"))
-    if kind == "binary_cross_entropy" and any(not 0 <= t <= 1 for t in targets):
-        raise doc.error(("loss", "targets"), "binary cross-entropy needs targets between 0 and 1")
-    if kind == "cross_entropy" and any(t < 0 for t in targets):
-        raise doc.error(("loss", "targets"), "cross-entropy needs targets ≥ 0 (probabilities)")
-
-    b = GraphBuilder()
-    acts = [b.input(name) for name in values]
-    params: list = []
-    for layer in layers:
-        acts = _build_layer(b, layer, acts, values, params, group)
-    out = _build_loss(b, kind, acts, targets, scale, loss_name)
-    graph = b.finish(out)
-    graph.meta["params"] = [p for p in params if p in graph]
-    graph.meta["values_path"] = ("inputs",)
-    if kind == "cross_entropy" and last.activation == "softmax":
-        graph.meta["softmax_cross_entropy"] = [(f"{last.name}.z[{j}]", f"{last.name}.a[{j}]", t)
-                                               for j, t in enumerate(targets, start=1)]
-    return graph, values
-
-
-def _build_layer(b: GraphBuilder, layer: _Layer, acts: list, values: dict, params: list,
-                 group: bool) -> list:
-    n = layer.name
-    shared = None
-    if layer.bias is not None and not isinstance(layer.bias, list):
-        shared = b.input(f"{n}.b")
-        values[f"{n}.b"] = layer.bias
-        params.append(f"{n}.b")
-    zs = []
-    for j, row in enumerate(layer.weights, start=1):
-        z_name = f"{n}.z[{j}]"
-        ws = []
-        for i, w in enumerate(row, start=1):
-            ws.append(b.input(f"{n}.W[{j},{i}]"))
-            values[f"{n}.W[{j},{i}]"] = w
-            params.append(f"{n}.W[{j},{i}]")
-        bias = shared
-        if isinstance(layer.bias, list):
-            bias = b.input(f"{n}.b[{j}]")
-            values[f"{n}.b[{j}]"] = layer.bias[j - 1]
-            params.append(f"{n}.b[{j}]")
-        if group:
-            operands = [x for pair in zip(ws, acts) for x in pair] + ([bias] if bias is not None else [])
-            zs.append(b.op("affine", tuple(operands), param=Fraction(1 if bias is not None else 0),
-                           name=z_name, group=z_name))
-            continue
-        steps = [("mul", (w, a)) for w, a in zip(ws, acts)]
-        total = None
-        for k, (op, operands) in enumerate(steps):
-            final = k == len(steps) - 1 and bias is None
-            term = b.op(op, operands, name=z_name if final and total is None else None, group=z_name)
-            if total is None:
-                total = term
-            else:
-                total = b.op("add", (total, term), name=z_name if final else None, group=z_name)
-        if bias is not None:
-            total = b.op("add", (total, bias), name=z_name, group=z_name)
-        zs.append(total)
-    if layer.activation == "softmax":
-        exps = [b.op("exp", (z,), group=f"{n}.softmax") for z in zs]
-        total = exps[0]
-        for k, e in enumerate(exps[1:], start=2):
-            total = b.op("add", (total, e), name=f"{n}.Σexp" if k == len(exps) else None,
-                         group=f"{n}.softmax")
-        return [b.op("div", (e, total), name=f"{n}.a[{j}]", group=f"{n}.softmax")
-                for j, e in enumerate(exps, start=1)]
-    op = "id" if layer.activation == "linear" else layer.activation
-    return [b.op(op, (z,), name=f"{n}.a[{j}]") for j, z in enumerate(zs, start=1)]
-
-
-def _sum(b: GraphBuilder, terms: list, name: Optional[str] = None) -> int:
-    total = terms[0]
-    for k, t in enumerate(terms[1:], start=2):
-        total = b.op("add", (total, t), name=name if k == len(terms) else None)
-    return total
-
-
-def _build_loss(b: GraphBuilder, kind: str, acts: list, targets: list, scale: Fraction, name: str) -> int:
-    one = Fraction(1)
-    if kind == "mse":
-        squares = [b.op("powc", (b.op("sub", (b.const(t), a)),), param=Fraction(2))
-                   for t, a in zip(targets, acts)]
-        if scale == 1:
-            return _sum(b, squares, name) if len(squares) > 1 else b.op("id", (squares[0],), name=name)
-        return b.op("mul", (b.const(scale), _sum(b, squares)), name=name)
-    terms = []
-    for t, a in zip(targets, acts):
-        pieces = [(t, a)]
-        if kind == "binary_cross_entropy":
-            pieces.append((one - t, b.op("sub", (b.const(one), a))))
-        for weight, p in pieces:
-            if weight == 0 and kind == "binary_cross_entropy":
-                continue                      # 0 · log(1 − a): left out, so a saturated a cannot give log(0)
-            log = b.op("log", (p,))
-            terms.append(log if weight == 1 else b.op("mul", (b.const(weight), log)))
-    if not terms:
-        raise SpecError("loss.targets: every target is 0, so the loss is identically 0")
-    return b.op("neg", (_sum(b, terms),), name=name)
+    complaint = LOSSES[kind].check(targets)
+    if complaint:
+        raise doc.error(("loss", "targets"), complaint)
+    return Network(values, layers, kind, targets, scale, loss_name)
 
 
 # -- entry point ---------------------------------------------------------------------------------
@@ -487,10 +370,8 @@ def load_spec(text: str, filename: str = "spec", overrides: Optional[list] = Non
         if group:
             raise SpecError("--group neurons applies to network specs (with 'layers')")
         graph, values = build_graph_spec(doc)
-        graph.meta["spec_kind"] = "graph"
     elif "layers" in doc.data:
-        graph, values = build_network(doc, group=group)
-        graph.meta["spec_kind"] = "network"
+        graph, values = build_network(read_network(doc), group=group)
     else:
         keys = ", ".join(doc.data) or "none"
         raise doc.error((), f"a spec needs 'graph' (named assignments) or 'layers' (a network); "
@@ -500,10 +381,9 @@ def load_spec(text: str, filename: str = "spec", overrides: Optional[list] = Non
         raise doc.error(("title",), f"expected text, not {_kind(title)}")
     graph.title = title or ""
     graph.source = text
-    graph.meta["source_lang"] = "yaml"
     if "learning_rate" in doc.data:
         rate = _number(doc, ("learning_rate",), doc.data["learning_rate"])
         if rate <= 0:
             raise doc.error(("learning_rate",), "must be positive")
-        graph.meta["learning_rate"] = rate
+        graph.spec.learning_rate = rate
     return graph, values, doc

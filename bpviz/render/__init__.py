@@ -1,1 +1,83 @@
-"""Printers: one per output format, each reading the same finished Graph."""
+"""The printers: one per output format, all behind one signature, listed in one registry.
+
+A printer is a function ``render(job) -> str | bytes`` (a rich renderable for the terminal) that
+reads a finished ``Job``: the evaluated graph, the options, the check report and, for notes, the
+note model. It never computes math and never touches the disk. ``PRINTERS`` is what the command
+line reads to pick a format from ``-f`` or the output's extension, and for its help text; adding a
+format is a module here and one line below. Modules are imported only when their format is used,
+so ``bpviz --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..errors import UsageError
+
+
+@dataclass
+class Job:
+    """What a printer reads."""
+    graph: object                    # bpviz.graph.Graph, evaluated
+    options: object                  # bpviz.api.Options
+    check: Optional[object] = None   # bpviz.check.CheckReport, with --check
+    note: Optional[object] = None    # bpviz.render.note.Note, for note formats
+
+
+@dataclass(frozen=True)
+class Printer:
+    name: str
+    extensions: tuple                # the first is the one bpviz writes
+    function: str                    # "module:function" inside bpviz.render
+    help: str
+    binary: bool = False
+    terminal: bool = False           # shown in the terminal, never written to a file
+    note: bool = False               # a derivation: note options apply, a figure goes beside it
+    figure: Optional[str] = None     # a note's figure format
+    embeds: bool = False             # a note that can inline its figure (--embed)
+    mime: str = "text/plain"
+
+    def render(self, job: Job):
+        module, function = self.function.split(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), function)(job)
+
+
+PRINTERS = (
+    Printer("table", (), "terminal:print_table", "a table in the terminal (the default)", terminal=True),
+    Printer("json", (".json",), "json_out:print_json", "every node, edge and gradient as data",
+            mime="application/json"),
+    Printer("dot", (".dot", ".gv"), "dot:print_dot", "Graphviz source", mime="text/vnd.graphviz"),
+    Printer("svg", (".svg",), "dot:print_svg", "the figure as SVG", mime="image/svg+xml"),
+    Printer("png", (".png",), "dot:print_png", "the figure as PNG", binary=True, mime="image/png"),
+    Printer("md", (".md", ".markdown"), "markdown:print_markdown", "a Markdown note with its figure",
+            note=True, figure="svg", embeds=True, mime="text/markdown"),
+    Printer("tex", (".tex",), "latex:print_latex", "a LaTeX document with its figure", note=True,
+            figure="png", mime="text/x-tex"),
+)
+FORMATS = tuple(p.name for p in PRINTERS)
+EXTENSIONS = {ext: p.name for p in PRINTERS for ext in p.extensions}
+
+
+def printer(name: str) -> Printer:
+    for candidate in PRINTERS:
+        if candidate.name == name:
+            return candidate
+    raise UsageError(f"unknown format {name!r} (choose from {', '.join(FORMATS)})")
+
+
+def choose_printer(out: Optional[str], fmt: Optional[str]) -> Printer:
+    """``-f`` if given, else the extension of ``-o``: none prints a table, ``-`` writes JSON."""
+    if fmt:
+        return printer(fmt.lower())
+    if out is None:
+        return printer("table")
+    if out == "-":
+        return printer("json")
+    ext = Path(out).suffix.lower()
+    if ext not in EXTENSIONS:
+        raise UsageError(f"cannot tell the format of {out!r} from its extension "
+                         f"(known: {', '.join(sorted(EXTENSIONS))}); add -f FORMAT")
+    return printer(EXTENSIONS[ext])

@@ -9,8 +9,8 @@ from typing import Optional
 from ..errors import UsageError
 from ..graph import Graph, Node
 from ..numeric import fmt
+from ..escape import html, html_label
 from ..ops import affine_pairs
-from .escape import html
 
 EDGE_LABELS = ("auto", "none", "symbolic", "numeric", "both")
 RANKDIRS = ("LR", "TB", "RL", "BT")
@@ -71,6 +71,23 @@ def render_dot(graph: Graph, options: Optional[FigureOptions] = None) -> str:
     return _Figure(graph, options or FigureOptions()).source()
 
 
+def print_dot(job) -> str:
+    return render_dot(job.graph, job.options.figure_options())
+
+
+def print_svg(job) -> str:
+    return _graphviz(job, "svg").decode("utf-8")
+
+
+def print_png(job) -> bytes:
+    return _graphviz(job, "png")
+
+
+def _graphviz(job, fmt: str) -> bytes:
+    from ..write import choose_renderer, render_graphviz
+    return render_graphviz(print_dot(job), fmt, choose_renderer(job.options.renderer), dpi=job.options.dpi)
+
+
 class _Figure:
     def __init__(self, graph: Graph, options: FigureOptions):
         self.g, self.o = graph, options
@@ -90,11 +107,11 @@ class _Figure:
         used by exactly one collapsed neuron. A shared bias stays a node of its own, so its
         gradient still shows as the sum over the units it feeds."""
         g = self.g
-        params = set(g.meta.get("params", ()))
+        params = set(g.params)
         folded = set()
         for node in g.nodes:
             uses = g.consumers[node.index]
-            if node.name in params and len(uses) == 1 and g.nodes[uses[0][0]].op.name == "affine":
+            if node.name in params and len(uses) == 1 and g.nodes[uses[0][0]].op.neuron:
                 folded.add(node.index)
         return folded
 
@@ -178,7 +195,7 @@ class _Figure:
             return (f'<table border="0" cellborder="0" cellspacing="0" cellpadding="2"><tr><td>'
                     f'<font point-size="12" color="{p["muted"]}">{html(num(node.value, d))}</font>'
                     f'</td></tr></table>')
-        if node.op is not None and node.op.name == "affine":     # a collapsed neuron shows its sum
+        if node.op is not None and node.op.neuron:     # a collapsed neuron shows its sum
             rows.append(f'<tr><td colspan="2" align="left" cellpadding="2"><font point-size="10" '
                         f'color="{p["muted"]}">{html(self._neuron_sum(node))}</font></td></tr>')
             rows += [self._param_row(g.nodes[i]) for i in node.inputs if i in self.folded]
@@ -237,7 +254,7 @@ class _Figure:
                 style.update(color=p["dim"])
         if self.edge_mode == "none" or source.kind == "const":
             return style
-        if self.quiet_neurons and node.op.name == "affine":
+        if self.quiet_neurons and node.op.neuron:
             return style        # the weight and its gradient are in the neuron's card already
         lines = []
         partial = f"∂{node.name}/∂{source.name}"
@@ -281,8 +298,3 @@ class _Figure:
 
     def _fans_out(self) -> bool:
         return any(len(c) > 1 for n, c in zip(self.g.nodes, self.g.consumers) if n.kind != "const")
-
-
-def html_label(inner: str) -> str:
-    """Mark a string as a Graphviz HTML-like label (the graphviz package leaves <...> unquoted)."""
-    return f"<{inner}>"

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 from ..graph import Graph
 from ..numeric import exact_text, json_number
-from .escape import latex_name
+from ..escape import latex_name
 
 FORMAT_VERSION = 1
 
@@ -23,13 +23,14 @@ def _tex_name(node) -> str:
     return latex_name(node.name)
 
 
-def to_data(graph: Graph) -> dict:
+def to_data(graph: Graph, check=None) -> dict:
+    """The document as plain data; ``check`` is a CheckReport to include."""
     nodes = []
     for node in graph.nodes:
         entry = {"id": node.id, "name": node.name, "kind": node.kind,
                  "op": node.op.name if node.op else None}
-        if node.op is not None and node.op.name == "powc":
-            entry["exponent"] = json_number(node.param)
+        if node.op is not None and node.op.param_field:
+            entry[node.op.param_field] = json_number(node.param)
         entry["formula"] = graph.formula(node)
         entry["latex"] = graph.formula(node, "tex", _tex_name)
         entry.update(_number_fields("value", node.value))
@@ -51,15 +52,19 @@ def to_data(graph: Graph) -> dict:
             "values": {k: json_number(v) for k, v in graph.values.items()},
             "gradients": {n.name: json_number(n.grad) for n in graph.inputs},
             "nodes": nodes, "warnings": list(graph.warnings)}
-    if graph.meta.get("check"):
-        data["check"] = graph.meta["check"]
+    if check is not None:
+        data["check"] = check.to_data()
     return data
 
 
-def render_json(graph: Graph) -> str:
+def print_json(job) -> str:
+    return render_json(job.graph, job.check)
+
+
+def render_json(graph: Graph, check=None) -> str:
     """Pretty at the top level, one node per line: readable, diffable, and fast on big graphs
     (json's indenting encoder is pure Python; the compact one is C)."""
-    data = to_data(graph)
+    data = to_data(graph, check)
     lines = ["{"]
     items = list(data.items())
     for i, (key, value) in enumerate(items):

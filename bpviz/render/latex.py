@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .escape import tex_code, tex_prose, tex_text
+from ..escape import tex_code, tex_prose, tex_text
 from .note import Note
+
+
+def print_latex(job) -> str:
+    return render_latex(job.note, fragment=job.options.tex_fragment)
 
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[utf8]{inputenc}

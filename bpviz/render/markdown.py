@@ -3,8 +3,12 @@ Typora, Obsidian, GitHub or any MathJax page. The only raw element besides text 
 
 from __future__ import annotations
 
-from .escape import md_math_cell
+from ..escape import md_link_target, md_math_cell
 from .note import Note
+
+
+def print_markdown(job) -> str:
+    return render_markdown(job.note)
 
 
 def _math_row(cells: list) -> str:
@@ -31,7 +35,7 @@ def render_markdown(note: Note) -> str:
     out = [f"# {note.title}", "", f"**{x['program']}**", "", f"```{note.source_lang}", note.source,
            "```", "", f"**{x['at']}** " + ", ".join(f"${n} = {v}$" for n, v in note.values), ""]
     if note.figure.link:
-        out += [f"![{x['figure_alt']}]({note.figure.link})", "", f"*{x['figure_caption']}*", ""]
+        out += [f"![{x['figure_alt']}]({md_link_target(note.figure.link)})", "", f"*{x['figure_caption']}*", ""]
     else:
         out += [f"*{x['figure_left_out']}*", ""]
 

@@ -1,9 +1,9 @@
 """The derivation a note tells, as data: every formula already LaTeX, every sentence already
 in the reader's language. The Markdown and LaTeX printers only lay it out.
 
-Nothing here recomputes a value or a gradient: numbers come from the finished graph; the
-only extra math is sympy's closed form (``bpviz.check.closed_forms``) and one gradient step
-(``bpviz.autodiff.gradient_step``), both computed by the core.
+Nothing here computes: values and gradients come from the finished graph, sympy's closed forms
+(``bpviz.check.closed_forms``) and the gradient step (``bpviz.autodiff.gradient_step``) are
+computed by ``bpviz.api.note_for`` and handed in; this module only typesets them.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .. import __version__
+from ..check import CLOSED_FORM_NODES
+from ..escape import latex_name, tex_num, tex_operand
 from ..graph import Graph, Node
-from .escape import latex_name, tex_num, tex_operand
 from .prose import prose
 
 PATH_LIMIT = 8              # paths listed per input; beyond, the one-step (backward) form
 FACTOR_LIMIT = 48           # local derivatives written out per input; beyond, the one-step form
-CLOSED_FORM_NODES = 80      # sympy closed forms only for graphs up to this size
 CLOSED_FORM_CHARS = 600     # longer closed forms are summarised, not printed
 PARTIALS_PER_LINE = 5       # \frac{∂a}{∂b} factors per line of a derivation
 NUMBERS_PER_LINE = 8
@@ -67,15 +67,14 @@ def partial(top: str, bottom: str) -> str:
 
 
 class NoteBuilder:
-    def __init__(self, graph: Graph, lang: str = "en", digits: int = 4, wrt: Optional[list] = None,
-                 rate=None, params: Optional[list] = None, figure: Optional[Figure] = None):
+    """Lays out the derivation of ∂output/∂name for each name of ``wrt``. ``closed`` holds sympy's
+    closed forms by name (None: left out for a large graph); ``step`` is a gradient step or None."""
+
+    def __init__(self, graph: Graph, wrt: list, closed: Optional[dict], step=None, lang: str = "en",
+                 digits: int = 4, figure: Optional[Figure] = None):
         self.g, self.lang, self.digits = graph, lang, digits
         self.t = prose(lang)
-        if wrt:
-            self.wrt = [graph.node(n).name for n in wrt]
-        else:   # a network's parameters (not its data inputs), or every input of a formula
-            self.wrt = graph.meta.get("params") or [n.name for n in graph.inputs]
-        self.rate, self.params = rate, params
+        self.wrt, self.closed, self.step = wrt, closed, step
         self.figure = figure or Figure(reason="no_figure")
         self.J = self.tex(graph.out)
 
@@ -110,7 +109,7 @@ class NoteBuilder:
         chain, chain_note = self.chain()
         return Note(
             lang=self.lang, title=g.title or t("title", output=g.out.name), source=g.source.strip(),
-            source_lang=g.meta.get("source_lang", "text"),
+            source_lang="yaml" if g.spec else "text",
             values=[(self.tex(n), self.num(n.value)) for n in g.inputs], figure=self.figure,
             forward=self.forward_rows(), local=self.local_rows(), backward=self.backward_rows(),
             fanout=self.fanout_notes(), chain=chain, chain_note=chain_note, combined=self.combined(),
@@ -169,7 +168,7 @@ class NoteBuilder:
 
     def combined(self) -> Optional[tuple]:
         """Softmax + cross-entropy: ∂L/∂z_j = p_j − t_j, with the graph's own numbers."""
-        rows = self.g.meta.get("softmax_cross_entropy")
+        rows = self.g.spec.softmax_cross_entropy if self.g.spec else ()
         if not rows:
             return None
         lines = []
@@ -238,44 +237,39 @@ class NoteBuilder:
 
     def _closed_forms(self) -> tuple:
         g, t = self.g, self.t
-        if len(g.nodes) > CLOSED_FORM_NODES:
+        if self.closed is None:
             return {}, t("closed_form_skipped", limit=CLOSED_FORM_NODES)
         import sympy
-        from ..check import closed_forms
-        names = [n for n in self.wrt if g.node(n).kind == "input"]
-        forms = closed_forms(g, names)
         result = {}
-        for name, (expr, symbols, value) in forms.items():
-            if expr.has(sympy.Heaviside):
+        for name, form in self.closed.items():
+            expr = form.expression
+            if expr.has(sympy.Heaviside):       # reads better as cases than as a step function
                 expr = expr.rewrite(sympy.Piecewise)
-            tex = sympy.latex(expr, symbol_names={s: latex_name(n) for n, s in symbols.items()})
-            ours = g.node(name).grad
-            agree = abs(float(value) - float(ours)) <= 1e-9 * max(1.0, abs(float(ours)))
+            tex = sympy.latex(expr, symbol_names={s: latex_name(n) for n, s in form.symbols.items()})
+            ours, value = g.node(name).grad, form.value
             shown = self.num(value)
             lhs = partial(self.J, latex_name(name))
             if len(tex) > CLOSED_FORM_CHARS:
                 formula, label = f"{lhs} = {shown}", t("closed_form_long", chars=len(tex))
             else:
                 formula, label = f"{lhs} = {tex} = {shown}", t("closed_form")
-            note = t("agrees") if agree else t("disagrees", ours=f"${self.num(ours)}$")
+            note = t("agrees") if form.agrees else t("disagrees", ours=f"${self.num(ours)}$")
             result[name] = (formula, note, label)
         return result, None
 
     # -- one gradient-descent step -------------------------------------------------------------
     def update(self) -> Optional[dict]:
-        if self.rate is None:
+        if self.step is None:
             return None
-        from ..autodiff import gradient_step
-        rows, after = gradient_step(self.g, self.rate, self.params)
-        eta = self.num(self.rate)
+        eta = self.num(self.step.rate)
         table = [(latex_name(name), self.num(old), self.num(grad),
                   f"{self.num(old)} - {eta} \\cdot {self.operand(grad)} = {self.num(new)}")
-                 for name, old, grad, new in rows]
+                 for name, old, grad, new in self.step.rows]
         return dict(eta=eta, rows=table,
                     intro=self.t("update_intro", eta=f"$\\eta = {eta}$"),
                     rule=f"p \\leftarrow p - \\eta \\, {partial(self.J, 'p')}",
                     after=self.t("after", output=f"${self.J}$", before=f"${self.num(self.g.out.value)}$",
-                                 after=f"${self.num(after)}$"))
+                                 after=f"${self.num(self.step.after)}$"))
 
 
 def _sum_lines(products: list, joiner: str, per_line: int) -> list:
@@ -321,4 +315,5 @@ def _aligned(lhs: str, lines: list) -> list:
 
 
 def build_note(graph: Graph, **options) -> Note:
+    """The note model; ``options`` as ``NoteBuilder`` takes them (bpviz.api.note_for fills them in)."""
     return NoteBuilder(graph, **options).build()

@@ -14,7 +14,11 @@ GRAD_STYLE = "bold magenta"
 KIND_STYLE = {"input": "green", "const": "dim", "op": ""}
 
 
-def render_table(graph: Graph, digits: int = 4):
+def print_table(job):
+    return render_table(job.graph, job.options.digits, job.check)
+
+
+def render_table(graph: Graph, digits: int = 4, check=None):
     out = graph.out.name
     title = graph.title or None
     table = Table(title=title, title_style="bold", header_style="bold", show_lines=False)
@@ -38,9 +42,8 @@ def render_table(graph: Graph, digits: int = 4):
         summary.append(f"∂{out}/∂{node.name} = ")
         summary.append(fmt(node.grad, digits), style=GRAD_STYLE)
     parts = [table, summary]
-    report = graph.meta.get("check_report")
-    if report is not None:
-        parts.append(render_check(report, digits))
+    if check is not None:
+        parts.append(render_check(check, digits))
     return Group(*parts)
 
 

@@ -1,4 +1,7 @@
-"""All escaping and name typesetting in one place: HTML-like labels, LaTeX, Markdown.
+"""All escaping and name typesetting in one place: Graphviz HTML-like labels, LaTeX, Markdown.
+
+Every user string that reaches an output passes through one of these functions; the op
+templates (bpviz.ops) and every printer (bpviz.render) use them, nothing else escapes.
 
 >>> html("a<b & \\"c\\"")
 'a&lt;b &amp; &quot;c&quot;'
@@ -12,14 +15,14 @@
 ('\\\\mathrm{\\\\Sigma exp}^{(o)}', '\\\\mathrm{sum}^{(\\\\mathrm{net})}')
 >>> latex_name("1/3"), latex_name("-0.5")
 ('\\\\frac{1}{3}', '-0.5')
->>> md_cell("a|b")
-'a\\\\|b'
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+
+from .numeric import fmt
 
 GREEK = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
          "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
@@ -40,6 +43,29 @@ def html(text: str) -> str:
     """Escape text for a Graphviz HTML-like label."""
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;"))
+
+
+def html_label(inner: str) -> str:
+    """Mark already-escaped markup as a Graphviz HTML-like label (the graphviz package leaves
+    ``<…>`` unquoted).
+
+    >>> html_label("<b>" + html("a<b") + "</b>")
+    '<<b>a&lt;b</b>>'
+    """
+    return f"<{inner}>"
+
+
+# Characters that end or break a CommonMark link destination, written as %XX instead.
+_LINK_UNSAFE = set(' ()<>[]\\"`%\'') | {chr(c) for c in range(0x20)} | {"\x7f"}
+
+
+def md_link_target(path: str) -> str:
+    """A relative path or data URI as a Markdown link destination that CommonMark reads whole.
+
+    >>> md_link_target("note.svg"), md_link_target("my note (1).svg"), md_link_target("图.svg")
+    ('note.svg', 'my%20note%20%281%29.svg', '图.svg')
+    """
+    return "".join(f"%{ord(c):02X}" if c in _LINK_UNSAFE or c.isspace() else c for c in path)
 
 
 def tex_text(text: str) -> str:
@@ -106,7 +132,6 @@ def tex_num(value, digits: int = 4) -> str:
     >>> tex_num(Fraction(-11, 5)), tex_num(1.5e-7), tex_num(Fraction(715))
     ('-2.2', '1.5 \\times 10^{-7}', '715')
     """
-    from ..numeric import fmt
     text = fmt(value, digits)
     if "e" in text and not text.startswith(("inf", "-inf", "nan")):
         mantissa, exponent = text.split("e")
@@ -172,6 +197,3 @@ def md_math_cell(tex: str) -> str:
             .replace("\\|", "\\Vert ").replace("|", "\\vert "))
 
 
-def md_cell(text: str) -> str:
-    """Escape a GitHub-flavoured Markdown table cell."""
-    return text.replace("|", "\\|").replace("\n", " ")
