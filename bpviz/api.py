@@ -16,18 +16,19 @@ them through bpviz.write. The command line only parses arguments into a ``Source
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Mapping, Optional
 
-from .autodiff import Step, at_hint, evaluate, gradient_step
+from .autodiff import evaluate, gradient_step
 from .check import CLOSED_FORM_NODES, CheckReport, check, closed_forms
-from .errors import BpvizError, CheckFailed, UsageError, ValuesError
+from .errors import CheckFailed, UsageError, ValuesError
 from .graph import Graph
-from .numeric import Number, parse_number
+from .numeric import parse_number
 from .parse.expr import parse_program
 from .render import Job, Printer, choose_printer, printer
+from .settings import make_settings
 from .values import number
 
 DIGITS = (1, 17)
@@ -122,15 +123,9 @@ class Options:
 
     @classmethod
     def make(cls, **settings) -> "Options":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise UsageError(f"unknown option(s): {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        settings = {k: v for k, v in settings.items() if v is not None or k in ("out", "format", "highlight", "lr")}
-        return cls(**settings)._checked()
+        return make_settings(cls, settings)._checked()
 
     def _checked(self) -> "Options":
-        from .render.dot import FigureOptions
         from .render.prose import LANGUAGES
         from .write import RENDERERS
         opts = replace(self, edge_labels=self.edge_labels.lower(), rankdir=self.rankdir.upper(),
@@ -268,5 +263,4 @@ def note_for(graph: Graph, options: Options, figure=None):
                       figure=figure or Figure(reason="no_figure"))
 
 
-__all__ = ["Source", "Options", "Result", "run", "note_for", "build_expression", "build_spec",
-           "exact_values", "Step", "Number", "BpvizError", "at_hint"]
+__all__ = ["Source", "Options", "Result", "run", "note_for", "build_expression", "build_spec", "exact_values"]

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import BpvizError, SpecError, UsageError
-from .render import EXTENSIONS, FORMATS
+from .render import EXTENSIONS, PRINTERS
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, rich_markup_mode=None,
@@ -54,7 +54,8 @@ OUTPUT_OPTIONS = {
              "'-' is standard output.")),
     "format": (Optional[str], typer.Option(
         None, "-f", "--format", metavar="FORMAT",
-        help=f"Output format, overriding the extension: {', '.join(FORMATS)}.")),
+        help="Output format, overriding the extension: "
+             + ", ".join(f"{p.name} ({p.help})" for p in PRINTERS) + ".")),
     "digits": (int, typer.Option(4, "--digits", min=1, max=17, help="Significant digits for inexact numbers.")),
     "check": (bool, typer.Option(False, "--check", help="Compare every gradient with sympy's diff and finite "
                                                         "differences; exit 1 if they disagree.")),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Optional
 
-from .graph import Graph, GraphBuilder, SpecInfo
+from .graph import GraphBuilder, SpecInfo
 from .numeric import from_float
 from .ops import ACTIVATIONS as ELEMENTWISE
 

@@ -17,10 +17,12 @@ Number = Union[Fraction, float]
 # not for 10,000-digit numerators that would make a long chain quadratic.
 MAX_EXACT_BITS = 256
 MAX_EXACT_DIGITS = 15
+MAX_EXPONENT = 400          # literals beyond 1e±400 are refused: past float range, and 1e-999999999 as
+                            # an exact fraction would take forever to build
 
 
-def exact(value: Number) -> bool:
-    return isinstance(value, Fraction)
+class NumberRangeError(ValueError):
+    """A number too large or too small to compute with."""
 
 
 def tame(value: Number) -> Number:
@@ -40,12 +42,19 @@ def parse_number(text: str) -> Fraction:
     Fraction(1, 1000)
     >>> parse_number("-2")
     Fraction(-2, 1)
+    >>> parse_number("1e-999999999")
+    Traceback (most recent call last):
+    bpviz.numeric.NumberRangeError: 1e-999999999 is out of range (bpviz computes with numbers from 1e-400 to 1e400 in size)
     """
     cleaned = text.strip().replace("_", "")
     if "/" in cleaned:
         num, den = cleaned.split("/", 1)
         return Fraction(parse_number(num)) / parse_number(den)
-    return Fraction(Decimal(cleaned))
+    decimal = Decimal(cleaned)
+    if decimal.is_finite() and decimal and not -MAX_EXPONENT <= decimal.adjusted() <= MAX_EXPONENT:
+        raise NumberRangeError(f"{text.strip()} is out of range (bpviz computes with numbers from "
+                               f"1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT} in size)")
+    return Fraction(decimal)
 
 
 def from_float(value: float) -> Fraction:
@@ -55,10 +64,6 @@ def from_float(value: float) -> Fraction:
     Fraction(11, 10)
     """
     return Fraction(Decimal(repr(value)))
-
-
-def to_float(value: Number) -> float:
-    return float(value)
 
 
 def _terminating(q: Fraction) -> bool:

@@ -33,7 +33,6 @@ from .escape import latex_name
 from .numeric import Number, exact_text, fmt, tame
 
 ONE, ZERO = Fraction(1), Fraction(0)
-STYLES = ("text", "uni", "tex")
 
 SUPERSCRIPT = str.maketrans("0123456789-./", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·ᐟ")
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .errors import ValuesError
-from .numeric import from_float, parse_number
+from .numeric import NumberRangeError, from_float, parse_number
 
 _NAME = re.compile(r"^[^\W\d]\w*$")
 
@@ -47,8 +47,8 @@ def number(raw, what: str) -> Fraction:
     """
     if isinstance(raw, bool) or raw is None:
         raise ValuesError(f"{what} must be a number, got {raw!r}")
-    if isinstance(raw, numbers.Rational):
-        return Fraction(raw)
+    if isinstance(raw, numbers.Rational):      # int, Fraction, numpy integers: plain Python ints inside
+        return Fraction(int(raw.numerator), int(raw.denominator))
     if isinstance(raw, numbers.Real):
         raw = float(raw)
         if not math.isfinite(raw):
@@ -57,6 +57,8 @@ def number(raw, what: str) -> Fraction:
     if isinstance(raw, str):
         try:
             return parse_number(raw)
+        except NumberRangeError as exc:
+            raise ValuesError(f"{what}: {exc}") from None
         except (ValueError, ArithmeticError, TypeError):
             pass
     raise ValuesError(f"{what} must be a number, got {raw!r}")

@@ -1,4 +1,6 @@
-"""Shared fixtures: golden files (updated only with --update-golden) and example paths."""
+"""Shared fixtures and examples: golden files (updated only with --update-golden), the worked
+examples every test file uses, and paths. Golden figures pin the embedded renderer (graphviz-pure),
+so they do not depend on whether a machine has a system Graphviz."""
 
 from __future__ import annotations
 
@@ -11,6 +13,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))   # helpers such as not
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
+EXAMPLES = ROOT / "examples"
+
+# The worked examples of the material our users learn from (shared/SEEDS.md), with their values.
+NG = "c = w*x; a = c + b; d = a - y; J = d**2/2"                  # Andrew Ng's computation graph
+NG_AT = {"w": 2, "x": -2, "b": 8, "y": 2}
+NG_AT_TEXT = "w=2, x=-2, b=8, y=2"
+APPLES = ("apple_price = apple * n_apple; orange_price = orange * n_orange; "   # Deep Learning from Scratch
+          "subtotal = apple_price + orange_price; total = subtotal * tax")
+APPLES_AT = {"apple": 100, "n_apple": 2, "orange": 150, "n_orange": 3, "tax": "1.1"}
+COLAH = "e = (a + b) * (b + 1)"                                       # colah's fan-out example
+COLAH_AT = {"a": 2, "b": 1}
+EVERY_OP = ("u = sigmoid(w_1*x) + tanh(θ) - relu(x - 3) + softplus(x) + abs(x - 5); "
+            "v = exp(x/4) * log(x) + sqrt(x) + sin(x) * cos(x) + tan(x/10); "
+            "J = u / v + u**2 - x**(1/2) + 2**x + (-u) + 1e-9*x")
+EVERY_OP_AT = {"w_1": "0.5", "x": 2, "θ": "0.3"}
+RENDERER = "embedded"
 
 
 def pytest_addoption(parser):

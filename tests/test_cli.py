@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bpviz.cli import app
+from conftest import NG
 
 runner = CliRunner()
-NG = "c = w*x; a = c + b; d = a - y; J = d**2/2"
 
 
 def run(*args, input=None):

@@ -12,17 +12,10 @@ from bpviz.cli import app
 from bpviz.errors import RenderError, UsageError
 from bpviz.render.dot import FigureOptions, num, render_dot
 from bpviz.write import choose_renderer, find_embedded, find_system, render_graphviz
+from conftest import APPLES, APPLES_AT, COLAH, COLAH_AT, NG, NG_AT, NG_AT_TEXT
 
 runner = CliRunner()
-NG = "c = w*x; a = c + b; d = a - y; J = d**2/2"
-NG_AT = "w=2, x=-2, b=8, y=2"
-EXAMPLES = {
-    "ng": (NG, {"w": 2, "x": -2, "b": 8, "y": 2}),
-    "apples": ("apple_price = apple * n_apple; orange_price = orange * n_orange; "
-               "subtotal = apple_price + orange_price; total = subtotal * tax",
-               {"apple": 100, "n_apple": 2, "orange": 150, "n_orange": 3, "tax": "1.1"}),
-    "colah": ("e = (a + b) * (b + 1)", {"a": 2, "b": 1}),
-}
+EXAMPLES = {"ng": (NG, NG_AT), "apples": (APPLES, APPLES_AT), "colah": (COLAH, COLAH_AT)}
 needs_dot = pytest.mark.skipif(find_system() is None, reason="Graphviz's dot is not on PATH")
 
 
@@ -98,7 +91,7 @@ def renderers():
 @pytest.mark.parametrize("kind", renderers())
 def test_svg_is_valid_self_contained_and_shows_every_number(tmp_path, kind):
     out = tmp_path / "j.svg"
-    result = runner.invoke(app, ["expr", NG, "--at", NG_AT, "-o", str(out), "--renderer", kind])
+    result = runner.invoke(app, ["expr", NG, "--at", NG_AT_TEXT, "-o", str(out), "--renderer", kind])
     assert result.exit_code == 0, result.output
     root = ET.parse(out).getroot()
     assert root.tag.endswith("svg")
@@ -119,7 +112,7 @@ def test_svg_is_valid_self_contained_and_shows_every_number(tmp_path, kind):
 @pytest.mark.parametrize("kind", renderers())
 def test_png_is_a_png_of_plausible_size(tmp_path, kind):
     out = tmp_path / "j.png"
-    result = runner.invoke(app, ["expr", NG, "--at", NG_AT, "-o", str(out), "--renderer", kind])
+    result = runner.invoke(app, ["expr", NG, "--at", NG_AT_TEXT, "-o", str(out), "--renderer", kind])
     assert result.exit_code == 0, result.output
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

@@ -2,7 +2,6 @@
 networks, finite differences and sympy for all), the views, --set, and every error a user meets."""
 
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +11,8 @@ from bpviz.api import build_spec
 from bpviz.check import check
 from bpviz.cli import app
 from bpviz.errors import SpecError
+from conftest import EXAMPLES
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
 NETWORKS = ["two-layer.yaml", "softmax.yaml", "init.yaml", "wide.yaml"]
 runner = CliRunner()
 
@@ -294,13 +292,13 @@ def test_cli_spec_from_stdin():
     assert '"output": "total"' in result.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["missing.yaml"], "missing.yaml: no such file"),
-    ([str(EXAMPLES / "apples.yaml"), "--group", "neurons"], "--group neurons applies to network specs"),
-    ([str(EXAMPLES / "apples.yaml"), "--group", "layers"], "--group must be none or neurons"),
+@pytest.mark.parametrize("args, code, message", [
+    (["missing.yaml"], 1, "missing.yaml: no such file"),
+    ([str(EXAMPLES / "apples.yaml"), "--group", "neurons"], 1, "--group neurons applies to network specs"),
+    ([str(EXAMPLES / "apples.yaml"), "--group", "layers"], 2, "--group must be none or neurons"),
 ])
-def test_cli_spec_errors(tmp_path, args, message):
+def test_cli_spec_errors(tmp_path, args, code, message):
     out = tmp_path / "x.svg"
     result = runner.invoke(app, ["spec", *args, "-o", str(out)])
-    assert result.exit_code in (1, 2) and message in result.output
+    assert result.exit_code == code and message in result.output
     assert "Traceback" not in result.output and not out.exists()

@@ -17,7 +17,7 @@ from typing import Optional
 
 from ..errors import ParseError, ProgramError
 from ..graph import Graph, GraphBuilder
-from ..numeric import parse_number
+from ..numeric import NumberRangeError, parse_number
 from ..ops import FUNCTIONS
 
 BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
@@ -254,6 +254,8 @@ class _Parser:
         text = self._segment(e)
         try:
             return parse_number(text) if text else Fraction(e.value)
+        except NumberRangeError as exc:
+            raise self.error(e, str(exc)) from None
         except (ValueError, ArithmeticError):
             return Fraction(e.value)
 

@@ -17,7 +17,7 @@ from ..errors import BpvizError, ParseError, SpecError
 from ..graph import SpecInfo
 from ..network import (ACTIVATIONS, INIT_SCHEMES, LAST_LAYER_ONLY, LOSSES, Layer, Network, build_network,
                        init_weights, network_size)
-from ..numeric import from_float, parse_number
+from ..numeric import NumberRangeError, from_float, parse_number
 
 MAX_BYTES = 2_000_000
 MAX_NODES = 50_000          # scalar nodes a network may expand to
@@ -92,6 +92,8 @@ class Doc:
             try:
                 return parse_number(node.value.replace("+", "", 1) if node.value.startswith("+")
                                     else node.value)
+            except NumberRangeError as exc:
+                raise self.error(path, str(exc)) from None
             except (ValueError, ArithmeticError, TypeError):
                 if isinstance(value, float) and not math.isfinite(value):
                     raise self.error(path, f"{node.value} is not a finite number") from None

@@ -46,7 +46,7 @@ class Printer:
 
 
 PRINTERS = (
-    Printer("table", (), "terminal:print_table", "a table in the terminal (the default)", terminal=True),
+    Printer("table", (), "terminal:print_table", "a table in the terminal; the default", terminal=True),
     Printer("json", (".json",), "json_out:print_json", "every node, edge and gradient as data",
             mime="application/json"),
     Printer("dot", (".dot", ".gv"), "dot:print_dot", "Graphviz source", mime="text/vnd.graphviz"),

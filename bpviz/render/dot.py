@@ -3,12 +3,13 @@ local derivatives. Builds DOT text in memory with the ``graphviz`` package; neve
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Optional
 
 from ..errors import UsageError
 from ..graph import Graph, Node
 from ..numeric import fmt
+from ..settings import make_settings
 from ..escape import html, html_label
 from ..ops import affine_pairs
 
@@ -49,11 +50,7 @@ class FigureOptions:
     @classmethod
     def make(cls, **settings) -> "FigureOptions":
         """Build options, rejecting unknown keys and values."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise UsageError(f"unknown figure option(s): {', '.join(unknown)}")
-        opts = cls(**{k: v for k, v in settings.items() if v is not None})
+        opts = make_settings(cls, settings, "figure option(s)")
         for name, allowed in (("edge_labels", EDGE_LABELS), ("rankdir", RANKDIRS), ("theme", THEMES)):
             value = getattr(opts, name)
             if value not in allowed:

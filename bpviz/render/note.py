@@ -95,7 +95,7 @@ class NoteBuilder:
     def build(self) -> Note:
         g, t = self.g, self.t
         output = self.J
-        text = {key: t(key) for key in ("program", "at", "figure", "forward", "forward_intro", "node",
+        text = {key: t(key) for key in ("program", "at", "forward", "forward_intro", "node",
                                         "definition", "with_numbers", "value", "local", "local_intro",
                                         "edge", "derivative", "symbolic", "backward", "gradient",
                                         "chain", "update", "parameter", "old", "new")}

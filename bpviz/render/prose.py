@@ -13,13 +13,11 @@ PROSE = {
         "title": "Backpropagation through {output}",
         "program": "Program",
         "at": "Evaluated at:",
-        "figure": "Computation graph",
         "figure_alt": "Computation graph of {output} with forward values and gradients",
         "figure_caption": "Blue: forward values. Vermillion: gradients of {output}. Edges: local derivatives.",
         "figure_left_out": "The figure is left out: {reason}.",
         "no_figure": "--no-figure was given",
         "figure_stdout": "the note went to standard output, so there is no file beside it (use --embed)",
-        "figure_tex_png": "see the PNG written beside this document",
         "forward": "Forward pass",
         "forward_intro": "Every node in topological order, computed from its inputs.",
         "node": "node",
@@ -37,7 +35,6 @@ PROSE = {
                           "that use it of upstream gradient × local derivative, starting from "
                           "{seed}.",
         "gradient": "gradient",
-        "seed": "seed",
         "softmax_ce": "Softmax followed by cross-entropy: the gradient that reaches each pre-activation "
                       "is the probability minus the target, {rule}, so the long chain through exp, "
                       "the sum and the division collapses to",
@@ -71,13 +68,11 @@ PROSE = {
         "title": "{output} 的反向传播",
         "program": "程序",
         "at": "取值：",
-        "figure": "计算图",
         "figure_alt": "{output} 的计算图（前向值与梯度）",
         "figure_caption": "蓝色：前向值。橙红色：{output} 的梯度。边上：局部导数。",
         "figure_left_out": "未包含计算图：{reason}。",
         "no_figure": "使用了 --no-figure",
         "figure_stdout": "笔记输出到标准输出，旁边没有文件（可用 --embed）",
-        "figure_tex_png": "见本文档旁的 PNG 文件",
         "forward": "前向传播",
         "forward_intro": "按拓扑顺序，由每个节点的输入计算它的值。",
         "node": "节点",
@@ -93,7 +88,6 @@ PROSE = {
         "backward_intro": "按逆拓扑顺序，从 {seed} 开始，每个节点的梯度等于所有使用它的节点的"
                           "上游梯度 × 局部导数之和。",
         "gradient": "梯度",
-        "seed": "起点",
         "softmax_ce": "softmax 之后接交叉熵：到达每个预激活值的梯度等于概率减去目标值 {rule}，"
                       "因此经过 exp、求和与除法的长链化简为",
         "fanout": "{node} 连向 {count} 个节点，因此它的梯度是 {count} 项之和。",
