@@ -201,3 +201,12 @@ def test_output_is_identical_across_processes_with_different_hash_seeds(tmp_path
         outputs.append({p.name: p.read_bytes() for p in sorted(folder.iterdir())})
     assert sorted(outputs[0]) == ["c.json", "n.md", "n.svg", "s.dot"]
     assert outputs[0] == outputs[1]
+
+
+def test_the_library_imports_no_cli_rendering_or_math_library_until_asked():
+    code = ("import sys, bpviz, bpviz.api, bpviz.parse.spec, bpviz.network, bpviz.check\n"
+            "bpviz.from_expression('J = x*y', {'x': 1, 'y': 2})\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('typer', 'rich', 'graphviz', 'click', 'sympy', 'numpy')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
