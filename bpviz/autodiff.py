@@ -7,6 +7,8 @@ summed over every out-edge (fan-out).
 from __future__ import annotations
 
 import difflib
+import math
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Mapping, Optional
@@ -60,13 +62,30 @@ def forward(graph: Graph, values: Mapping[str, Number], exact: bool = True) -> l
         else:
             args = [result[i] for i in node.inputs]
             try:
-                v = node.op.forward(args, node.param)
+                v = _finite(node.op.forward(args, node.param))
             except DomainError as exc:
                 raise _located(graph, node, exc, result) from None
             except ZeroDivisionError:
                 raise _located(graph, node, DomainError("division by zero"), result) from None
+            except OverflowError:
+                raise _located(graph, node, DomainError(OVERFLOW), result) from None
         result[node.index] = v
     return result
+
+
+OVERFLOW = "the result is too large for a 64-bit float"
+UNDERFLOW = "the result is too small for a 64-bit float (it would lose its digits)"
+TINY = sys.float_info.min
+
+
+def _finite(value: Number) -> Number:
+    """A value, or a DomainError when a float computation overflowed to inf, gave NaN, or
+    underflowed into the subnormal range."""
+    if value.__class__ is float and not (TINY <= abs(value) < math.inf or value == 0):
+        if value != value:
+            raise DomainError("the result is not a number (NaN)")
+        raise DomainError(OVERFLOW if abs(value) == math.inf else UNDERFLOW)
+    return value
 
 
 def evaluate(graph: Graph, values: Mapping[str, Number], hint: Callable = at_hint) -> Graph:
@@ -80,11 +99,13 @@ def evaluate(graph: Graph, values: Mapping[str, Number], hint: Callable = at_hin
             continue
         args = [results[i] for i in node.inputs]
         try:
-            node.local = tuple(tame(d) for d in node.op.local(args, node.value, node.param))
+            node.local = tuple(_finite(tame(d)) for d in node.op.local(args, node.value, node.param))
         except DomainError as exc:
             raise _located(graph, node, exc, results, "its derivative: ") from None
         except ZeroDivisionError:
             raise _located(graph, node, DomainError("its derivative divides by zero"), results) from None
+        except OverflowError:
+            raise _located(graph, node, DomainError(OVERFLOW), results, "its derivative: ") from None
         if node.op.kink and any(a == 0 for a in args):
             graph.warnings.append(f"{node.name} = {graph.formula(node)} is not differentiable at "
                                   f"{graph.formula(graph.nodes[node.inputs[0]])} = 0; "
@@ -102,8 +123,13 @@ def backward(graph: Graph) -> None:
         node.grad = g
         if node.op is None or g == 0:
             continue
-        for src, local in zip(node.inputs, node.local):
-            grads[src] = tame(grads[src] + g * local)
+        try:
+            for src, local in zip(node.inputs, node.local):
+                grads[src] = _finite(tame(grads[src] + g * local))
+        except (DomainError, OverflowError) as exc:
+            message = exc.message if isinstance(exc, DomainError) else OVERFLOW
+            raise DomainError(f"the gradient flowing back through {node.name!r} "
+                              f"({node.where or graph.formula(node)}): {message}") from None
 
 
 @dataclass

@@ -7,29 +7,66 @@ and ``float`` as soon as a transcendental function (or a huge exact number) ente
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+import sys
+from decimal import Decimal, localcontext
 from fractions import Fraction
-from typing import Union
+from typing import Optional, Union
+
+from .errors import DomainError
 
 Number = Union[Fraction, float]
 
-# Exact numbers beyond this many bits fall back to float: exactness is for readability,
-# not for 10,000-digit numerators that would make a long chain quadratic.
+# Exact numbers beyond this many bits become floats when float64 holds them faithfully: exactness
+# is for readability, not for 10,000-digit numerators that would make a long chain quadratic.
 MAX_EXACT_BITS = 256
-MAX_EXACT_DIGITS = 15
-MAX_EXPONENT = 400          # literals beyond 1e±400 are refused: past float range, and 1e-999999999 as
-                            # an exact fraction would take forever to build
+MAX_EXACT_DIGITS = 4096     # an exact value float64 cannot hold is kept up to this many digits, then refused
+MAX_EXPONENT = 4000         # literals beyond 10^±4000 are refused (1e-999999999 would take forever to build)
+PRINT_INT_DIGITS = 15       # integers up to this many digits print in full
+_HARD_BITS = int(MAX_EXACT_DIGITS * math.log2(10)) + 1
 
 
 class NumberRangeError(ValueError):
     """A number too large or too small to compute with."""
 
 
+def as_float(q: Fraction) -> Optional[float]:
+    """``q`` as a float64 when it holds it faithfully (no overflow, no underflow to 0 or to a
+    subnormal), else None.
+
+    >>> as_float(Fraction(1, 4)), as_float(Fraction(10) ** 400), as_float(Fraction(1, 10 ** 400))
+    (0.25, None, None)
+    """
+    try:
+        f = q.numerator / q.denominator          # correctly rounded, raises on overflow
+    except OverflowError:
+        return None
+    if q and abs(f) < sys.float_info.min:
+        return None
+    return f
+
+
 def tame(value: Number) -> Number:
-    """Keep a Fraction exact unless it has grown too large to be useful."""
+    """Keep a Fraction exact unless it has grown too large to be useful: then a float when float64
+    holds it faithfully, else exact up to MAX_EXACT_DIGITS digits, else a DomainError.
+
+    >>> tame(Fraction(2) ** 300) == 2.0 ** 300, tame(Fraction(10) ** 400) == 10 ** 400
+    (True, True)
+    """
     if isinstance(value, Fraction) and (value.numerator.bit_length() > MAX_EXACT_BITS
                                         or value.denominator.bit_length() > MAX_EXACT_BITS):
-        return float(value)
+        f = as_float(value)
+        if f is not None:
+            return f
+        if max(value.numerator.bit_length(), value.denominator.bit_length()) > _HARD_BITS:
+            raise DomainError(f"the result has more than {MAX_EXACT_DIGITS} digits and is "
+                              f"{'too large' if abs(value) > 1 else 'too small'} for a 64-bit float")
+    return value
+
+
+def check_exact(value: Fraction, what: str) -> Fraction:
+    """Refuse an exact value beyond MAX_EXACT_DIGITS digits."""
+    if max(value.numerator.bit_length(), value.denominator.bit_length()) > _HARD_BITS:
+        raise NumberRangeError(f"{what} has more than {MAX_EXACT_DIGITS} digits")
     return value
 
 
@@ -44,7 +81,7 @@ def parse_number(text: str) -> Fraction:
     Fraction(-2, 1)
     >>> parse_number("1e-999999999")
     Traceback (most recent call last):
-    bpviz.numeric.NumberRangeError: 1e-999999999 is out of range (bpviz computes with numbers from 1e-400 to 1e400 in size)
+    bpviz.numeric.NumberRangeError: 1e-999999999 is out of range (bpviz computes with numbers from 1e-4000 to 1e4000 in size)
     """
     cleaned = text.strip().replace("_", "")
     if "/" in cleaned:
@@ -52,9 +89,15 @@ def parse_number(text: str) -> Fraction:
         return Fraction(parse_number(num)) / parse_number(den)
     decimal = Decimal(cleaned)
     if decimal.is_finite() and decimal and not -MAX_EXPONENT <= decimal.adjusted() <= MAX_EXPONENT:
-        raise NumberRangeError(f"{text.strip()} is out of range (bpviz computes with numbers from "
+        raise NumberRangeError(f"{_clip(text.strip())} is out of range (bpviz computes with numbers from "
                                f"1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT} in size)")
+    if len(decimal.as_tuple().digits) > MAX_EXACT_DIGITS:
+        raise NumberRangeError(f"{_clip(text.strip())} has more than {MAX_EXACT_DIGITS} digits")
     return Fraction(decimal)
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def from_float(value: float) -> Fraction:
@@ -66,12 +109,20 @@ def from_float(value: float) -> Fraction:
     return Fraction(Decimal(repr(value)))
 
 
-def _terminating(q: Fraction) -> bool:
-    d = q.denominator
+def _decimal_places(q: Fraction) -> Optional[int]:
+    """How many decimal places ``q`` needs, or None when its decimal does not terminate."""
+    d, counts = q.denominator, []
     for p in (2, 5):
+        count = 0
         while d % p == 0:
             d //= p
-    return d == 1
+            count += 1
+        counts.append(count)
+    return max(counts) if d == 1 else None
+
+
+def _terminating(q: Fraction) -> bool:
+    return _decimal_places(q) is not None
 
 
 def exact_text(q: Fraction) -> str:
@@ -83,13 +134,16 @@ def exact_text(q: Fraction) -> str:
     '-2.75'
     >>> exact_text(Fraction(1, 3))
     '1/3'
+    >>> exact_text(Fraction(1, 2 ** 40))
+    '0.0000000000009094947017729282379150390625'
     """
     if q.denominator == 1:
         return str(q.numerator)
-    if _terminating(q):
-        text = format(Decimal(q.numerator) / Decimal(q.denominator), "f")
-        if len(text.replace("-", "").replace(".", "").lstrip("0")) <= 40:
-            return text
+    places = _decimal_places(q)
+    if places is not None:
+        digits = str(abs(q.numerator) * 10 ** places // q.denominator).rjust(places + 1, "0")
+        if len(digits.lstrip("0")) <= 40:
+            return ("-" if q < 0 else "") + digits[:-places] + "." + digits[-places:]
     return f"{q.numerator}/{q.denominator}"
 
 
@@ -112,16 +166,22 @@ def fmt(value: Number, digits: int = 4) -> str:
     '1.5e-07'
     >>> fmt(-0.0)
     '0'
+    >>> fmt(Fraction(-3, 10) * Fraction(10) ** 400), fmt(Fraction(1, 7 * 10 ** 500))
+    ('-3e+399', '1.429e-501')
     """
     if isinstance(value, Fraction):
-        if value.denominator == 1 and len(str(abs(value.numerator))) <= MAX_EXACT_DIGITS:
+        if value.denominator == 1 and value.numerator.bit_length() < 64 \
+                and len(str(abs(value.numerator))) <= PRINT_INT_DIGITS:
             return str(value.numerator)
-        if _terminating(value):
+        if _terminating(value) and max(value.numerator.bit_length(), value.denominator.bit_length()) < 200:
             text = exact_text(value)
             significant = text.replace("-", "").replace(".", "").lstrip("0")
             if len(significant) <= max(digits, 6) and "/" not in text:
                 return text
-        value = float(value)
+        as_f = as_float(value)
+        if as_f is None:
+            return _scientific(value, digits)
+        value = as_f
     if value == 0:
         return "0"
     if math.isinf(value) or math.isnan(value):
@@ -135,8 +195,21 @@ def fmt(value: Number, digits: int = 4) -> str:
     return text
 
 
+def _scientific(q: Fraction, digits: int) -> str:
+    """A Fraction beyond float64's range in ``digits`` significant digits, as ``fmt`` writes floats."""
+    with localcontext() as context:
+        context.prec = digits + 2
+        context.Emax, context.Emin = MAX_EXPONENT * 3, -MAX_EXPONENT * 3
+        text = format(Decimal(q.numerator) / Decimal(q.denominator), f".{digits - 1}e")
+    mantissa, exponent = text.split("e")
+    if "." in mantissa:
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{'-' if exponent.startswith('-') else '+'}{exponent.lstrip('+-').zfill(2)}"
+
+
 def json_number(value: Number):
-    """A JSON-ready number: int for exact integers, float otherwise."""
-    if isinstance(value, Fraction) and value.denominator == 1:
-        return int(value.numerator)
+    """A JSON-ready number: int for exact integers, float otherwise; None for an exact value
+    float64 cannot hold (its ``_exact`` text carries it)."""
+    if isinstance(value, Fraction):
+        return int(value.numerator) if value.denominator == 1 else as_float(value)
     return float(value)

@@ -30,7 +30,7 @@ from typing import Callable, Optional, Sequence, Union
 
 from .errors import DomainError
 from .escape import latex_name
-from .numeric import Number, exact_text, fmt, tame
+from .numeric import _HARD_BITS, MAX_EXACT_DIGITS, Number, exact_text, fmt, tame
 
 ONE, ZERO = Fraction(1), Fraction(0)
 
@@ -184,6 +184,8 @@ def _float_call(name: str, fn: Callable[[float], float]) -> Callable:
             _domain(f"{name} is undefined at {fmt(x)}")
         if math.isinf(result) or math.isnan(result):
             _domain(f"{name}({fmt(x)}) is not a finite number")
+        if result == 0 and name == "exp":
+            _domain(f"exp({fmt(x)}) is too small for a 64-bit float (it underflows to 0)")
         return result
     return run
 
@@ -229,10 +231,21 @@ def _tan(x: Number) -> float:
     return math.tan(float(x))
 
 
+def _underflow(result: Number, *operands: Number) -> Number:
+    """A float product or quotient of nonzero numbers that came out 0 lost every digit: say so."""
+    if result == 0 and all(operands):
+        _domain("the result is too small for a 64-bit float (it underflows to 0)")
+    return result
+
+
+def _mul(a: Number, b: Number) -> Number:
+    return _underflow(tame(a * b), a, b)
+
+
 def _div(a: Number, b: Number) -> Number:
     if b == 0:
         _domain("division by zero: the divisor is 0")
-    return tame(a / b)
+    return _underflow(tame(a / b), a)
 
 
 def _power(a: Number, b: Number) -> Number:
@@ -240,6 +253,8 @@ def _power(a: Number, b: Number) -> Number:
     if a == 0 and b < 0:
         _domain(f"0 raised to the negative power {fmt(b)} is a division by zero")
     if isinstance(a, Fraction) and isinstance(b, Fraction) and b.denominator == 1 and abs(b) <= 64:
+        if a and abs(b) * max(a.numerator.bit_length(), a.denominator.bit_length()) > 2 * _HARD_BITS:
+            _domain(f"{fmt(a)} ** {fmt(b)} has far more than {MAX_EXACT_DIGITS} digits")
         return tame(a ** int(b))
     if a < 0 and not (float(b).is_integer()):
         _domain(f"a negative number ({fmt(a)}) raised to the non-integer power {fmt(b)} is not real")
@@ -249,7 +264,7 @@ def _power(a: Number, b: Number) -> Number:
         _domain(f"{fmt(a)} ** {fmt(b)} overflows a 64-bit float")
     if isinstance(result, complex) or math.isinf(result):
         _domain(f"{fmt(a)} ** {fmt(b)} is not a finite real number")
-    return result
+    return _underflow(result, a)
 
 
 def _relu(x: Number) -> Number:
@@ -331,11 +346,11 @@ defop("add", arity=2, symbol="+", forward=lambda a, p: tame(a[0] + a[1]), local=
       text="$a0 + $w1", d=("1", "1"), sympy=lambda s, p: s[0] + s[1])
 defop("sub", arity=2, symbol="−", forward=lambda a, p: tame(a[0] - a[1]), local=lambda a, o, p: (ONE, -ONE),
       text="$a0 - $w1", uni="$a0 − $w1", d=("1", "-1"), duni=("1", "−1"), sympy=lambda s, p: s[0] - s[1])
-defop("mul", arity=2, symbol="×", forward=lambda a, p: tame(a[0] * a[1]), local=lambda a, o, p: (a[1], a[0]),
+defop("mul", arity=2, symbol="×", forward=lambda a, p: _mul(a[0], a[1]), local=lambda a, o, p: (a[1], a[0]),
       text="$w0 * $w1", uni="$w0·$w1", tex="$w0 \\cdot $w1", d=("$a1", "$a0"),
       sympy=lambda s, p: s[0] * s[1])
 defop("div", arity=2, symbol="÷", forward=lambda a, p: _div(a[0], a[1]),
-      local=lambda a, o, p: (_div(ONE, a[1]), tame(-a[0] / (a[1] * a[1]))),
+      local=lambda a, o, p: (_div(ONE, a[1]), _div(-a[0], _mul(a[1], a[1]))),
       text="$w0 / $w1", tex="\\frac{$a0}{$a1}",
       d=("1 / $w1", "-$w0 / $w1**2"), duni=("1/$w1", "−$w0/$w1²"),
       dtex=("\\frac{1}{$a1}", "-\\frac{$a0}{{$w1}^{2}}"), sympy=lambda s, p: s[0] / s[1])
