@@ -15,6 +15,7 @@ from rich.console import Console
 
 from . import __version__
 from .errors import BpvizError, SpecError, UsageError
+from .escape import terminal_text
 from .render import EXTENSIONS, PRINTERS
 
 app = typer.Typer(
@@ -27,8 +28,9 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _escape(text: str) -> str:
+    """User text for rich: no markup, no terminal control sequences."""
     from rich.markup import escape
-    return escape(text)
+    return escape(terminal_text(text))
 
 
 def friendly(command):

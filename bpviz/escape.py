@@ -39,9 +39,37 @@ _SPEC_NAME = re.compile(r"^(?P<layer>[^\W\d]\w*)\.(?P<var>[^\W\d]\w*)(?:\[(?P<id
 _SIMPLE = re.compile(r"^(?P<base>[^\W\d_]+?)(?P<digits>\d*)(?:_(?P<sub>\w+))?$")
 
 
+# C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that make text
+# display in another order than it is stored ("Trojan source").
+_CONTROL = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]")
+_BREAKS = re.compile("[\\s\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]+")
+
+
+def terminal_text(text: str) -> str:
+    r"""Text safe to print on a terminal: no escape sequences, no carriage returns, no bidi overrides.
+
+    >>> terminal_text("a\x1b[31mred\x1b[0m\rb\u202ec")
+    'a[31mred[0mbc'
+    """
+    return _CONTROL.sub("", text)
+
+
+def one_line(text: str) -> str:
+    r"""User text for a heading, a label or a comment: line breaks and controls become one space.
+
+    >>> one_line("two\nlines\x1b and\ttabs ")
+    'two lines and tabs'
+    """
+    return _CONTROL.sub("", _BREAKS.sub(" ", text)).strip()
+
+
 def html(text: str) -> str:
-    """Escape text for a Graphviz HTML-like label."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    r"""Escape text for a Graphviz HTML-like label (and so for the SVG made from it).
+
+    >>> html("a\x01b\nc")
+    'a b c'
+    """
+    return (one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;"))
 
 
@@ -57,6 +85,48 @@ def html_label(inner: str) -> str:
 
 # Characters that end or break a CommonMark link destination, written as %XX instead.
 _LINK_UNSAFE = set(' ()<>[]\\"`%\'') | {chr(c) for c in range(0x20)} | {"\x7f"}
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#!|~&$])")
+
+
+def md_text(text: str) -> str:
+    r"""User text inside Markdown (a heading, image alt text): one line, every character that could
+    start markup, HTML, an entity or math backslash-escaped.
+
+    >>> md_text("<img src=x onerror=alert(1)> *b* $x$")
+    '\\<img src=x onerror=alert(1)\\> \\*b\\* \\$x\\$'
+    >>> md_text("A 2-3-2 softmax classifier")
+    'A 2-3-2 softmax classifier'
+    """
+    return _MD_SPECIAL.sub(r"\\\1", one_line(text))
+
+
+def md_fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text``, so the text cannot close it.
+
+    >>> md_fence("a ``` b"), md_fence("plain")
+    ('````', '```')
+    """
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+_TEX_PATH = re.compile(r"[A-Za-z0-9._+-]+")
+
+
+def tex_path(name: str) -> str:
+    r"""A file name for ``\includegraphics``: only characters LaTeX reads as a plain name.
+
+    >>> tex_path("note.png")
+    'note.png'
+    >>> tex_path("x}\\input{y}.png")
+    Traceback (most recent call last):
+    ValueError: 'x}\\input{y}.png' cannot be named in LaTeX: use letters, digits, '.', '_', '+' and '-'
+    """
+    if not _TEX_PATH.fullmatch(name):
+        raise ValueError(f"{name!r} cannot be named in LaTeX: use letters, digits, '.', '_', '+' and '-'")
+    return name
 
 
 def md_link_target(path: str) -> str:
@@ -180,8 +250,10 @@ def tex_code(text: str) -> str:
             out.append("\\ensuremath{\\" + GREEK_LETTERS[c] + "}")
         elif c in _TEX_SPECIAL:
             out.append(_TEX_SPECIAL[c])
-        elif ord(c) < 128:
+        elif 32 <= ord(c) < 127:
             out.append(c)
+        elif ord(c) < 32 or ord(c) == 127:
+            continue
         else:
             out.append("?")
     return "".join(out)

@@ -3,7 +3,7 @@ Typora, Obsidian, GitHub or any MathJax page. The only raw element besides text 
 
 from __future__ import annotations
 
-from ..escape import md_link_target, md_math_cell
+from ..escape import md_fence, md_link_target, md_math_cell, md_text
 from .note import Note
 
 
@@ -32,10 +32,11 @@ def _display(lines: list) -> list:
 
 def render_markdown(note: Note) -> str:
     x = note.text
-    out = [f"# {note.title}", "", f"**{x['program']}**", "", f"```{note.source_lang}", note.source,
-           "```", "", f"**{x['at']}** " + ", ".join(f"${n} = {v}$" for n, v in note.values), ""]
+    fence = md_fence(note.source)
+    out = [f"# {md_text(note.title)}", "", f"**{x['program']}**", "", f"{fence}{note.source_lang}", note.source,
+           fence, "", f"**{x['at']}** " + ", ".join(f"${n} = {v}$" for n, v in note.values), ""]
     if note.figure.link:
-        out += [f"![{x['figure_alt']}]({md_link_target(note.figure.link)})", "", f"*{x['figure_caption']}*", ""]
+        out += [f"![{md_text(x['figure_alt'])}]({md_link_target(note.figure.link)})", "", f"*{x['figure_caption']}*", ""]
     else:
         out += [f"*{x['figure_left_out']}*", ""]
 

@@ -6,6 +6,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from ..escape import one_line
 from ..graph import Graph
 from ..numeric import fmt
 
@@ -20,7 +21,7 @@ def print_table(job):
 
 def render_table(graph: Graph, digits: int = 4, check=None):
     out = graph.out.name
-    title = graph.title or None
+    title = Text(one_line(graph.title)) if graph.title else None
     table = Table(title=title, title_style="bold", header_style="bold", show_lines=False)
     table.add_column("#", justify="right", style="dim")
     table.add_column("node")
