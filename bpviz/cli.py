@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import signal
 import sys
 from functools import wraps
 from pathlib import Path
@@ -247,11 +248,16 @@ def doctor() -> None:
                   f"Choose with --renderer auto|system|embedded.")
 
 
+def _terminated(signum, frame) -> None:
+    raise KeyboardInterrupt     # runs every cleanup (temporary files) on the way out
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
     except KeyboardInterrupt:
-        stderr.print("interrupted")
+        stderr.print("interrupted; nothing was left half-written")
         sys.exit(130)
     except SystemExit:
         raise

@@ -1,9 +1,11 @@
-"""The only module that touches the disk or runs programs: atomic writes and Graphviz."""
+"""The only module that touches the disk or runs programs: reading inputs with a size cap,
+all-or-nothing atomic writes, and Graphviz."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -15,50 +17,133 @@ from .errors import OutputError, RenderError, UsageError
 
 
 def write_files(files: list) -> None:
-    """Write every ``(path, content)`` in order, after checking that each target can be written,
-    so a bad last target does not leave the first one replaced."""
-    for path, _ in files:
-        if path != "-":
-            _target(path)
+    """Write every ``(path, content)`` all-or-nothing; ``-`` is standard output.
+
+    Every target is checked first; new contents go to hidden temporary files beside their targets;
+    only when all are staged are they renamed into place (an existing file keeps its mode, a
+    symlink keeps pointing where it did). If a rename fails, the files already replaced are put
+    back. Device files and pipes (``/dev/null``, ``/dev/stdout``) are written directly, never
+    replaced. Temporary files are removed on every exit path, Ctrl-C included.
+    """
+    targets = [_Target(path, _bytes(content)) for path, content in files if path != "-"]
+    seen: dict = {}
+    for target in targets:
+        if target.key in seen:
+            raise OutputError(f"two outputs would both be written to {target.path} "
+                              f"({seen[target.key]} and {target.path}); choose another name with -o")
+        seen[target.key] = target.path
+    staged: list = []
+    try:
+        for target in targets:
+            staged.append(target)           # before staging, so a half-written temp file is removed too
+            target.stage()
+        _commit([t for t in staged if t.tmp is not None])
+    finally:
+        for target in staged:
+            target.discard()
+    for target in targets:
+        if target.tmp is None:
+            target.write_directly()
     for path, content in files:
-        write_output(path, content)
-
-
-def _target(path: str) -> tuple:
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise OutputError(f"cannot write {path}: the directory {directory} does not exist")
-    if target.is_dir():
-        raise OutputError(f"cannot write {path}: it is a directory")
-    return target, directory
+        if path == "-":
+            sys.stdout.buffer.write(_bytes(content))
+            sys.stdout.flush()
 
 
 def write_output(path: str, content: Union[str, bytes]) -> None:
-    """Write to ``path`` atomically (temp file + rename); ``-`` means standard output."""
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    if path == "-":
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
-        return
-    target, directory = _target(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, target)
-    except OSError as exc:
+    """Write one file (atomically) or standard output (``-``)."""
+    write_files([(path, content)])
+
+
+def _bytes(content: Union[str, bytes]) -> bytes:
+    return content.encode("utf-8") if isinstance(content, str) else content
+
+
+class _Target:
+    """One output file: where it really goes, and its staged temporary file."""
+
+    def __init__(self, path: str, data: bytes):
+        self.path, self.data, self.tmp, self.backup = path, data, None, None
+        self.mode, self.existed = None, False
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+            info = os.stat(path)                    # follows symlinks
+        except FileNotFoundError:
+            info = None
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        self.direct = info is not None and not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode)
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise OutputError(f"cannot write {path}: it is a directory")
+        real = Path(os.path.realpath(path)) if info is not None and not self.direct else Path(path)
+        self.real = real
+        self.key = (info.st_dev, info.st_ino) if info is not None else os.path.abspath(path)
+        self.directory = real.parent if str(real.parent) else Path(".")
+        if not self.direct:
+            if not self.directory.is_dir():
+                raise OutputError(f"cannot write {path}: the directory {self.directory} does not exist")
+            if info is not None:
+                self.mode = stat.S_IMODE(info.st_mode)
+
+    def stage(self) -> None:
+        if self.direct:
+            return
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.real.name}.", suffix=".tmp", dir=self.directory)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(self.data)
+            os.chmod(self.tmp, self.mode if self.mode is not None else 0o666 & ~_umask())
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+    def discard(self) -> None:
+        for leftover in (self.tmp, self.backup):
+            if leftover is not None:
+                try:
+                    os.unlink(leftover)
+                except OSError:
+                    pass
+
+    def write_directly(self) -> None:
+        try:
+            with open(self.path, "wb") as handle:
+                handle.write(self.data)
+        except OSError as exc:
+            raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+
+
+def _commit(targets: list) -> None:
+    """Rename every staged file into place; on failure, put back what was already replaced."""
+    done: list = []
+    try:
+        for target in targets:
+            target.existed = target.real.exists()
+            if target.existed:
+                try:                        # a hard link keeps the old contents, to put back on failure
+                    os.link(target.real, f"{target.tmp}.old")
+                    target.backup = f"{target.tmp}.old"
+                except OSError:
+                    pass
+            os.replace(target.tmp, target.real)
+            target.tmp = None
+            done.append(target)
+    except OSError as exc:
+        for target in reversed(done):
+            try:
+                if target.backup is not None:
+                    os.replace(target.backup, target.real)
+                    target.backup = None
+                elif not target.existed:
+                    os.unlink(target.real)
+            except OSError:
+                pass
+        failed = targets[len(done)]
+        raise OutputError(f"cannot write {failed.path}: {exc.strerror or exc} (nothing was written)") from None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # -- Graphviz ------------------------------------------------------------------------------------
