@@ -29,7 +29,7 @@ from .numeric import parse_number
 from .parse.expr import parse_program
 from .render import Job, Printer, choose_printer, printer
 from .settings import make_settings
-from .values import number
+from .values import canonical, number
 
 DIGITS = (1, 17)
 DPI = (36, 600)
@@ -74,7 +74,7 @@ def exact_values(values: Mapping) -> dict:
     for name, value in values.items():
         if not isinstance(name, str):
             raise ValuesError(f"value names must be text, not {name!r}")
-        result[name] = number(value, f"the value of {name}")
+        result[canonical(name)] = number(value, f"the value of {name}")
     return result
 
 

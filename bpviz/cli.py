@@ -15,8 +15,10 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .errors import BpvizError, SpecError, UsageError
+from .errors import BpvizError, InputError, SpecError, UsageError
 from .escape import terminal_text
+from .parse.expr import MAX_PROGRAM_BYTES
+from .write import read_text
 from .render import EXTENSIONS, PRINTERS
 
 app = typer.Typer(
@@ -174,7 +176,7 @@ def expr(
     Example: bpviz expr "c = w*x; a = c + b; d = a - y; J = d**2/2" --at "w=2, x=-2, b=8, y=2" -o j.svg
     """
     from .api import Source
-    text = sys.stdin.read() if program == "-" else program
+    text = read_text("-", MAX_PROGRAM_BYTES, InputError, "the program") if program == "-" else program
     show(Source.expression(text, gather_values(at, values), output), options)
 
 
@@ -212,17 +214,8 @@ def spec(
 
 
 def read_spec(file: str) -> tuple:
-    if file == "-":
-        return sys.stdin.read(), "<stdin>"
-    try:
-        with open(file, encoding="utf-8") as handle:
-            return handle.read(), file
-    except FileNotFoundError:
-        raise SpecError(f"{file}: no such file") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{file}: not UTF-8 text") from None
-    except OSError as exc:
-        raise SpecError(f"{file}: cannot read it: {exc.strerror or exc}") from None
+    from .parse.spec import MAX_BYTES
+    return read_text(file, MAX_BYTES, SpecError, "the spec"), "<stdin>" if file == "-" else file
 
 
 @app.command()

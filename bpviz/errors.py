@@ -47,6 +47,10 @@ class ProgramError(BpvizError):
     """The program is well-formed but meaningless: cycles, reassignments, unknown names."""
 
 
+class InputError(BpvizError):
+    """A file or standard input cannot be read: missing, too large, not UTF-8 text."""
+
+
 class ValuesError(BpvizError):
     """Missing, unknown or malformed input values."""
 

@@ -43,6 +43,7 @@ class Node:
 
 
 NameOf = Callable[[Node], str]
+MAX_NODES = 100_000
 
 
 @dataclass
@@ -175,6 +176,9 @@ class GraphBuilder:
         self._keys: dict = {}
 
     def _add(self, **fields) -> int:
+        if len(self.nodes) >= MAX_NODES:
+            raise ProgramError(f"the graph has more than {MAX_NODES:,} nodes; bpviz draws and explains "
+                               f"every node, so keep it smaller")
         node = Node(index=len(self.nodes), **fields)
         self.nodes.append(node)
         return node.index

@@ -5,13 +5,40 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import unicodedata
 from fractions import Fraction
 from pathlib import Path
 
 from .errors import ValuesError
-from .numeric import NumberRangeError, from_float, parse_number
+from .numeric import NumberRangeError, check_exact, from_float, parse_number
 
 _NAME = re.compile(r"^[^\W\d]\w*$")
+MAX_FILE_BYTES = 32_000_000     # a values file
+
+
+def _capped_loader():
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """SafeLoader that refuses aliases: a values file is a flat mapping, and aliases are how a
+        small YAML file expands into a huge one."""
+
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.MarkedYAMLError(problem="aliases (*name) are not allowed in a values file",
+                                           problem_mark=event.start_mark)
+            return super().compose_node(parent, index)
+    return Loader
+
+
+def canonical(name: str) -> str:
+    """A name as Python's parser reads it (NFKC): ``ｗ`` and ``w`` are the same name.
+
+    >>> canonical("ｗ"), canonical("θ")
+    ('w', 'θ')
+    """
+    return unicodedata.normalize("NFKC", name)
 
 
 def parse_assignments(text: str) -> dict:
@@ -28,6 +55,7 @@ def parse_assignments(text: str) -> dict:
         if "=" not in pair:
             raise ValuesError(f"expected name=value, got {pair.strip()!r}")
         name, raw = (s.strip() for s in pair.split("=", 1))
+        name = canonical(name)
         if not _NAME.match(name):
             raise ValuesError(f"{name!r} is not a valid name (in {pair.strip()!r})")
         values[name] = number(raw, f"the value of {name}")
@@ -48,7 +76,10 @@ def number(raw, what: str) -> Fraction:
     if isinstance(raw, bool) or raw is None:
         raise ValuesError(f"{what} must be a number, got {raw!r}")
     if isinstance(raw, numbers.Rational):      # int, Fraction, numpy integers: plain Python ints inside
-        return Fraction(int(raw.numerator), int(raw.denominator))
+        try:
+            return check_exact(Fraction(int(raw.numerator), int(raw.denominator)), what)
+        except NumberRangeError as exc:
+            raise ValuesError(str(exc)) from None
     if isinstance(raw, numbers.Real):
         raw = float(raw)
         if not math.isfinite(raw):
@@ -65,26 +96,37 @@ def number(raw, what: str) -> Fraction:
 
 
 def load_values_file(path: str) -> dict:
-    """A YAML (or JSON, which is YAML) mapping of names to numbers."""
+    """A YAML (or JSON, which is YAML) mapping of names to numbers, at most MAX_FILE_BYTES."""
     import yaml
+    from .write import read_text
+    text = read_text(path, MAX_FILE_BYTES, ValuesError, "the values file")
+    if text.lstrip().startswith(("{", "[")):     # JSON: read by json, which is fast and has no aliases
+        import json
+        try:
+            data = json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
+        except ValueError as exc:
+            raise ValuesError(f"{path}: invalid JSON: {exc}") from None
+        return _values_mapping(path, data)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ValuesError(f"cannot read values file {path}: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_capped_loader())
+    except RecursionError:
+        raise ValuesError(f"{path}: the YAML is nested too deeply") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ValuesError(f"{path}{where}: {problem}") from None
+    return _values_mapping(path, data)
+
+
+def _values_mapping(path: str, data) -> dict:
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ValuesError(f"{path}: expected a mapping of names to numbers, got a {type(data).__name__}")
     values = {}
     for name, raw in data.items():
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.match(canonical(name)):
             raise ValuesError(f"{path}: {name!r} is not a valid name")
-        values[name] = number(raw, f"{path}: the value of {name}")
+        values[canonical(name)] = number(raw, f"{path}: the value of {name}")
     return values

@@ -16,6 +16,33 @@ from typing import Union
 from .errors import OutputError, RenderError, UsageError
 
 
+def read_text(source: str, limit: int, error: type, what: str) -> str:
+    """The UTF-8 text of a file, or of standard input for ``-``, read with a cap: a larger input
+    (``/dev/zero``, an endless pipe) is refused after ``limit`` bytes instead of read whole."""
+    name = "standard input" if source == "-" else source
+    try:
+        if source == "-":
+            stream = getattr(sys.stdin, "buffer", None)
+            if stream is None:
+                raise error(f"{what}: standard input is closed")
+            data = stream.read(limit + 1)
+        else:
+            with open(source, "rb") as handle:
+                data = handle.read(limit + 1)
+    except FileNotFoundError:
+        raise error(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise error(f"{name}: is a directory, not a file") from None
+    except OSError as exc:
+        raise error(f"{name}: cannot read it: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise error(f"{name}: {what} is larger than {limit / 1e6:g} MB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{name}: not UTF-8 text (byte {exc.start + 1} is {data[exc.start]:#04x})") from None
+
+
 def write_files(files: list) -> None:
     """Write every ``(path, content)`` all-or-nothing; ``-`` is standard output.
 

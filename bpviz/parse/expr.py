@@ -45,6 +45,7 @@ REFUSED = {
 OPERATOR_HINTS = {ast.BitXor: "'^' is not a power here: write '**'", ast.FloorDiv: "'//' is not allowed: write '/'",
                   ast.Mod: "'%' is not allowed", ast.MatMult: "'@' is not allowed"}
 DEFAULT_OUTPUT = "f"
+MAX_PROGRAM_BYTES = 4_000_000
 RECURSION_LIMIT = 20_000      # a long sum such as w1*x1 + ... + w5000*x5000 nests 5,000 deep
 
 
@@ -105,6 +106,8 @@ class _Parser:
     def build(self, output: Optional[str]) -> Graph:
         if not self.source.strip():
             raise ParseError("the program is empty")
+        if len(self.source) > MAX_PROGRAM_BYTES:
+            raise ParseError(f"the program is longer than {MAX_PROGRAM_BYTES / 1e6:g} MB")
         try:
             with _deep_recursion():
                 return self._build(output)

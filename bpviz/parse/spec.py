@@ -14,13 +14,17 @@ from fractions import Fraction
 from typing import Any, Optional
 
 from ..errors import BpvizError, ParseError, SpecError
+from ..escape import one_line
 from ..graph import SpecInfo
 from ..network import (ACTIVATIONS, INIT_SCHEMES, LAST_LAYER_ONLY, LOSSES, Layer, Network, build_network,
                        init_weights, network_size)
 from ..numeric import NumberRangeError, from_float, parse_number
+from ..values import canonical
 
-MAX_BYTES = 2_000_000
-MAX_NODES = 50_000          # scalar nodes a network may expand to
+MAX_BYTES = 2_000_000      # spec text
+MAX_NODES = 100_000        # graph nodes a network may expand to
+MAX_VALUES = 1_000_000     # YAML values after aliases are expanded
+MAX_DEPTH = 64             # nesting of mappings and lists
 GRAPH_KEYS = ("title", "values", "graph", "output", "learning_rate")
 NETWORK_KEYS = ("title", "inputs", "layers", "loss", "learning_rate", "init")
 LAYER_KEYS = ("name", "activation", "weights", "bias", "units", "init")
@@ -48,8 +52,11 @@ class Doc:
         if len(text.encode("utf-8", "replace")) > MAX_BYTES:
             raise SpecError(f"{filename}: the spec is larger than {MAX_BYTES // 1_000_000} MB")
         self.lines: dict = {}
-        loader = yaml.SafeLoader(text)
+        self._values = 0
+        self._open: set = set()
+        loader = None
         try:
+            loader = yaml.SafeLoader(text)
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -57,19 +64,58 @@ class Doc:
             problem = exc.problem or exc.context or "invalid YAML"
             raise SpecError(f"{filename}{where}: YAML syntax error: {problem}") from None
         except yaml.YAMLError as exc:
-            raise SpecError(f"{filename}: YAML syntax error: {exc}") from None
+            raise SpecError(f"{filename}: YAML syntax error: {one_line(str(exc))}") from None
+        except RecursionError:
+            raise SpecError(f"{filename}: the YAML is nested too deeply") from None
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
         if node is None:
             raise SpecError(f"{filename}: the spec is empty")
-        self.data = self._convert(node, (), loader)
+        try:
+            self.data = self._convert(node, (), loader)
+        except RecursionError:
+            raise SpecError(f"{filename}: the YAML is nested too deeply") from None
 
     def _convert(self, node, path: tuple, loader) -> Any:
         import yaml
         self.lines[path] = node.start_mark.line + 1
+        self._values += 1
+        if self._values > MAX_VALUES:      # aliases can make a small file expand without bound
+            raise self.error(path, f"the spec holds more than {MAX_VALUES:,} values (YAML aliases "
+                                   f"repeat what they refer to)", node.start_mark.line + 1)
+        if len(path) > MAX_DEPTH:
+            raise self.error(path[:MAX_DEPTH], f"the spec is nested more than {MAX_DEPTH} levels deep",
+                             node.start_mark.line + 1)
+        if id(node) in self._open:          # an alias inside what it refers to: a cycle
+            raise self.error(path, "this YAML alias refers to itself", node.start_mark.line + 1)
         if node.tag not in _PLAIN_TAGS:
             raise self.error(path, f"the YAML tag {node.tag!r} is not allowed; a spec is plain data",
                              node.start_mark.line + 1)
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            self._open.add(id(node))
+            try:
+                return self._collection(node, path, loader)
+            finally:
+                self._open.discard(id(node))
+        try:
+            value = loader.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError) as exc:
+            raise self.error(path, f"cannot read this value: {one_line(str(getattr(exc, 'problem', None) or exc))[:200]}") from None
+        if node.tag.endswith((":int", ":float")) and not isinstance(value, bool):
+            try:
+                return parse_number(node.value.replace("+", "", 1) if node.value.startswith("+")
+                                    else node.value)
+            except NumberRangeError as exc:
+                raise self.error(path, str(exc)) from None
+            except (ValueError, ArithmeticError, TypeError):
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise self.error(path, f"{node.value} is not a finite number") from None
+                return from_float(float(value))
+        return value
+
+    def _collection(self, node, path: tuple, loader) -> Any:
+        import yaml
         if isinstance(node, yaml.MappingNode):
             result: dict = {}
             for key_node, value_node in node.value:
@@ -82,23 +128,7 @@ class Doc:
                 result[key] = self._convert(value_node, path + (key,), loader)
                 self.lines[path + (key,)] = key_node.start_mark.line + 1
             return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self._convert(item, path + (i,), loader) for i, item in enumerate(node.value)]
-        try:
-            value = loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise self.error(path, f"cannot read this value: {getattr(exc, 'problem', None) or exc}") from None
-        if node.tag.endswith((":int", ":float")) and not isinstance(value, bool):
-            try:
-                return parse_number(node.value.replace("+", "", 1) if node.value.startswith("+")
-                                    else node.value)
-            except NumberRangeError as exc:
-                raise self.error(path, str(exc)) from None
-            except (ValueError, ArithmeticError, TypeError):
-                if isinstance(value, float) and not math.isfinite(value):
-                    raise self.error(path, f"{node.value} is not a finite number") from None
-                return from_float(float(value))
-        return value
+        return [self._convert(item, path + (i,), loader) for i, item in enumerate(node.value)]
 
     def line(self, path: tuple) -> Optional[int]:
         for cut in range(len(path), -1, -1):
@@ -178,8 +208,8 @@ def _list(doc: Doc, path: tuple, value: Any, length: Optional[int] = None, what:
 # -- --set overrides -----------------------------------------------------------------------------
 
 def apply_overrides(doc: Doc, overrides: list) -> None:
-    """``--set key.path=value`` (``layers.0.bias=0.5`` or ``layers[0].bias=0.5``), on existing keys."""
-    import yaml
+    """``--set key.path=value`` (``layers.0.bias=0.5`` or ``layers[0].bias=0.5``), on existing keys;
+    the value is read as YAML by the same checked reader as the spec."""
     for item in overrides:
         if "=" not in item:
             raise SpecError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. inputs.x1=0.3")
@@ -204,12 +234,7 @@ def apply_overrides(doc: Doc, overrides: list) -> None:
                 raise SpecError(f"--set {item!r}: {dotted(path)} is a single value, not a mapping or list")
             path += (part,)
             if last:
-                try:
-                    sub = Doc(text, f"--set {key}")
-                    value = sub.data
-                except SpecError:
-                    value = yaml.safe_load(text) if text.strip() else None
-                target[part] = value
+                target[part] = Doc(text, f"--set {key}").data if text.strip() else None
             else:
                 target = target[part]
 
@@ -227,6 +252,7 @@ def build_graph_spec(doc: Doc) -> tuple:
     for name, expression in entries.items():
         path = ("graph", name)
         _name(doc, path, name)
+        name = canonical(name)
         if isinstance(expression, (Fraction, float, int)) and not isinstance(expression, bool):
             expression = str(expression)
         if not isinstance(expression, str) or not expression.strip():
@@ -235,9 +261,10 @@ def build_graph_spec(doc: Doc) -> tuple:
             raise doc.error(path, "an expression must fit on one line")
         lines.append(f"{name} = {expression.strip()}")
         paths.append(path)
+    entries = {canonical(name): expression for name, expression in entries.items()}
     output = data.get("output")
     if output is not None:
-        output = _name(doc, ("output",), output)
+        output = canonical(_name(doc, ("output",), output))
         if output not in entries:
             hint = difflib.get_close_matches(output, list(entries), n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
@@ -257,7 +284,7 @@ def build_graph_spec(doc: Doc) -> tuple:
     values = data.get("values") or {}
     if not isinstance(values, dict):
         raise doc.error(("values",), f"expected a mapping of names to numbers, not {_kind(values)}")
-    values = {name: _number(doc, ("values", name), v) for name, v in values.items()}
+    values = {canonical(name): _number(doc, ("values", name), v) for name, v in values.items()}
     graph.spec = SpecInfo(values_key="values")
     return graph, values
 
@@ -271,6 +298,12 @@ def _init_weights(doc: Doc, path: tuple, init: dict, units: int, fan_in: int, la
     if isinstance(seed, bool) or not isinstance(seed, (int, Fraction)) or Fraction(seed).denominator != 1:
         raise doc.error(path + ("seed",), f"expected a whole number, not {_kind(seed)}")
     return init_weights(scheme, int(seed), units, fan_in, layer_index)
+
+
+def _check_size(doc: Doc, path: tuple, nodes: int) -> None:
+    if nodes > MAX_NODES:
+        raise doc.error(path, f"the network is too large: about {nodes:,} graph nodes, over the limit of "
+                              f"{MAX_NODES:,} (bpviz draws every weight; keep it to a few hundred)")
 
 
 def _layers(doc: Doc, data: dict, fan_in: int) -> list:
@@ -314,6 +347,7 @@ def _layers(doc: Doc, data: dict, fan_in: int) -> list:
                 raise doc.error(path, "missing key 'init' (e.g. init: {scheme: xavier, seed: 0}) "
                                       "to generate the weights")
             init_path = path + ("init",) if "init" in layer else ("init",)
+            _check_size(doc, path, total + network_size(int(units), fan_in))   # before drawing any weight
             weights = _init_weights(doc, init_path, init, int(units), fan_in, index)
         units = len(weights)
         bias = layer.get("bias")
@@ -323,9 +357,7 @@ def _layers(doc: Doc, data: dict, fan_in: int) -> list:
         elif bias is not None:
             bias = _number(doc, path + ("bias",), bias)
         total += network_size(units, fan_in)
-        if total > MAX_NODES:
-            raise doc.error(path, f"the network is too large: over {MAX_NODES} scalar nodes "
-                                  f"(bpviz draws every weight; keep it to a few hundred)")
+        _check_size(doc, path, total)
         result.append(Layer(name, activation, weights, bias))
         fan_in = units
     return result
