@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from .autodiff import evaluate, gradient_step
-from .check import CLOSED_FORM_NODES, CheckReport, check, closed_forms
+from .check import (CLOSED_FORM_NODES, SYMPY_SIZE, CheckReport, check, closed_forms, expression_size,
+                    sympy_fits)
 from .errors import CheckFailed, UsageError, ValuesError
 from .graph import Graph
 from .numeric import parse_number
@@ -254,12 +255,17 @@ def note_for(graph: Graph, options: Options, figure=None):
         wrt = [graph.node(name).name for name in options.wrt]
     else:   # a network's parameters (not its data inputs), or every input of a formula
         wrt = graph.params or [n.name for n in graph.inputs]
-    closed = None
-    if len(graph.nodes) <= CLOSED_FORM_NODES:
+    closed, skipped = None, None
+    if len(graph.nodes) > CLOSED_FORM_NODES:
+        skipped = ("closed_form_skipped", {"limit": CLOSED_FORM_NODES})
+    elif not sympy_fits(graph):
+        skipped = ("closed_form_too_large", {"size": f"{expression_size(graph):,}", "limit": SYMPY_SIZE})
+    else:
         closed = closed_forms(graph, [n for n in wrt if graph.node(n).kind == "input"])
     rate = options.lr if options.lr is not None else (graph.spec.learning_rate if graph.spec else None)
     step = gradient_step(graph, rate, list(options.params) or None) if rate is not None else None
-    return build_note(graph, lang=options.lang, digits=options.digits, wrt=wrt, closed=closed, step=step,
+    return build_note(graph, lang=options.lang, digits=options.digits, wrt=wrt, closed=closed,
+                      closed_skipped=skipped, step=step,
                       figure=figure or Figure(reason="no_figure"))
 
 

@@ -5,35 +5,53 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Optional
 
 from .autodiff import forward
+from .errors import DomainError, ProgramError
 from .graph import Graph
 from .numeric import Number
 
 CLOSED_FORM_NODES = 80      # sympy closed forms only for graphs up to this size
+SYMPY_SIZE = 600            # ...and whose output unfolds into at most this many terms (sympy's diff
+                            # grows with the unfolded tree, not the graph: 12 lines of repeated products
+                            # unfold into 12,000 terms and take minutes); a size, so output stays deterministic
+FD_BUDGET = 20_000_000      # node evaluations --check's finite differences may take
+
+
+def expression_size(graph: Graph) -> int:
+    """How many terms the output's expression has when every shared node is written out."""
+    return sum(graph.path_counts())
+
+
+def sympy_fits(graph: Graph) -> bool:
+    return expression_size(graph) <= SYMPY_SIZE
 
 
 @dataclass
 class CheckRow:
     name: str
     ours: Number
-    symbolic: float
-    numeric: float
+    symbolic: Optional[float]          # None: sympy was not asked (the expression is too large)
+    numeric: Optional[float]           # None: no finite difference stays inside the domain
+    at_kink: bool = False              # the gradient passes a non-differentiable point: not comparable
 
     @property
     def error(self) -> float:
         scale = max(1.0, abs(float(self.ours)))
-        return max(abs(float(self.ours) - self.symbolic), abs(float(self.ours) - self.numeric)) / scale
+        found = [abs(float(self.ours) - x) for x in (self.symbolic, self.numeric) if x is not None]
+        return max(found, default=0.0) / scale
 
 
 @dataclass
 class CheckReport:
     rows: list
     tolerance: float
+    sympy_skipped: Optional[str] = None    # why sympy was not asked
 
     @property
     def worst(self) -> float:
-        return max((r.error for r in self.rows), default=0.0)
+        return max((r.error for r in self.rows if not r.at_kink), default=0.0)
 
     @property
     def ok(self) -> bool:
@@ -41,8 +59,15 @@ class CheckReport:
 
     def to_data(self) -> dict:
         """The report as JSON-ready data (the ``check`` field of docs/json.md)."""
-        return {"tolerance": self.tolerance, "largest_error": self.worst, "agree": self.ok,
-                "inputs": {r.name: {"sympy": r.symbolic, "finite_difference": r.numeric} for r in self.rows}}
+        inputs = {}
+        for r in self.rows:
+            inputs[r.name] = {"sympy": r.symbolic, "finite_difference": r.numeric}
+            if r.at_kink:
+                inputs[r.name]["at_kink"] = True
+        data = {"tolerance": self.tolerance, "largest_error": self.worst, "agree": self.ok, "inputs": inputs}
+        if self.sympy_skipped:
+            data["sympy_skipped"] = self.sympy_skipped
+        return data
 
 
 @dataclass
@@ -107,22 +132,65 @@ def _output_at_point(graph: Graph) -> tuple:
 
 
 def numeric_gradient(graph: Graph, step: float = 1e-6) -> dict:
-    """Central finite differences in float64."""
+    """Central finite differences in float64; where a step would leave a function's domain
+    (``log(x)`` at x = 1e-7), smaller steps, then one-sided differences; None if none fits."""
     base = {k: float(v) for k, v in graph.values.items()}
+
+    def f(values: dict) -> float:
+        return float(forward(graph, values, exact=False)[graph.output])
+
+    def moved(name: str, h: float) -> dict:
+        return {**base, name: base[name] + h}
+
     result = {}
     for name in base:
-        h = step * max(1.0, abs(base[name]))
-        up, down = dict(base), dict(base)
-        up[name] += h
-        down[name] -= h
-        f_up = forward(graph, up, exact=False)[graph.output]
-        f_down = forward(graph, down, exact=False)[graph.output]
-        result[name] = (float(f_up) - float(f_down)) / (2 * h)
+        x = abs(base[name])
+        steps = [step * max(1.0, x)] + ([step * x, step * 1e-3 * x] if x else []) + [step * 1e-3, step * 1e-6]
+        result[name] = None
+        for h in steps:
+            try:
+                result[name] = (f(moved(name, h)) - f(moved(name, -h))) / (2 * h)
+                break
+            except DomainError:
+                continue
+        else:
+            for h in (steps[0], -steps[0]):
+                try:
+                    result[name] = (f(moved(name, h)) - f(base)) / h
+                    break
+                except DomainError:
+                    continue
     return result
 
 
+def kinked_inputs(graph: Graph) -> set:
+    """Inputs upstream of a node evaluated at its kink (relu or abs at 0): their gradient uses a
+    convention, so a finite difference or sympy's answer is not comparable."""
+    upstream = [False] * len(graph.nodes)
+    for node in graph.nodes:
+        if node.op is not None and node.op.kink and any(graph.nodes[i].value == 0 for i in node.inputs):
+            upstream[node.index] = True
+    for node in reversed(graph.nodes):
+        if upstream[node.index]:
+            for i in node.inputs:
+                upstream[i] = True
+    return {n.name for n in graph.inputs if upstream[n.index]}
+
+
 def check(graph: Graph, tolerance: float = 1e-5) -> CheckReport:
-    symbolic = sympy_gradient(graph)
+    inputs = len(graph.inputs)
+    if 2 * inputs * len(graph.nodes) > FD_BUDGET:
+        raise ProgramError(f"--check would evaluate the {len(graph.nodes):,}-node graph {2 * inputs:,} times, "
+                           f"more than the {FD_BUDGET:,} node evaluations it may take; check a smaller graph")
+    skipped = None
+    if sympy_fits(graph):
+        symbolic = sympy_gradient(graph)
+    else:
+        symbolic = {}
+        skipped = (f"the expression unfolds into {expression_size(graph):,} terms, more than the "
+                   f"{SYMPY_SIZE} sympy is given; finite differences only")
     numeric = numeric_gradient(graph)
-    rows = [CheckRow(n.name, n.grad, symbolic[n.name], numeric[n.name]) for n in graph.inputs]
-    return CheckReport(rows, tolerance)
+    kinked = kinked_inputs(graph)
+    rows = [CheckRow(n.name, n.grad, symbolic.get(n.name), numeric[n.name], n.name in kinked)
+            for n in graph.inputs]
+    return CheckReport(rows, tolerance, skipped)

@@ -58,11 +58,25 @@ def test_check_report_flags_disagreement():
     assert not report.ok and report.worst > 0.01
 
 
-def test_check_at_a_kink_reports_the_disagreement():
-    g = bpviz.from_expression("J = relu(x)", {"x": 0})
+def test_check_at_a_kink_marks_the_rows_it_cannot_compare():
+    g = bpviz.from_expression("J = relu(x) * y + z", {"x": 0, "y": 2, "z": 1})
     report = check(g)
-    assert math.isclose(report.rows[0].numeric, 0.5)
-    assert not report.ok
+    rows = {row.name: row for row in report.rows}
+    assert math.isclose(rows["x"].numeric, 1.0) and rows["x"].ours == 0   # FD straddles the kink
+    assert rows["x"].at_kink and not rows["y"].at_kink and not rows["z"].at_kink
+    assert report.ok and report.to_data()["inputs"]["x"]["at_kink"] is True
+
+
+def test_check_near_a_domain_edge_stays_inside_it():
+    report = check(bpviz.from_expression("J = log(x)", {"x": "1e-7"}))
+    assert report.ok and report.rows[0].numeric == pytest.approx(1e7, rel=1e-6)
+
+
+def test_check_skips_sympy_on_expressions_that_unfold_too_far():
+    program = "a0 = x*y\n" + "\n".join(f"a{i} = a{i - 1} * (a{i - 1} + x)" for i in range(1, 12))
+    report = check(bpviz.from_expression(program, {"x": "0.5", "y": "0.3"}))
+    assert "unfolds into" in report.sympy_skipped and report.rows[0].symbolic is None
+    assert report.ok
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")

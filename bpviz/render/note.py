@@ -68,13 +68,15 @@ def partial(top: str, bottom: str) -> str:
 
 class NoteBuilder:
     """Lays out the derivation of ∂output/∂name for each name of ``wrt``. ``closed`` holds sympy's
-    closed forms by name (None: left out for a large graph); ``step`` is a gradient step or None."""
+    closed forms by name (None: left out, for the reason ``closed_skipped``, a prose key and its
+    fields); ``step`` is a gradient step or None."""
 
     def __init__(self, graph: Graph, wrt: list, closed: Optional[dict], step=None, lang: str = "en",
-                 digits: int = 4, figure: Optional[Figure] = None):
+                 digits: int = 4, figure: Optional[Figure] = None, closed_skipped: Optional[tuple] = None):
         self.g, self.lang, self.digits = graph, lang, digits
         self.t = prose(lang)
         self.wrt, self.closed, self.step = wrt, closed, step
+        self.closed_skipped = closed_skipped or ("closed_form_skipped", {"limit": CLOSED_FORM_NODES})
         self.figure = figure or Figure(reason="no_figure")
         self.J = self.tex(graph.out)
 
@@ -238,7 +240,8 @@ class NoteBuilder:
     def _closed_forms(self) -> tuple:
         g, t = self.g, self.t
         if self.closed is None:
-            return {}, t("closed_form_skipped", limit=CLOSED_FORM_NODES)
+            key, fields = self.closed_skipped
+            return {}, t(key, **fields)
         import sympy
         result = {}
         for name, form in self.closed.items():

@@ -56,6 +56,8 @@ PROSE = {
         "agrees": "which agrees with the chain rule.",
         "disagrees": "which DISAGREES with the chain rule ({ours}); please report this.",
         "closed_form_skipped": "Closed forms are left out for graphs over {limit} nodes.",
+        "closed_form_too_large": "Closed forms are left out: written out in full, the expression has "
+                                 "{size} terms, more than the {limit} sympy is given.",
         "update": "Gradient-descent update",
         "update_intro": "One step with learning rate {eta}: each parameter moves against its gradient.",
         "parameter": "parameter",
@@ -105,6 +107,7 @@ PROSE = {
         "agrees": "与链式法则的结果一致。",
         "disagrees": "与链式法则的结果（{ours}）不一致，请报告此问题。",
         "closed_form_skipped": "节点数超过 {limit} 的图不给出闭式解。",
+        "closed_form_too_large": "不给出闭式解：完全展开后表达式有 {size} 项，超过交给 sympy 的上限 {limit}。",
         "update": "梯度下降更新",
         "update_intro": "学习率为 {eta} 的一步：每个参数沿梯度的反方向移动。",
         "parameter": "参数",

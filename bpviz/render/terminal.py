@@ -48,14 +48,23 @@ def render_table(graph: Graph, digits: int = 4, check=None):
     return Group(*parts)
 
 
+def _maybe(value) -> str:
+    return "—" if value is None else fmt(value, 10)
+
+
 def render_check(report, digits: int = 4):
     table = Table(title="gradient check", header_style="bold")
     for column in ("input", "bpviz", "sympy diff", "finite diff", "rel. error"):
         table.add_column(column, justify="right" if column != "input" else "left")
     for row in report.rows:
-        table.add_row(row.name, fmt(row.ours, 10), fmt(row.symbolic, 10), fmt(row.numeric, 10),
-                      f"{row.error:.1e}")
+        table.add_row(row.name, fmt(row.ours, 10), _maybe(row.symbolic), _maybe(row.numeric),
+                      "at a kink" if row.at_kink else f"{row.error:.1e}")
     verdict = Text(f"largest disagreement {report.worst:.1e} (tolerance {report.tolerance:.0e}): "
                    + ("agree" if report.ok else "DISAGREE"),
                    style="green" if report.ok else "bold red")
+    if any(row.at_kink for row in report.rows):
+        verdict.append("\nat a kink (relu or abs at 0) the gradient is a convention; those rows are not compared",
+                       style="yellow")
+    if report.sympy_skipped:
+        verdict.append(f"\nsympy: skipped, {report.sympy_skipped}", style="yellow")
     return Group(table, verdict)
