@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Mapping, Optional
 
-from .errors import DomainError, ValuesError
+from .errors import DomainError, ValuesError, name_list
 from .graph import Graph
 from .numeric import Number, fmt, tame
 
@@ -40,12 +40,12 @@ def bind_values(graph: Graph, values: Mapping[str, Number], hint: Callable = at_
         if name not in known:
             hint = difflib.get_close_matches(name, needed, n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
-            inputs = ", ".join(needed) or "none"
+            inputs = name_list(needed) or "none"
             raise ValuesError(f"a value was given for {name!r}, which the program does not use"
                               f"{extra} (its inputs: {inputs})")
     missing = [name for name in needed if name not in values]
     if missing:
-        raise ValuesError(f"no value for {', '.join(missing)} ({hint(missing)})")
+        raise ValuesError(f"no value for {name_list(missing)} ({hint(missing)})")
     return {name: values[name] for name in needed}
 
 

@@ -31,12 +31,34 @@ class ParseError(BpvizError):
             where = f"line {line}, column {column}: " if _multiline(source) else f"column {column}: "
         detail = None
         if source is not None and line is not None and column is not None:
-            lines = source.splitlines() or [""]
-            text = lines[min(line, len(lines)) - 1]
-            detail = f"  {text}\n  {' ' * max(column - 1, 0)}^"
+            lines = source.split("\n") or [""]
+            text, caret = _window(lines[min(line, len(lines)) - 1], max(column - 1, 0))
+            detail = f"  {text}\n  {' ' * caret}^"
         super().__init__(f"syntax error at {where}{message}" if where else f"syntax error: {message}",
                          detail=detail)
         self.line, self.column = line, column
+
+
+WINDOW = 60     # characters of a long line shown on each side of the caret
+
+
+def _window(text: str, at: int) -> tuple:
+    """The part of a long line around column ``at``, and where the caret goes in it."""
+    start = max(0, at - WINDOW)
+    end = min(len(text), at + WINDOW)
+    prefix = "…" if start else ""
+    return prefix + text[start:end] + ("…" if end < len(text) else ""), at - start + len(prefix)
+
+
+def name_list(names, limit: int = 12) -> str:
+    """Names for a message, the first ``limit`` of them and how many more.
+
+    >>> name_list(["a", "b"]), name_list([f"x{i}" for i in range(20)], 3)
+    ('a, b', 'x0, x1, x2 and 17 more')
+    """
+    names = list(names)
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
 
 
 def _multiline(source: str | None) -> bool:

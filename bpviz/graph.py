@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Iterator, Optional
 
-from .errors import ProgramError
+from .errors import ProgramError, name_list
 from .numeric import Number, exact_text
 from .ops import OPS, Op
 
@@ -83,9 +83,7 @@ class Graph:
             import difflib
             hint = difflib.get_close_matches(name, list(self._by_name), n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
-            names = ", ".join(n.name for n in self.nodes if n.kind != "const")
-            if len(names) > 200:
-                names = names[:200] + ", …"
+            names = name_list(n.name for n in self.nodes if n.kind != "const")
             raise ProgramError(f"no node named {name!r}{extra} (nodes: {names})") from None
 
     def __contains__(self, name: str) -> bool:
@@ -229,6 +227,12 @@ class GraphBuilder:
                 node.inputs = tuple(renumber[i] for i in node.inputs)
                 kept.append(node)
         used = {n.name for n in kept if n.named or n.kind != "op"}
+        if len(used) < sum(1 for n in kept if n.named or n.kind != "op"):
+            seen, twice = set(), []
+            for n in kept:
+                if (n.named or n.kind != "op") and (n.name in seen or seen.add(n.name)):
+                    twice.append(n.name)
+            raise ProgramError(f"two nodes are named {twice[0]!r}; give each its own name")
         counter = 0
         for node in kept:
             if not node.named and node.kind == "op":

@@ -9,6 +9,7 @@ assignment that no other one uses.
 from __future__ import annotations
 
 import ast
+import re
 import difflib
 import sys
 from contextlib import contextmanager
@@ -46,6 +47,9 @@ OPERATOR_HINTS = {ast.BitXor: "'^' is not a power here: write '**'", ast.FloorDi
                   ast.Mod: "'%' is not allowed", ast.MatMult: "'@' is not allowed"}
 DEFAULT_OUTPUT = "f"
 MAX_PROGRAM_BYTES = 4_000_000
+# control characters (tab and newline aside), other line separators, and the bidirectional
+# overrides that make a program display differently from what it is ("Trojan source")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 RECURSION_LIMIT = 20_000      # a long sum such as w1*x1 + ... + w5000*x5000 nests 5,000 deep
 
 
@@ -68,6 +72,9 @@ def parse_program(source: str, output: Optional[str] = None) -> Graph:
 
 class _Parser:
     def __init__(self, source: str):
+        # one line break, as Python's tokenizer sees it: a lone \r would end a line for
+        # str.splitlines() but not for the tokenizer, and the positions (and names) would disagree
+        source = source.replace("\r\n", "\n").replace("\r", "\n")
         self.source = source
         self.lines = source.splitlines()
         self._bytes = [line.encode() for line in source.split("\n")]
@@ -108,6 +115,12 @@ class _Parser:
             raise ParseError("the program is empty")
         if len(self.source) > MAX_PROGRAM_BYTES:
             raise ParseError(f"the program is longer than {MAX_PROGRAM_BYTES / 1e6:g} MB")
+        bad = _CONTROL.search(self.source)
+        if bad:
+            line = self.source.count("\n", 0, bad.start()) + 1
+            column = bad.start() - (self.source.rfind("\n", 0, bad.start()) + 1) + 1
+            raise ParseError(f"the character U+{ord(bad.group()):04X} is not allowed in a program",
+                             source=self.source, line=line, column=column)
         try:
             with _deep_recursion():
                 return self._build(output)

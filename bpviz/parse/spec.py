@@ -383,6 +383,8 @@ def read_network(doc: Doc) -> Network:
         raise doc.error(("loss", "scale"), f"scale applies to {', '.join(k for k, l in LOSSES.items() if l.scaled)} only")
     scale = _number(doc, ("loss", "scale"), loss["scale"]) if "scale" in loss else Fraction(1, 2)
     loss_name = _name(doc, ("loss", "name"), loss.get("name", "L"))
+    if loss_name in values:
+        raise doc.error(("loss", "name"), f"{loss_name!r} is already the name of an input; name the loss otherwise")
     complaint = LOSSES[kind].check(targets)
     if complaint:
         raise doc.error(("loss", "targets"), complaint)
