@@ -16,7 +16,7 @@ them through bpviz.write. The command line only parses arguments into a ``Source
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Mapping, Optional
@@ -24,7 +24,7 @@ from typing import Mapping, Optional
 from .autodiff import evaluate, gradient_step
 from .check import (CLOSED_FORM_NODES, SYMPY_SIZE, CheckReport, check, closed_forms, expression_size,
                     sympy_fits)
-from .errors import CheckFailed, UsageError, ValuesError
+from .errors import CheckFailed, InputError, UsageError, ValuesError
 from .graph import Graph
 from .numeric import parse_number
 from .parse.expr import parse_program
@@ -51,11 +51,23 @@ class Source:
 
     @classmethod
     def expression(cls, text: str, values: Optional[Mapping] = None, output: Optional[str] = None) -> "Source":
-        return cls(text, "expr", values=dict(values or {}), output=output)
+        return cls(text, "expr", values=values if values is not None else {}, output=output)
 
     @classmethod
     def spec(cls, text: str, name: str = "spec", overrides=(), group: bool = False) -> "Source":
-        return cls(text, "spec", name=name, overrides=tuple(overrides or ()), group=group)
+        return cls(text, "spec", name=name, overrides=overrides, group=group)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("expr", "spec"):
+            raise UsageError(f"a Source is an expression program (kind='expr') or a spec (kind='spec'), "
+                             f"not {self.kind!r}")
+        if not isinstance(self.text, str):
+            raise InputError(f"the {'program' if self.kind == 'expr' else 'spec'} must be text, "
+                             f"not {type(self.text).__name__}")
+        overrides = (self.overrides,) if isinstance(self.overrides, str) else tuple(self.overrides or ())
+        if not all(isinstance(item, str) for item in overrides):
+            raise UsageError(f"--set takes KEY.PATH=VALUE text, not {overrides!r}")
+        object.__setattr__(self, "overrides", overrides)
 
     def build(self) -> Graph:
         if self.kind == "spec":
@@ -124,24 +136,38 @@ class Options:
 
     @classmethod
     def make(cls, **settings) -> "Options":
-        return make_settings(cls, settings)._checked()
+        return make_settings(cls, settings)
 
-    def _checked(self) -> "Options":
+    def __post_init__(self) -> None:
+        """Check every value and normalise it (case, tuples, an exact rate), however the object was
+        made: a bad option is a UsageError before any work."""
         from .render.prose import LANGUAGES
         from .write import RENDERERS
-        opts = replace(self, edge_labels=self.edge_labels.lower(), rankdir=self.rankdir.upper(),
-                       theme=self.theme.lower(), renderer=self.renderer.lower(), lang=self.lang.lower(),
-                       wrt=tuple(self.wrt), params=tuple(self.params), lr=_rate(self.lr))
-        if opts.lang not in LANGUAGES:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
+        for name in ("out", "format", "highlight"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise UsageError(f"--{name} must be text, not {getattr(self, name)!r}")
+        for name in ("check", "legend", "embed", "figure", "tex_fragment"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"--{name.replace('_', '-')} is on or off (True or False), "
+                                 f"not {getattr(self, name)!r}")
+        for name, case in (("edge_labels", str.lower), ("rankdir", str.upper), ("theme", str.lower),
+                           ("renderer", str.lower), ("lang", str.lower)):
+            if not isinstance(getattr(self, name), str):
+                raise UsageError(f"--{name.replace('_', '-')} must be text, not {getattr(self, name)!r}")
+            set_(name, case(getattr(self, name)))
+        for name in ("wrt", "params"):
+            set_(name, _names(getattr(self, name), name))
+        set_("lr", _rate(self.lr))
+        if self.lang not in LANGUAGES:
             raise UsageError(f"--lang must be one of {', '.join(LANGUAGES)}, not {self.lang!r}")
-        if opts.renderer not in RENDERERS:
+        if self.renderer not in RENDERERS:
             raise UsageError(f"--renderer must be one of {', '.join(RENDERERS)}, not {self.renderer!r}")
         for name, (low, high) in (("digits", DIGITS), ("dpi", DPI)):
-            value = getattr(opts, name)
+            value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise UsageError(f"--{name} must be a whole number from {low} to {high}, not {value!r}")
-        opts.figure_options()                      # checks edge_labels, rankdir and theme
-        return opts
+        self.figure_options()                      # checks edge_labels, rankdir and theme
 
     def figure_options(self):
         from .render.dot import FigureOptions
@@ -149,9 +175,23 @@ class Options:
                                   theme=self.theme, highlight=self.highlight, legend=self.legend)
 
 
+def _names(value, option: str) -> tuple:
+    """One name or several, as a tuple of text."""
+    names = (value,) if isinstance(value, str) else value
+    try:
+        names = tuple(names)
+    except TypeError:
+        names = (names,)
+    flag = "--param" if option == "params" else f"--{option}"
+    for name in names:
+        if not isinstance(name, str):
+            raise UsageError(f"{flag} takes names, not {name!r}")
+    return names
+
+
 def _rate(lr) -> Optional[Fraction]:
-    if lr is None:
-        return None
+    if lr is None or isinstance(lr, Fraction) and lr > 0:
+        return lr
     if isinstance(lr, str):
         try:
             rate = parse_number(lr)
@@ -201,8 +241,21 @@ NOTE_ONLY = ("wrt", "params", "embed", "tex_fragment")
 
 def run(source: Source, options: Optional[Options] = None) -> Result:
     """Build, evaluate, optionally check, and print ``source`` as ``options`` ask; nothing is written."""
-    options = options or Options()
+    if not isinstance(source, Source):
+        raise UsageError(f"run() takes a bpviz.api.Source, not {type(source).__name__}")
+    if isinstance(options, Mapping):
+        options = Options.make(**options)
+    options = options if options is not None else Options()
+    if not isinstance(options, Options):
+        raise UsageError(f"run() takes bpviz.api.Options, not {type(options).__name__}")
     chosen = choose_printer(options.out, options.format)
+    if not chosen.note and (any(getattr(options, k) for k in NOTE_ONLY) or options.lang != "en"):
+        raise UsageError("--wrt, --param, --lang, --embed and --tex-fragment apply to notes "
+                         "(-o FILE.md or FILE.tex)")
+    if options.embed and not chosen.embeds:
+        raise UsageError(f"--embed applies to Markdown notes; a {chosen.name} note has its figure beside it")
+    if chosen.terminal and options.out not in (None, "-"):
+        raise UsageError(f"the {chosen.name} format prints to the terminal; use -f json or a file extension")
     graph = source.build()
     result = Result(graph=graph, printer=chosen)
     if options.lr is not None and not chosen.note:
@@ -210,11 +263,6 @@ def run(source: Source, options: Optional[Options] = None) -> Result:
     if options.check:
         result.check = check(graph)
     result.warnings += graph.warnings
-    if not chosen.note and (any(getattr(options, k) for k in NOTE_ONLY) or options.lang != "en"):
-        raise UsageError("--wrt, --param, --lang, --embed and --tex-fragment apply to notes "
-                         "(-o FILE.md or FILE.tex)")
-    if chosen.terminal and options.out not in (None, "-"):
-        raise UsageError(f"the {chosen.name} format prints to the terminal; use -f json or a file extension")
     job = Job(graph=graph, options=options, check=result.check)
     if chosen.note:
         figure, result.files = _note_figure(chosen, job)

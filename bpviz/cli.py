@@ -128,7 +128,7 @@ def show(source, options) -> None:
     from .api import run
     from .render import choose_printer
     chosen = choose_printer(options.out, options.format)
-    if options.out is None and chosen.binary and sys.stdout.isatty():
+    if options.out in (None, "-") and chosen.binary and sys.stdout.isatty():
         raise UsageError(f"refusing to write {chosen.name.upper()} data to the terminal; add -o FILE")
     result = run(source, options)
     for warning in result.warnings:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import bpviz
 from bpviz.cli import app
-from bpviz.errors import RenderError, UsageError
+from bpviz.errors import ProgramError, RenderError, UsageError
 from bpviz.render.dot import FigureOptions, num, render_dot
 from bpviz.write import choose_renderer, find_embedded, find_system, render_graphviz
 from conftest import APPLES, APPLES_AT, COLAH, COLAH_AT, NG, NG_AT, NG_AT_TEXT
@@ -69,7 +69,7 @@ def test_options_are_validated():
         FigureOptions.make(theme="pink")
     with pytest.raises(UsageError, match="unknown figure option"):
         FigureOptions.make(colour="red")
-    with pytest.raises(UsageError, match="not a node"):
+    with pytest.raises(ProgramError, match="not a node"):
         render_dot(bpviz.from_expression("J = x*2", {"x": 1}), FigureOptions(highlight="q"))
 
 

@@ -72,6 +72,8 @@ def parse_program(source: str, output: Optional[str] = None) -> Graph:
 
 class _Parser:
     def __init__(self, source: str):
+        if not isinstance(source, str):
+            raise ParseError(f"the program must be text, not {type(source).__name__}")
         # one line break, as Python's tokenizer sees it: a lone \r would end a line for
         # str.splitlines() but not for the tokenizer, and the positions (and names) would disagree
         source = source.replace("\r\n", "\n").replace("\r", "\n")

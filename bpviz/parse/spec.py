@@ -49,6 +49,8 @@ class Doc:
     def __init__(self, text: str, filename: str = "spec"):
         import yaml
         self.filename = filename
+        if not isinstance(text, str):
+            raise SpecError(f"{filename}: a spec must be text, not {type(text).__name__}")
         if len(text.encode("utf-8", "replace")) > MAX_BYTES:
             raise SpecError(f"{filename}: the spec is larger than {MAX_BYTES // 1_000_000} MB")
         self.lines: dict = {}

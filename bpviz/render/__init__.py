@@ -71,7 +71,12 @@ def printer(name: str) -> Printer:
 def choose_printer(out: Optional[str], fmt: Optional[str]) -> Printer:
     """``-f`` if given, else the extension of ``-o``: none prints a table, ``-`` writes JSON."""
     if fmt:
-        return printer(fmt.lower())
+        chosen = printer(fmt.lower())
+        named = EXTENSIONS.get(Path(out).suffix.lower()) if out not in (None, "-") else None
+        if named is not None and named != chosen.name:
+            raise UsageError(f"-o {out!r} names a {named} file but -f asks for {chosen.name}; "
+                             f"change one of them")
+        return chosen
     if out is None:
         return printer("table")
     if out == "-":

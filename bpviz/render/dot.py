@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..errors import UsageError
+from ..errors import ProgramError, UsageError, name_list
 from ..graph import Graph, Node
 from ..numeric import fmt
 from ..settings import make_settings
@@ -117,8 +117,8 @@ class _Figure:
         """Nodes on some path from the highlighted node to the output (the chain-rule paths)."""
         g = self.g
         if self.o.highlight not in g:
-            names = ", ".join(n.name for n in g.nodes if n.kind != "const")
-            raise UsageError(f"--highlight {self.o.highlight!r} is not a node (nodes: {names})")
+            names = name_list(n.name for n in g.nodes if n.kind != "const")
+            raise ProgramError(f"--highlight {self.o.highlight!r} is not a node (nodes: {names})")
         start = g.node(self.o.highlight).index
         below = [False] * len(g.nodes)        # descendants of start
         below[start] = True
