@@ -134,8 +134,13 @@ def md_link_target(path: str) -> str:
 
     >>> md_link_target("note.svg"), md_link_target("my note (1).svg"), md_link_target("图.svg")
     ('note.svg', 'my%20note%20%281%29.svg', '图.svg')
+    >>> md_link_target("javascript:alert.svg")
+    './javascript:alert.svg'
     """
-    return "".join(f"%{ord(c):02X}" if c in _LINK_UNSAFE or c.isspace() else c for c in path)
+    target = "".join(f"%{ord(c):02X}" if c in _LINK_UNSAFE or c.isspace() else c for c in path)
+    if not path.startswith("data:image/") and ":" in target.split("/")[0]:
+        target = "./" + target          # a file named "javascript:x.svg" is a file, not a scheme
+    return target
 
 
 def tex_text(text: str) -> str:

@@ -18,7 +18,7 @@ from typing import Optional
 
 from ..errors import ParseError, ProgramError
 from ..graph import Graph, GraphBuilder
-from ..numeric import NumberRangeError, parse_number
+from ..numeric import NumberRangeError, check_exact, parse_number
 from ..ops import FUNCTIONS
 
 BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
@@ -271,9 +271,15 @@ class _Parser:
             raise self.error(e, f"{kind} are not allowed; only numbers")
         text = self._segment(e)
         try:
-            return parse_number(text) if text else Fraction(e.value)
+            try:
+                value = parse_number(text) if text else Fraction(e.value)
+            except NumberRangeError:
+                raise
+            except (ValueError, ArithmeticError):       # 0x1f, 1_000 and other Python spellings
+                value = Fraction(e.value)
+            return check_exact(value, "this number")
         except NumberRangeError as exc:
             raise self.error(e, str(exc)) from None
-        except (ValueError, ArithmeticError):
-            return Fraction(e.value)
+        except (ValueError, OverflowError):             # a float literal that overflowed to inf
+            raise self.error(e, "this number is out of range") from None
 

@@ -82,4 +82,4 @@ def render_json(graph: Graph, check=None) -> str:
 
 
 def _compact(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
