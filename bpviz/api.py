@@ -147,6 +147,8 @@ class Options:
         for name in ("out", "format", "highlight"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise UsageError(f"--{name} must be text, not {getattr(self, name)!r}")
+        if self.out == "":
+            raise UsageError("-o needs a file name ('-' for standard output)")
         for name in ("check", "legend", "embed", "figure", "tex_fragment"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"--{name.replace('_', '-')} is on or off (True or False), "

@@ -179,6 +179,8 @@ def _number(doc: Doc, path: tuple, value: Any) -> Fraction:
         if isinstance(value, str):
             try:
                 return parse_number(value)
+            except NumberRangeError as exc:
+                raise doc.error(path, str(exc)) from None
             except (ValueError, ArithmeticError):
                 pass
         raise doc.error(path, f"expected a number, not {_kind(value)}")

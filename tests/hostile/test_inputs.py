@@ -1,0 +1,184 @@
+"""Values, value files, YAML specs and --set as an attacker writes them: bounded in time and memory,
+refused with a line and a place, never a crash; and numbers that are right or refused."""
+
+import json
+import math
+from fractions import Fraction
+
+import pytest
+
+import bpviz
+from bpviz.api import Options, Source, run
+from bpviz.errors import BpvizError, DomainError, SpecError, UsageError, ValuesError
+from conftest import EXAMPLES
+from hostile.support import bpviz as run_bpviz
+from hostile.support import invoke
+
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)) + "graph: {J: w}\n"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    (BILLION_LAUGHS, "YAML aliases"),
+    ("a: &a [*a]\n", "refers to itself"),
+    ("a: &a {b: *a}\n", "refers to itself"),
+    ("x: " + "[" * 2000 + "]" * 2000 + "\n", "nested"),
+    ("graph: {J: w}\nvalues: {w: !!python/object/apply:os.system [touch pwned]}\n", "tag"),
+    ("graph: {J: w}\nvalues: {w: " + "9" * 5000 + "}\n", "digits"),
+    ("graph: {J: w}\nvalues: {w: 1e999999999}\n", "out of range"),
+    ("graph: {J: w}\nvalues: {w: .nan}\n", "finite"),
+    ("graph: {J: w}\nvalues: {w: \"\x1b[31m\"}\n", "YAML"),
+    ("title: \"\\e]0;x\\a\"\ngraph: {J: w}\nvalues: {w: 1}\n\x7f", "YAML"),
+    ("inputs: {x: 1}\nlayers: [{units: 100000000, activation: relu, init: {scheme: he}}]\n"
+     "loss: {kind: mse, targets: [0]}\n", "too large"),
+    ("inputs: {x1: 1}\nlayers: [{weights: [[1]], activation: sigmoid}]\nloss: {kind: mse, targets: [0], "
+     "name: x1}\n", "already the name of an input"),
+    ("\ufeff", "empty"),
+])
+def test_hostile_specs_are_refused_quickly(text, fragment, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_bytes(text.encode("utf-8"))
+    proc = run_bpviz("spec", str(path), timeout=60)
+    assert proc.returncode == 1 and fragment in proc.stderr.decode(), proc.stderr.decode()
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("values.w=&a [*a]", "refers to itself"),
+    ("values.w=!!python/name:os.system", "tag"),
+    ("values.w=1e999999", "out of range"),
+    ("values.w=", "expected a number"),
+    ("values.nothere=1", "not in the spec"),
+])
+def test_hostile_set(override, fragment):
+    result = invoke("spec", str(EXAMPLES / "ng-spec.yaml"), "--set", override)
+    assert result.exit_code == 1 and fragment in result.output, result.output
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("a: &a [1]\nb: *a\n", "aliases"),
+    ('{"x": NaN}', "number"),
+    ('{"x": 1e999999999}', "out of range"),
+    ('{"x": true}', "number"),
+    ('{"x": ' + "1" * 5000 + "}", "digits|out of range"),
+    ("[1, 2]", "mapping"),
+    ("x: [" * 3000, "nested|YAML"),
+])
+def test_hostile_values_files(tmp_path, content, fragment):
+    path = tmp_path / "v.yaml"
+    path.write_text(content)
+    result = invoke("expr", "J = x", "--values", str(path))
+    assert result.exit_code == 1 and any(f in result.output for f in fragment.split("|")), result.output
+
+
+def test_values_files_and_specs_are_read_with_a_cap():
+    assert b"larger than 32 MB" in run_bpviz("expr", "J = x", "--values", "/dev/zero").stderr
+    assert b"larger than 2 MB" in run_bpviz("spec", "/dev/zero").stderr
+
+
+@pytest.mark.parametrize("at", ["x=1e999999999", "x=1e-999999999", "x=nan", "x=inf", "x=0x10", "x=" + "9" * 5000,
+                                "x=1/0", "ｘ=1,ｘ", "=1"])
+def test_hostile_at_values(at):
+    result = invoke("expr", "J = x", "--at", at)
+    assert result.exit_code == 1 and len(result.output) < 400, result.output
+
+
+def test_fullwidth_names_are_the_names_python_reads():
+    assert invoke("expr", "f = ｗ*x", "--at", "ｗ=2", "--at", "x=3").exit_code == 0
+    result = invoke("spec", "-", "-o", "-", input="graph:\n  ｃ: w*x\n  ｆ: c + 1\nvalues: {ｗ: 2, x: 3}\n")
+    assert result.exit_code == 0 and json.loads(result.stdout)["output"] == "f"
+
+
+@pytest.mark.parametrize("lr", ["1e999999999", "nan", "-0", "0x1"])
+def test_hostile_learning_rates(lr):
+    result = invoke("expr", "J = x", "--at", "x=1", "-f", "md", "--lr", lr)
+    assert result.exit_code == 2, result.output
+
+
+# -- numbers: right, or refused with the node that went wrong ----------------------------------------
+
+@pytest.mark.parametrize("program, at, fragment", [
+    ("J = exp(x)*exp(x)", "x=700", "too large"),
+    ("a = x*1e-170; b = a*1e-170; f = b*1e170*1e170", "x=1", "too small"),
+    ("J = x*x*x", "x=1e2000", "4096 digits"),
+    ("J = exp(x)", "x=-800", "too small"),
+    ("J = x ** 64 ** 64", "x=2", "digits|too large|overflows"),
+    ("J = log(x - x)", "x=3", "undefined"),
+    ("J = tan(x)", "x=1e300", ""),
+])
+def test_overflow_underflow_and_nan_are_errors_naming_the_node(program, at, fragment, tmp_path):
+    out = tmp_path / "j.json"
+    result = invoke("expr", program, "--at", at, "-o", str(out))
+    if result.exit_code == 0:        # tan(1e300) is a finite float: then the JSON must be valid
+        json.loads(out.read_text())
+        return
+    assert result.exit_code == 1 and any(f in result.output for f in fragment.split("|")), result.output
+    assert not out.exists()
+
+
+def test_huge_exact_values_print_in_scientific_form():
+    g = bpviz.from_expression("J = x * 2", {"x": "1e400"})
+    data = json.loads(run(Source.expression("J = x * 2", {"x": "1e400"}), Options.make(out="-")).files[0][1])
+    assert g.out.value == 2 * Fraction(10) ** 400
+    node = data["nodes"][-1]
+    assert node["value"] == 2 * 10 ** 400 and node["value_exact"].startswith("2000")
+    from bpviz.numeric import fmt
+    assert fmt(g.out.value) == "2e+400" and fmt(Fraction(1, 10 ** 300)) == "1e-300"
+
+
+def test_exact_text_is_exact_beyond_28_digits():
+    g = bpviz.from_expression("J = x / 2**60", {"x": 1})
+    assert g.out.value == Fraction(1, 2 ** 60)
+    data = json.loads(run(Source.expression("J = x / y", {"x": 1, "y": 2 ** 60}),
+                          Options.make(out="-")).files[0][1])
+    assert Fraction(data["nodes"][-1]["value_exact"]) == Fraction(1, 2 ** 60)
+
+
+def test_softmax_saturated_logits_are_refused_not_zero(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("inputs: {x: 1}\nlayers: [{weights: [[710], [709], [0]], activation: softmax}]\n"
+                    "loss: {kind: cross_entropy, targets: [1, 0, 0]}\n")
+    result = invoke("spec", str(path), "-o", "-")
+    if result.exit_code == 0:
+        data = json.loads(result.stdout)
+        assert all(math.isfinite(v) for v in data["gradients"].values())
+        assert any(v != 0 for v in data["gradients"].values())
+    else:
+        assert result.exit_code == 1 and "64-bit float" in result.output
+
+
+# -- the library ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", [
+    lambda: bpviz.from_expression(None),
+    lambda: bpviz.from_expression(b"J = x", {"x": 1}),
+    lambda: bpviz.from_expression("J = x", [("x", 1)]),
+    lambda: bpviz.from_expression("J = x", {"x": 10 ** 5000}),
+    lambda: Options.make(lang=3),
+    lambda: Options.make(wrt=3),
+    lambda: Options.make(check="no"),
+    lambda: Options(out="a.md", lr="-1"),
+    lambda: Options.make(out=3),
+    lambda: Source.spec(None),
+    lambda: Source.spec("graph: {J: w}\nvalues: {w: 1}\n", overrides=[3]),
+    lambda: Source(text="J = x", kind="bogus"),
+    lambda: run("J = x"),
+    lambda: run(Source.expression("J = x", {"x": 1}), {"colour": "red"}),
+])
+def test_the_library_raises_bpviz_errors_only(call):
+    with pytest.raises(BpvizError):
+        call()
+
+
+def test_options_made_directly_are_checked_and_normalised():
+    assert Options(lr="0.1").lr == Fraction(1, 10) and Options(wrt="wx").wrt == ("wx",)
+    with pytest.raises(UsageError):
+        Options(theme="pink")
+
+
+def test_library_errors_are_the_documented_kinds():
+    with pytest.raises(ValuesError):
+        bpviz.from_expression("J = x", {"x": "abc"})
+    with pytest.raises(DomainError):
+        bpviz.from_expression("J = log(x)", {"x": 0})
+    with pytest.raises(SpecError):
+        run(Source.spec("graph: {J: w}\n"))

@@ -1,0 +1,91 @@
+"""Output paths as an attacker (or bad luck) picks them: nothing clobbered, nothing half-written,
+devices and links left as they were."""
+
+import os
+import stat
+
+import pytest
+
+from bpviz import write
+from bpviz.errors import OutputError
+from bpviz.write import write_files
+from conftest import NG, NG_AT_TEXT
+from hostile.support import invoke
+
+NOTE = ["expr", NG, "--at", NG_AT_TEXT, "--renderer", "embedded"]
+
+
+def test_a_directory_in_the_way_clobbers_nothing(tmp_path):
+    (tmp_path / "n.md").mkdir()
+    (tmp_path / "n.svg").write_text("precious")
+    result = invoke(*NOTE, "-o", str(tmp_path / "n.md"))
+    assert result.exit_code == 1 and "is a directory" in result.output
+    assert (tmp_path / "n.svg").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.md", "n.svg"]
+
+
+def test_a_failed_rename_puts_back_what_was_replaced(tmp_path, monkeypatch):
+    first, second = tmp_path / "a.svg", tmp_path / "a.md"
+    first.write_text("old figure")
+    real = os.replace
+
+    def flaky(src, dst):
+        if str(dst).endswith(".md"):
+            raise OSError(28, "No space left on device")
+        return real(src, dst)
+    monkeypatch.setattr(write.os, "replace", flaky)
+    with pytest.raises(OutputError, match="nothing was written"):
+        write_files([(str(first), "new figure"), (str(second), "new note")])
+    assert first.read_text() == "old figure" and not second.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.svg"]
+
+
+def test_ctrl_c_mid_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    target = tmp_path / "j.json"
+    target.write_text("precious")
+
+    def interrupted(src, dst):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(write.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_files([(str(target), "new")])
+    assert [p.name for p in tmp_path.iterdir()] == ["j.json"] and target.read_text() == "precious"
+
+
+def test_a_symlink_keeps_pointing_where_it_did_and_a_file_keeps_its_mode(tmp_path):
+    real = tmp_path / "real.json"
+    real.write_text("{}")
+    real.chmod(0o640)
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    assert invoke("expr", "J = x", "--at", "x=1", "-o", str(link)).exit_code == 0
+    assert link.is_symlink() and '"output": "J"' in real.read_text()
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+
+
+def test_devices_and_pipes_are_written_not_replaced(tmp_path):
+    result = invoke("expr", "J = x", "--at", "x=1", "-f", "json", "-o", os.devnull)
+    assert result.exit_code == 0 and stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    import threading
+    got = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    reader.start()
+    assert invoke("expr", "J = x", "--at", "x=1", "-f", "dot", "-o", str(fifo)).exit_code == 0
+    reader.join(30)
+    assert got and got[0].startswith(b"digraph") and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_two_outputs_on_one_path_are_refused(tmp_path):
+    result = invoke("expr", "J = x", "--at", "x=1", "-f", "md", "-o", str(tmp_path / "j.svg"))
+    assert result.exit_code == 2 and "names a svg file" in result.output
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(OutputError, match="both be written"):
+        write_files([(str(tmp_path / "x"), "a"), (str(tmp_path / "." / "x"), "b")])
+
+
+@pytest.mark.parametrize("out", ["/nonexistent/dir/j.json", "", "."])
+def test_impossible_targets(out):
+    result = invoke("expr", "J = x", "--at", "x=1", "-f", "json", "-o", out)
+    assert result.exit_code in (1, 2) and result.output.startswith("error:")
