@@ -126,6 +126,7 @@ class Options:
     legend: bool = True
     renderer: str = "auto"                 # SVG/PNG: auto | system | embedded
     dpi: int = 144
+    large: bool = False                    # draw figures beyond FIGURE_NODES (slow, memory bounded)
     lang: str = "en"                       # notes
     lr: Optional[Fraction] = None
     wrt: tuple = ()
@@ -149,7 +150,7 @@ class Options:
                 raise UsageError(f"--{name} must be text, not {getattr(self, name)!r}")
         if self.out == "":
             raise UsageError("-o needs a file name ('-' for standard output)")
-        for name in ("check", "legend", "embed", "figure", "tex_fragment"):
+        for name in ("check", "legend", "embed", "figure", "tex_fragment", "large"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"--{name.replace('_', '-')} is on or off (True or False), "
                                  f"not {getattr(self, name)!r}")
@@ -241,8 +242,9 @@ class Result:
 NOTE_ONLY = ("wrt", "params", "embed", "tex_fragment")
 
 
-def run(source: Source, options: Optional[Options] = None) -> Result:
-    """Build, evaluate, optionally check, and print ``source`` as ``options`` ask; nothing is written."""
+def run(source: Source, options: Optional[Options] = None, progress=None) -> Result:
+    """Build, evaluate, optionally check, and print ``source`` as ``options`` ask; nothing is written.
+    ``progress(message)``, if given, hears about slow work (a --large figure) as it starts."""
     if not isinstance(source, Source):
         raise UsageError(f"run() takes a bpviz.api.Source, not {type(source).__name__}")
     if isinstance(options, Mapping):
@@ -265,7 +267,7 @@ def run(source: Source, options: Optional[Options] = None) -> Result:
     if options.check:
         result.check = check(graph)
     result.warnings += graph.warnings
-    job = Job(graph=graph, options=options, check=result.check)
+    job = Job(graph=graph, options=options, check=result.check, progress=progress)
     if chosen.note:
         figure, result.files = _note_figure(chosen, job)
         result.note = job.note = note_for(graph, options, figure)
@@ -288,6 +290,10 @@ def _note_figure(note_printer: Printer, job: Job) -> tuple:
     inline = note_printer.embeds and options.embed
     if out == "-" and not inline:
         return Figure(reason="figure_stdout"), []
+    from .render.dot import FIGURE_NODES, too_large
+    if too_large(job.graph) and not options.large:
+        return Figure(reason="figure_too_large", fields={"nodes": f"{len(job.graph.nodes):,}",
+                                                         "limit": FIGURE_NODES}), []
     figure_printer = printer(note_printer.figure)
     image = figure_printer.render(job)
     if inline:

@@ -18,7 +18,8 @@ from . import __version__
 from .errors import BpvizError, InputError, SpecError, UsageError
 from .escape import terminal_text
 from .parse.expr import MAX_PROGRAM_BYTES
-from .write import read_text
+from .render.dot import FIGURE_NODES
+from .write import MAX_PNG_PIXELS, read_text
 from .render import EXTENSIONS, PRINTERS
 
 app = typer.Typer(
@@ -80,6 +81,9 @@ OUTPUT_OPTIONS = {
         "auto", "--renderer", metavar="auto|system|embedded",
         help="Graphviz for SVG/PNG: system `dot`, the embedded graphviz-pure, or auto (system when on PATH).")),
     "dpi": (int, typer.Option(144, "--dpi", min=36, max=600, help="PNG resolution.")),
+    "large": (bool, typer.Option(False, "--large",
+                                 help=f"Draw figures of more than {FIGURE_NODES} nodes (slow: minutes; PNGs "
+                                      f"are scaled to at most {MAX_PNG_PIXELS} pixels).")),
     "lang": (str, typer.Option("en", "--lang", metavar="en|zh", help="Language of a note's headings and prose.")),
     "lr": (Optional[str], typer.Option(None, "--lr", metavar="ETA",
                                        help="Add one gradient-descent step p <- p - ETA * dJ/dp to a note.")),
@@ -130,7 +134,7 @@ def show(source, options) -> None:
     chosen = choose_printer(options.out, options.format)
     if options.out in (None, "-") and chosen.binary and sys.stdout.isatty():
         raise UsageError(f"refusing to write {chosen.name.upper()} data to the terminal; add -o FILE")
-    result = run(source, options)
+    result = run(source, options, progress=lambda message: stderr.print(_escape(message), style="dim"))
     for warning in result.warnings:
         stderr.print(f"[yellow]warning:[/] {_escape(warning)}")
     if result.display is not None:

@@ -129,20 +129,24 @@ class Graph:
         Each path is a list of edges (dst, slot), output first; a node that uses the same
         operand twice (``x * x``) gives two paths, one per slot. Order is deterministic.
         """
+        if index == self.output:
+            return [[]][:limit]
         found: list = []
-
-        def walk(at: int, trail: list) -> None:
-            if len(found) >= limit:
-                return
-            if at == self.output:
+        trail: list = []
+        stack = [iter(self.consumers[index])]
+        while stack and len(found) < limit:      # depth-first, without recursion: paths may be long
+            step = next(stack[-1], None)
+            if step is None:
+                stack.pop()
+                if trail:
+                    trail.pop()
+                continue
+            trail.append(step)
+            if step[0] == self.output:
                 found.append(list(reversed(trail)))
-                return
-            for dst, slot in self.consumers[at]:
-                trail.append((dst, slot))
-                walk(dst, trail)
                 trail.pop()
-
-        walk(index, [])
+            else:
+                stack.append(iter(self.consumers[step[0]]))
         return found
 
     # -- reading --------------------------------------------------------------------------

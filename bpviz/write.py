@@ -224,18 +224,23 @@ def choose_renderer(choice: str = "auto") -> Renderer:
                       "(pip install graphviz-pure)")
 
 
+MAX_PNG_PIXELS = 8000      # the long side of a PNG: a bitmap of a huge layout is scaled down, not
+                           # allocated at full size (a 500-node chain once asked for 24 GB)
+
+
 def render_graphviz(dot_source: str, fmt: str, renderer: Renderer, dpi: int = 144,
                     timeout: float = 120.0) -> bytes:
     """Run the renderer on DOT text; return the SVG or PNG bytes."""
     args = [renderer.command, f"-T{fmt}"]
     if fmt == "png":
-        args.append(f"-Gdpi={dpi}")
+        inches = MAX_PNG_PIXELS / dpi
+        args += [f"-Gdpi={dpi}", f"-Gsize={inches:.2f},{inches:.2f}"]
     try:
         proc = subprocess.run(args, input=dot_source.encode("utf-8"), capture_output=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise RenderError(f"{renderer.kind} renderer timed out after {timeout:g} s "
-                          f"(try --edge-labels none or a smaller graph)") from None
+        raise RenderError(f"{renderer.kind} renderer timed out after {timeout:g} s (try --edge-labels none, "
+                          f"--large for more time, or a smaller graph)") from None
     except OSError as exc:
         raise RenderError(f"cannot run {renderer.command}: {exc.strerror or exc}") from None
     if proc.returncode != 0 or not proc.stdout:

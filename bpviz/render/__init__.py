@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from ..errors import UsageError
 
@@ -25,6 +25,11 @@ class Job:
     options: object                  # bpviz.api.Options
     check: Optional[object] = None   # bpviz.check.CheckReport, with --check
     note: Optional[object] = None    # bpviz.render.note.Note, for note formats
+    progress: Optional[Callable] = None   # str -> None: tells the user about slow work as it starts
+
+    def say(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress(message)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..errors import ProgramError, UsageError, name_list
+from ..errors import ProgramError, RenderError, UsageError, name_list
 from ..graph import Graph, Node
 from ..numeric import fmt
 from ..settings import make_settings
@@ -80,9 +80,26 @@ def print_png(job) -> bytes:
     return _graphviz(job, "png")
 
 
+FIGURE_NODES = 400          # figures above this many nodes are drawn only with --large
+TIMEOUT, LARGE_TIMEOUT = 60.0, 3600.0   # seconds the renderer may take
+
+
+def too_large(graph: Graph) -> bool:
+    return len(graph.nodes) > FIGURE_NODES
+
+
 def _graphviz(job, fmt: str) -> bytes:
     from ..write import choose_renderer, render_graphviz
-    return render_graphviz(print_dot(job), fmt, choose_renderer(job.options.renderer), dpi=job.options.dpi)
+    graph, options = job.graph, job.options
+    if too_large(graph) and not options.large:
+        raise RenderError(f"the figure would have {len(graph.nodes):,} nodes, more than the {FIGURE_NODES} "
+                          f"drawn by default: add --large to draw it anyway (it can take minutes), use "
+                          f"--group neurons for a network, or write -o FILE.dot")
+    renderer = choose_renderer(options.renderer)
+    if too_large(graph):
+        job.say(f"laying out {len(graph.nodes):,} nodes with the {renderer.kind} renderer; this can take minutes")
+    return render_graphviz(print_dot(job), fmt, renderer, dpi=options.dpi,
+                           timeout=LARGE_TIMEOUT if options.large else TIMEOUT)
 
 
 class _Figure:

@@ -30,6 +30,7 @@ class Figure:
     (a key of the prose table)."""
     link: Optional[str] = None
     reason: Optional[str] = None
+    fields: dict = field(default_factory=dict)     # for the reason's sentence
 
 
 @dataclass
@@ -107,7 +108,8 @@ class NoteBuilder:
         text["figure_caption"] = t("figure_caption", output=f"${output}$")
         text["generated"] = t("generated", version=__version__)
         text["output_tex"] = output
-        text["figure_left_out"] = t("figure_left_out", reason=t(self.figure.reason or "no_figure"))
+        text["figure_left_out"] = t("figure_left_out", reason=t(self.figure.reason or "no_figure",
+                                                               **self.figure.fields))
         chain, chain_note = self.chain()
         return Note(
             lang=self.lang, title=g.title or t("title", output=g.out.name), source=g.source.strip(),

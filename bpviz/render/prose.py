@@ -18,6 +18,8 @@ PROSE = {
         "figure_left_out": "The figure is left out: {reason}.",
         "no_figure": "--no-figure was given",
         "figure_stdout": "the note went to standard output, so there is no file beside it (use --embed)",
+        "figure_too_large": "the graph has {nodes} nodes, more than the {limit} drawn by default (add --large "
+                            "to draw it anyway)",
         "forward": "Forward pass",
         "forward_intro": "Every node in topological order, computed from its inputs.",
         "node": "node",
@@ -75,6 +77,7 @@ PROSE = {
         "figure_left_out": "未包含计算图：{reason}。",
         "no_figure": "使用了 --no-figure",
         "figure_stdout": "笔记输出到标准输出，旁边没有文件（可用 --embed）",
+        "figure_too_large": "图有 {nodes} 个节点，超过默认绘制的上限 {limit}（加 --large 仍可绘制）",
         "forward": "前向传播",
         "forward_intro": "按拓扑顺序，由每个节点的输入计算它的值。",
         "node": "节点",

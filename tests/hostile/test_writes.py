@@ -89,3 +89,32 @@ def test_two_outputs_on_one_path_are_refused(tmp_path):
 def test_impossible_targets(out):
     result = invoke("expr", "J = x", "--at", "x=1", "-f", "json", "-o", out)
     assert result.exit_code in (1, 2) and result.output.startswith("error:")
+
+
+def test_a_large_figure_asks_for_large_and_a_note_leaves_it_out(tmp_path):
+    program = "\n".join(["v0 = x*y"] + [f"v{i} = v{i - 1} * x + {i}" for i in range(1, 220)])
+    result = invoke("expr", program, "--at", "x=0.5, y=2", "-o", str(tmp_path / "big.svg"))
+    assert result.exit_code == 1 and "--large" in result.output and list(tmp_path.iterdir()) == []
+    result = invoke("expr", program, "--at", "x=0.5, y=2", "-o", str(tmp_path / "big.md"))
+    assert result.exit_code == 0 and [p.name for p in tmp_path.iterdir()] == ["big.md"]
+    assert "more than the 400 drawn by default (add --large" in (tmp_path / "big.md").read_text()
+
+
+def test_png_size_is_capped(monkeypatch):
+    from bpviz import write as write_module
+    seen = []
+    monkeypatch.setattr(write_module.subprocess, "run", lambda args, **kw: seen.append(args) or
+                        type("P", (), {"returncode": 0, "stdout": b"png", "stderr": b""})())
+    renderer = write_module.Renderer("embedded", "graphviz-pure", "0", "test")
+    write_module.render_graphviz("digraph {}", "png", renderer, dpi=100)
+    assert "-Gsize=80.00,80.00" in seen[0]
+
+
+def test_a_note_for_a_unit_with_thousands_of_inputs(tmp_path):
+    n = 1500
+    spec = (tmp_path / "wide.yaml")
+    spec.write_text("inputs: {" + ", ".join(f"x{i}: 0.{i % 9 + 1}" for i in range(n)) + "}\n"
+                    "layers: [{weights: [[" + ", ".join("0.01" for _ in range(n)) + "]], activation: sigmoid}]\n"
+                    "loss: {kind: mse, targets: [1]}\n")
+    result = invoke("spec", str(spec), "-o", str(tmp_path / "n.md"))
+    assert result.exit_code == 0, result.output
