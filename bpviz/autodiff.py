@@ -101,11 +101,11 @@ def evaluate(graph: Graph, values: Mapping[str, Number], hint: Callable = at_hin
         try:
             node.local = tuple(_finite(tame(d)) for d in node.op.local(args, node.value, node.param))
         except DomainError as exc:
-            raise _located(graph, node, exc, results, "its derivative: ") from None
+            raise _located(graph, node, exc, results, "the derivative: ") from None
         except ZeroDivisionError:
-            raise _located(graph, node, DomainError("its derivative divides by zero"), results) from None
+            raise _located(graph, node, DomainError("the derivative divides by zero"), results) from None
         except OverflowError:
-            raise _located(graph, node, DomainError(OVERFLOW), results, "its derivative: ") from None
+            raise _located(graph, node, DomainError(OVERFLOW), results, "the derivative: ") from None
         if node.op.kink and any(a == 0 for a in args):
             graph.warnings.append(f"{node.name} = {graph.formula(node)} is not differentiable at "
                                   f"{graph.formula(graph.nodes[node.inputs[0]])} = 0; "

@@ -18,7 +18,9 @@ from . import __version__
 from .errors import BpvizError, InputError, SpecError, UsageError
 from .escape import terminal_text
 from .parse.expr import MAX_PROGRAM_BYTES
-from .render.dot import FIGURE_NODES
+from .api import DIGITS, DPI
+from .render.dot import FIGURE_NODES, RANKDIRS
+from .render.prose import LANGUAGES
 from .write import MAX_PNG_PIXELS, read_text
 from .render import EXTENSIONS, PRINTERS
 
@@ -62,14 +64,15 @@ OUTPUT_OPTIONS = {
         None, "-f", "--format", metavar="FORMAT",
         help="Output format, overriding the extension: "
              + ", ".join(f"{p.name} ({p.help})" for p in PRINTERS) + ".")),
-    "digits": (int, typer.Option(4, "--digits", min=1, max=17, help="Significant digits for inexact numbers.")),
+    "digits": (int, typer.Option(4, "--digits", min=DIGITS[0], max=DIGITS[1],
+                                 help="Significant digits for inexact numbers.")),
     "check": (bool, typer.Option(False, "--check", help="Compare every gradient with sympy's diff and finite "
                                                         "differences; exit 1 if they disagree.")),
     "edge_labels": (str, typer.Option(
         "auto", "--edge-labels", metavar="none|symbolic|numeric|both",
         help="Local derivatives on the figure's edges (auto: both on small graphs, numeric on larger ones, "
              "none on huge ones).")),
-    "rankdir": (str, typer.Option("LR", "--rankdir", metavar="LR|TB",
+    "rankdir": (str, typer.Option("LR", "--rankdir", metavar="|".join(RANKDIRS),
                                   help="Figure direction: left-right or top-bottom.")),
     "theme": (str, typer.Option("light", "--theme", metavar="light|dark",
                                 help="Figure colours (dark for dark pages).")),
@@ -80,11 +83,12 @@ OUTPUT_OPTIONS = {
     "renderer": (str, typer.Option(
         "auto", "--renderer", metavar="auto|system|embedded",
         help="Graphviz for SVG/PNG: system `dot`, the embedded graphviz-pure, or auto (system when on PATH).")),
-    "dpi": (int, typer.Option(144, "--dpi", min=36, max=600, help="PNG resolution.")),
+    "dpi": (int, typer.Option(144, "--dpi", min=DPI[0], max=DPI[1], help="PNG resolution.")),
     "large": (bool, typer.Option(False, "--large",
                                  help=f"Draw figures of more than {FIGURE_NODES} nodes (slow: minutes; PNGs "
                                       f"are scaled to at most {MAX_PNG_PIXELS} pixels).")),
-    "lang": (str, typer.Option("en", "--lang", metavar="en|zh", help="Language of a note's headings and prose.")),
+    "lang": (str, typer.Option("en", "--lang", metavar="|".join(LANGUAGES),
+                               help="Language of a note's headings and prose.")),
     "lr": (Optional[str], typer.Option(None, "--lr", metavar="ETA",
                                        help="Add one gradient-descent step p <- p - ETA * dJ/dp to a note.")),
     "wrt": (List[str], typer.Option(
@@ -165,11 +169,13 @@ def main_options(version: bool = typer.Option(False, "--version", callback=_vers
 @with_output_options
 def expr(
     program: str = typer.Argument(..., help="The program, e.g. 'c = w*x; J = (c + b)**2'. "
-                                            "'-' reads it from standard input."),
+                                            "'-' reads it from standard input (at most 4 MB and "
+                                            "100,000 nodes; see docs/limits.md)."),
     at: List[str] = typer.Option([], "--at", "-a", metavar="NAME=VALUE",
                                  help="Input values, e.g. --at w=2 --at x=-2 or --at 'w=2, x=-2'."),
     values: Optional[Path] = typer.Option(None, "--values", metavar="FILE",
-                                          help="A YAML or JSON file mapping input names to values."),
+                                          help="A YAML or JSON file mapping input names to values "
+                                               "(at most 32 MB)."),
     output: Optional[str] = typer.Option(None, "--output", metavar="NAME",
                                          help="The node to differentiate (default: the last assignment "
                                               "that nothing else uses)."),
@@ -198,7 +204,8 @@ def gather_values(at: List[str], values_file: Optional[Path]) -> dict:
 @with_output_options
 def spec(
     file: str = typer.Argument(..., metavar="FILE", help="A YAML spec: a graph of named assignments or a "
-                                                         "dense network. '-' reads standard input."),
+                                                         "dense network (at most 2 MB). '-' reads standard "
+                                                         "input."),
     set_: List[str] = typer.Option([], "--set", metavar="KEY.PATH=VALUE",
                                    help="Override one value of the spec, e.g. --set inputs.x1=0.3 or "
                                         "--set layers.0.bias=0.5 (repeatable)."),

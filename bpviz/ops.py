@@ -106,7 +106,8 @@ class _Fields(dict):
         raise KeyError(key)
 
 
-Rule = Union[Template, Callable]          # a Template, or (args, param, out, style) -> str
+Rule = Union[Template, Callable]          # a Template, or a callable: (args, param, out, style) -> str for
+                                          # a formula, (slot, args, param, out, style) -> str for a derivative
 
 
 def _template(t) -> Rule:
