@@ -218,6 +218,8 @@ def sigmoid(x: Number) -> float:
     if x >= 0:
         return 1.0 / (1.0 + math.exp(-x))
     e = math.exp(x)
+    if e == 0:
+        _domain(f"sigmoid({fmt(x)}) is too small for a 64-bit float (it underflows to 0)")
     return e / (1.0 + e)
 
 
