@@ -6,7 +6,7 @@ BPVIZ := $(VENV)/bin/bpviz
 STAMP := $(VENV)/.installed
 MATHJAX := tools/mathjax/node_modules/.installed
 
-.PHONY: demo test bench venv clean golden
+.PHONY: demo test bench venv clean golden install
 
 venv: $(STAMP)
 
@@ -25,13 +25,18 @@ $(MATHJAX): tools/mathjax/package.json
 	touch $(MATHJAX)
 
 test: $(STAMP) $(MATHJAX)
-	$(PY) -m pytest
+	$(PY) -m pytest -rs
 
 golden: $(STAMP) $(MATHJAX)
 	$(PY) -m pytest tests --update-golden
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+
+# `bpviz` on your PATH, outside the venv: pipx when it is there, else pip's user install.
+install: $(STAMP)
+	@if command -v pipx >/dev/null; then pipx install --force .; \
+	else $(PYTHON) -m pip install --user --quiet . && echo "installed bpviz into $$($(PYTHON) -m site --user-base)/bin"; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info tools/mathjax/node_modules

@@ -31,6 +31,18 @@ EVERY_OP_AT = {"w_1": "0.5", "x": 2, "θ": "0.3"}
 RENDERER = "embedded"
 
 
+def pytest_report_header(config):
+    """Which optional tools this run found: the tests that need a missing one skip and say why (-rs)."""
+    import shutil
+    import subprocess
+    found = {"system Graphviz (dot)": shutil.which("dot"), "pdflatex": shutil.which("pdflatex"),
+             "chromium": shutil.which("chromium") or shutil.which("chromium-browser")}
+    kpsewhich = shutil.which("kpsewhich")
+    found["CJKutf8 (Chinese LaTeX)"] = kpsewhich and subprocess.run(
+        [kpsewhich, "CJKutf8.sty"], capture_output=True, text=True).stdout.strip()
+    return "optional tools: " + ", ".join(f"{name} {'found' if path else 'missing'}" for name, path in found.items())
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite tests/golden/ from the current output instead of comparing")
