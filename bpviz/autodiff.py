@@ -106,10 +106,10 @@ def evaluate(graph: Graph, values: Mapping[str, Number], hint: Callable = at_hin
             raise _located(graph, node, DomainError("the derivative divides by zero"), results) from None
         except OverflowError:
             raise _located(graph, node, DomainError(OVERFLOW), results, "the derivative: ") from None
-        if node.op.kink and any(a == 0 for a in args):
-            graph.warnings.append(f"{node.name} = {graph.formula(node)} is not differentiable at "
-                                  f"{graph.formula(graph.nodes[node.inputs[0]])} = 0; "
-                                  f"using the convention {node.op.kink}")
+        kink = node.op.kink_at(args, graph.operand_names(node)) if node.op.kink else None
+        if kink:
+            graph.warnings.append(f"{node.name} = {graph.formula(node)} is not differentiable {kink[0]}; "
+                                  f"using the convention {kink[1]}")
     backward(graph)
     return graph
 

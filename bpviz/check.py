@@ -99,7 +99,16 @@ def sympy_gradient(graph: Graph) -> dict:
     """∂output/∂input from sympy.diff of the whole expression, evaluated exactly then as float."""
     import sympy
     symbols, out, point = _output_at_point(graph)
-    return {name: float(sympy.diff(out, sym).xreplace(point).evalf(30)) for name, sym in symbols.items()}
+    return {name: _real(sympy.diff(out, sym).xreplace(point)) for name, sym in symbols.items()}
+
+
+def _real(value) -> Optional[float]:
+    """A sympy number as a float, or None where it is not a finite real number (x**n at x < 0
+    differentiated by n, a singular point)."""
+    value = value.evalf(30)
+    if not (value.is_real and value.is_finite):
+        return None
+    return float(value)
 
 
 def closed_forms(graph: Graph, names: list) -> dict:
@@ -115,7 +124,9 @@ def closed_forms(graph: Graph, names: list) -> dict:
     for name in names:
         derivative = sympy.factor_terms(sympy.diff(out, symbols[name]))
         value = derivative.xreplace(point)
-        value = Fraction(int(value.p), int(value.q)) if value.is_Rational else float(value.evalf(30))
+        value = Fraction(int(value.p), int(value.q)) if value.is_Rational else _real(value)
+        if value is None:                 # no real closed-form value here: leave it out
+            continue
         ours = float(graph.node(name).grad)
         agrees = abs(float(value) - ours) <= 1e-9 * max(1.0, abs(ours))
         result[name] = ClosedForm(derivative, symbols, value, agrees)
@@ -164,12 +175,14 @@ def numeric_gradient(graph: Graph, step: float = 1e-6) -> dict:
 
 
 def kinked_inputs(graph: Graph) -> set:
-    """Inputs upstream of a node evaluated at its kink (relu or abs at 0): their gradient uses a
-    convention, so a finite difference or sympy's answer is not comparable."""
+    """Inputs whose gradient passes an edge where the local derivative is a convention (relu or abs
+    at 0, a power's exponent at a negative base): a finite difference or sympy is not comparable."""
     upstream = [False] * len(graph.nodes)
     for node in graph.nodes:
-        if node.op is not None and node.op.kink and any(graph.nodes[i].value == 0 for i in node.inputs):
-            upstream[node.index] = True
+        kink = node.op.kink_at([graph.nodes[i].value for i in node.inputs], graph.operand_names(node)) \
+            if node.op is not None and node.op.kink else None
+        for slot in (kink[2] if kink else ()):
+            upstream[node.inputs[slot]] = True
     for node in reversed(graph.nodes):
         if upstream[node.index]:
             for i in node.inputs:

@@ -124,12 +124,22 @@ class Op:
     formulas: dict                 # style -> Rule: the node in terms of its operands
     derivatives: dict              # style -> tuple of Rules (one per operand), or one Rule for all
     sympy: Callable                # (sympy args, param) -> sympy expression
-    kink: Optional[str] = None     # the convention used at a non-differentiable point
+    kink: Optional[object] = None  # the convention at a non-differentiable point: a text, used where the
+                                   # operand is 0, or (args, names) -> (where, convention, slots) or None
     function: bool = False         # written f(x) in programs
     activation: Optional[str] = None   # the spec name of this op as a layer's activation
     neuron: bool = False           # one unit's Σ w·x + b (operands w1, x1, w2, x2, …, [b])
     param_field: Optional[str] = None  # JSON field for the parameter ("exponent")
     param_symbol: Optional[Callable] = None   # param -> mark, for a mark that shows the parameter
+
+    def kink_at(self, args: Sequence, names: Sequence[str]) -> Optional[tuple]:
+        """(where, convention, slots) when the node sits at a point where its derivative with
+        respect to the operands in ``slots`` is a convention."""
+        if self.kink is None:
+            return None
+        if callable(self.kink):
+            return self.kink(args, names)
+        return (f"at {names[0]} = 0", self.kink, (0,)) if args[0] == 0 else None
 
     def mark(self, param: Optional[Fraction]) -> str:
         """The node's mark: ``x²`` for ``x**2``, else the op's symbol."""
@@ -358,7 +368,9 @@ defop("div", arity=2, symbol="÷", forward=lambda a, p: _div(a[0], a[1]),
       d=("1 / $w1", "-$w0 / $w1**2"), duni=("1/$w1", "−$w0/$w1²"),
       dtex=("\\frac{1}{$a1}", "-\\frac{$a0}{{$w1}^{2}}"), sympy=lambda s, p: s[0] / s[1])
 defop("pow", arity=2, symbol="^", forward=lambda a, p: _power(a[0], a[1]),
-      local=lambda a, o, p: (tame(a[1] * _power(a[0], a[1] - 1)), ZERO if o == 0 else o * _log(a[0])),
+      local=lambda a, o, p: (tame(a[1] * _power(a[0], a[1] - 1)), ZERO if o == 0 or a[0] < 0 else o * _log(a[0])),
+      kink=lambda a, names: (f"with respect to {names[1]} at {names[0]} = {fmt(a[0])} (a negative base)",
+                             f"∂/∂{names[1]} = 0", (1,)) if a[0] < 0 else None,
       text="$w0 ** $w1", uni="$w0^$w1", tex="{$w0}^{$a1}",
       d=("$w1 * $w0 ** ($a1 - 1)", "$w0 ** $w1 * log($a0)"),
       duni=("$w1·$w0^($a1−1)", "$w0^$w1·ln $w0"),

@@ -192,5 +192,12 @@ def test_marks_show_the_parameter_where_an_op_asks():
 
 
 def test_kinks_are_declared_where_the_derivative_is_a_convention():
-    assert {name for name, op in OPS.items() if op.kink} == {"relu", "abs"}
+    assert {name for name, op in OPS.items() if op.kink} == {"relu", "abs", "pow"}
     assert math.isclose(OPS["sigmoid"].local([0.0], 0.5, None)[0], 0.25)
+
+
+def test_a_power_with_an_input_exponent_at_a_negative_base():
+    """x**n at x = -2: the value and ∂/∂x are fine; ∂/∂n is not real there, so 0 by convention, said."""
+    graph = bpviz.from_expression("J = x ** n", {"x": -2, "n": 2})
+    assert graph.out.value == 4 and graph.gradients() == {"x": -4, "n": 0}
+    assert any("not differentiable with respect to n at x = -2" in w for w in graph.warnings)

@@ -63,7 +63,8 @@ def render_check(report, digits: int = 4):
                    + ("agree" if report.ok else "DISAGREE"),
                    style="green" if report.ok else "bold red")
     if any(row.at_kink for row in report.rows):
-        verdict.append("\nat a kink (relu or abs at 0) the gradient is a convention; those rows are not compared",
+        verdict.append("\nat a kink (relu or abs at 0, a power's exponent at a negative base) the gradient is a "
+                       "convention; those rows are not compared",
                        style="yellow")
     if report.sympy_skipped:
         verdict.append(f"\nsympy: skipped, {report.sympy_skipped}", style="yellow")
