@@ -31,6 +31,7 @@ def bind_values(graph: Graph, values: Mapping[str, Number], hint: Callable = at_
 
     ``hint(missing)`` says how to supply missing values (the command line's ``--at``, a spec's key).
     """
+    values = {**graph.defaults, **values}         # a value given outside the program wins
     needed = [n.name for n in graph.inputs]
     known = set(graph.names) | set(needed)
     assigned = set(graph.assigned)

@@ -65,6 +65,7 @@ class Graph:
     consumers: list = field(default_factory=list)  # per node: [(dst, slot), ...]
     names: tuple = ()                              # every name the program mentions, besides inputs
     assigned: tuple = ()                           # the names the program computes
+    defaults: dict = field(default_factory=dict)   # values written in the program (w = 2): inputs' defaults
     params: list = field(default_factory=list)     # a network's weights and biases
     spec: Optional[SpecInfo] = None                # set when the graph comes from a YAML spec
 

@@ -168,6 +168,9 @@ def test_text_templates_parse_back_to_the_same_numbers(row):
     for slot, text in enumerate(derivatives):
         if (name, slot) in NOT_PROGRAM_SYNTAX:
             continue
+        if text.lstrip("-").isdigit():               # `g = 1` would give g a value, not compute it
+            assert Fraction(text) == local[slot]
+            continue
         graph = parse_program(f"g = {text}")
         used = {n.name: point[n.name] for n in graph.inputs}
         assert float(bpviz.from_expression(f"g = {text}", used).out.value) == pytest.approx(float(local[slot]))

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from fractions import Fraction
 from typing import Optional
 
-from ..errors import ParseError, ProgramError
+from ..errors import ParseError, ProgramError, name_list
 from ..graph import Graph, GraphBuilder
-from ..numeric import NumberRangeError, check_exact, parse_number
+from ..numeric import NumberRangeError, check_exact, exact_text, parse_number
 from ..ops import FUNCTIONS
 
 BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
@@ -169,24 +169,38 @@ class _Parser:
             else:
                 raise self.error(stmt, f"{type(stmt).__name__.lower()} statements are not allowed; "
                                        f"write assignments like 'y = w*x + b'")
+        # `w = 2` (a number, or minus a number) makes w an input with that value, unless a value is
+        # given for it; numbers inside expressions stay constants
+        self.inline = {name: (value, self._where(self.assignments[name])) for name in order
+                       if (value := self._literal(self.assignments[name].expr)) is not None}
+        given = order
+        order = [name for name in given if name not in self.inline]
+        if not order:
+            raise ProgramError("the program only gives values (every assignment is a number): "
+                               "add the formula to differentiate, e.g. 'J = w*x'")
         for name in order:
             self._name(name, None)
         referenced = {n.id for name in order for n in ast.walk(self.assignments[name].expr)
                       if isinstance(n, ast.Name)}
         sinks = [name for name in order if name not in referenced]
         out_name = output or (sinks or order)[-1]
+        if out_name in self.inline:
+            raise ProgramError(f"--output {out_name!r} is a value the program gives ({out_name} = "
+                               f"{exact_text(self.inline[out_name][0])}), not something it computes")
         if out_name not in self.built:
-            known = ", ".join(order)
-            raise ProgramError(f"--output {out_name!r} is not assigned in the program (assigned: {known})")
+            known = name_list(order)
+            hint = " (-o writes a file)" if "." in out_name else ""
+            raise ProgramError(f"--output {out_name!r} is not assigned in the program (assigned: {known}){hint}")
         out = self.built[out_name]
         builder_nodes = self.builder.nodes
         graph = self.builder.finish(out, source=self.source)
         kept = {n.name for n in graph.nodes}
-        unused = [n for n in order if n not in kept]
+        unused = [n for n in given if n not in kept]
         if unused:
-            graph.warnings.append(f"not used by the output {out_name!r}: {', '.join(unused)}")
-        graph.names = tuple(sorted({n.name for n in builder_nodes if n.kind == "input"} | set(order)))
+            graph.warnings.append(f"not used by the output {out_name!r}: {name_list(unused)}")
+        graph.names = tuple(sorted({n.name for n in builder_nodes if n.kind == "input"} | set(given)))
         graph.assigned = tuple(order)
+        graph.defaults = {name: value for name, (value, _) in self.inline.items() if name in kept}
         return graph
 
     def _check_name(self, node: ast.AST, name: str) -> None:
@@ -198,6 +212,8 @@ class _Parser:
     def _name(self, name: str, use: Optional[ast.AST]) -> int:
         if name in self.built:
             return self.built[name]
+        if name in self.inline:
+            return self.builder.input(name, self.inline[name][1])
         if name not in self.assignments:
             return self.builder.input(name, self._where(use) if use is not None else None)
         if name in self.visiting:

@@ -274,7 +274,9 @@ def build_graph_spec(doc: Doc) -> tuple:
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
             raise doc.error(("output",), f"{output!r} is not an entry of graph{extra}")
     else:
-        output = list(entries)[-1]
+        given = {name for name, e in entries.items()            # `w: 2` gives w a value (an input)
+                 if isinstance(e, (Fraction, float, int)) and not isinstance(e, bool)}
+        output = ([name for name in entries if name not in given] or list(entries))[-1]
     program = "\n".join(lines)
     try:
         graph = parse_program(program, output=output)
