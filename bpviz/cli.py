@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import signal
 import sys
 from functools import wraps
@@ -15,7 +16,7 @@ import typer
 from rich.console import Console
 
 from . import __version__
-from .errors import BpvizError, InputError, SpecError, UsageError
+from .errors import BpvizError, InputError, ParseError, SpecError, UsageError
 from .escape import terminal_text
 from .parse.expr import MAX_PROGRAM_BYTES
 from .api import DIGITS, DPI
@@ -168,8 +169,9 @@ def main_options(version: bool = typer.Option(False, "--version", callback=_vers
 @app.command()
 @with_output_options
 def expr(
-    program: str = typer.Argument(..., help="The program, e.g. 'c = w*x; J = (c + b)**2'. "
-                                            "'-' reads it from standard input (at most 4 MB and "
+    program: str = typer.Argument(..., help="The program, e.g. 'c = w*x; J = (c + b)**2'; '@FILE' reads "
+                                            "it from FILE (so does a bare FILE that exists and holds no "
+                                            "'=' or ';'), '-' from standard input (at most 4 MB and "
                                             "100,000 nodes; see docs/limits.md)."),
     at: List[str] = typer.Option([], "--at", "-a", metavar="NAME=VALUE",
                                  help="Input values, e.g. --at w=2 --at x=-2 or --at 'w=2, x=-2'."),
@@ -186,8 +188,28 @@ def expr(
     Example: bpviz expr "c = w*x; a = c + b; d = a - y; J = d**2/2" --at "w=2, x=-2, b=8, y=2" -o j.svg
     """
     from .api import Source
-    text = read_text("-", MAX_PROGRAM_BYTES, InputError, "the program") if program == "-" else program
-    show(Source.expression(text, gather_values(at, values), output), options)
+    text = read_program(program)
+    try:
+        show(Source.expression(text, gather_values(at, values), output), options)
+    except ParseError as exc:
+        if text is program and _PATHLIKE.fullmatch(program.strip()):
+            exc.message += f" (to read the program from a file, write @{program.strip()}; '-' reads standard input)"
+        raise
+
+
+_PATHLIKE = re.compile(r"[\w./~-]*[/.][\w./~-]*\.\w+|[\w./~-]*/[\w./~-]*")
+
+
+def read_program(program: str) -> str:
+    """The program: '-' is standard input, '@PATH' a file, and so is a bare argument that names an
+    existing regular file and could not be a program (no '=', ';' or line break)."""
+    if program == "-":
+        return read_text("-", MAX_PROGRAM_BYTES, InputError, "the program")
+    if program.startswith("@"):
+        return read_text(program[1:], MAX_PROGRAM_BYTES, InputError, "the program")
+    if not any(c in program for c in "=;\n") and os.path.isfile(program):
+        return read_text(program, MAX_PROGRAM_BYTES, InputError, "the program")
+    return program
 
 
 def gather_values(at: List[str], values_file: Optional[Path]) -> dict:

@@ -53,3 +53,31 @@ def test_spec_graph_entries_follow_the_same_rule():
     assert data["output"] == "J" and data["values"] == {"w": 2, "x": 3}
     result = runner.invoke(app, ["spec", "-", "-o", "-"], input=spec + "values: {x: 5}\n")
     assert json.loads(result.stdout)["values"] == {"w": 2, "x": 5}
+
+
+def test_a_program_in_a_file(tmp_path):
+    path = tmp_path / "ng.txt"
+    path.write_text("c = w*x; J = c + 1\n")
+    for argument in (str(path), f"@{path}"):
+        result = runner.invoke(app, ["expr", argument, "--at", "w=2, x=3", "-o", "-"])
+        assert result.exit_code == 0 and json.loads(result.stdout)["nodes"][-1]["value"] == 7
+    result = runner.invoke(app, ["expr", str(tmp_path / "missing.txt"), "--at", "x=1"])
+    assert result.exit_code == 1 and "write @" in result.output
+    result = runner.invoke(app, ["expr", f"@{tmp_path / 'missing.txt'}"])
+    assert result.exit_code == 1 and "no such file" in result.output
+
+
+def test_what_bpviz_prints_can_be_pasted_back():
+    g = bpviz.from_expression("f = w·x − y² + 5.93×10⁻⁶ ÷ z；ｇ = （f）＊２", {"w": 2, "x": 3, "y": 1, "z": 1})
+    assert g.out.name == "g" and float(g.out.value) == (6 - 1 + 5.93e-6) * 2
+    assert any(n.op is not None and n.op.name == "powc" for n in g.nodes) and "y2" not in g   # y² is y**2
+    assert "w·x" in g.source                                   # shown as written
+
+
+def test_python_messages_are_translated():
+    for program, fragment in (("J = 2x + 1", "write 2*x"), ("lambda = 2; J = lambda*x", "call it lam or λ"),
+                              ("J = w*in", "reserved word")):
+        result = runner.invoke(app, ["expr", program, "--at", "x=1, w=1"])
+        assert result.exit_code == 1 and fragment in result.output, result.output
+    result = runner.invoke(app, ["expr", "J = x", "--at", "x=1", "--output", "j.svg"])
+    assert result.exit_code == 1 and "-o writes a file" in result.output

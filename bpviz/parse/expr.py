@@ -9,6 +9,7 @@ assignment that no other one uses.
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 import difflib
 import sys
@@ -65,6 +66,26 @@ def _deep_recursion():
         sys.setrecursionlimit(before)
 
 
+_OPERATORS = {"·": "*", "×": "*", "⋅": "*", "∗": "*", "−": "-", "÷": "/", "\ufeff": ""}
+_FULLWIDTH = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}     # ；（）＊＋ … → ASCII
+_SUPERSCRIPT = re.compile("[⁺⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+_SUPER_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
+
+
+def ascii_operators(source: str) -> str:
+    """What bpviz prints, read back: ``w·x``, ``a − y``, ``x²``, ``5.93×10⁻⁶``, fullwidth ``；（）＊＋``
+    and a byte-order mark become their ASCII meaning. Done before Python folds identifiers (NFKC),
+    which would read ``x²`` as the name ``x2``.
+
+    >>> ascii_operators("J = w·x − y²; k = 5.93×10⁻⁶ ＋ （a）")
+    'J = w*x - y**2; k = 5.93*10**-6 + (a)'
+    """
+    if source.isascii():
+        return source
+    source = _SUPERSCRIPT.sub(lambda m: "**" + m.group().translate(_SUPER_DIGITS), source)
+    return "".join(_OPERATORS.get(c) if c in _OPERATORS else _FULLWIDTH.get(c, c) for c in source)
+
+
 def parse_program(source: str, output: Optional[str] = None) -> Graph:
     """Parse a program into a Graph (values not yet computed)."""
     return _Parser(source).build(output)
@@ -77,6 +98,8 @@ class _Parser:
         # one line break, as Python's tokenizer sees it: a lone \r would end a line for
         # str.splitlines() but not for the tokenizer, and the positions (and names) would disagree
         source = source.replace("\r\n", "\n").replace("\r", "\n")
+        self.original = source                      # shown in notes as the user wrote it
+        source = ascii_operators(source)
         self.source = source
         self.lines = source.splitlines()
         self._bytes = [line.encode() for line in source.split("\n")]
@@ -133,9 +156,7 @@ class _Parser:
         try:
             tree = ast.parse(self.source, mode="exec")
         except SyntaxError as exc:
-            message = (exc.msg or "invalid syntax").replace("invalid syntax. ", "")
-            raise ParseError(message, source=self.source, line=exc.lineno or 1,
-                             column=exc.offset or 1) from None
+            raise self._syntax_error(exc) from None
         except (RecursionError, MemoryError):
             raise ParseError("the program is nested too deeply") from None
         if not tree.body:
@@ -193,7 +214,7 @@ class _Parser:
             raise ProgramError(f"--output {out_name!r} is not assigned in the program (assigned: {known}){hint}")
         out = self.built[out_name]
         builder_nodes = self.builder.nodes
-        graph = self.builder.finish(out, source=self.source)
+        graph = self.builder.finish(out, source=self.original)
         kept = {n.name for n in graph.nodes}
         unused = [n for n in given if n not in kept]
         if unused:
@@ -202,6 +223,25 @@ class _Parser:
         graph.assigned = tuple(order)
         graph.defaults = {name: value for name, (value, _) in self.inline.items() if name in kept}
         return graph
+
+    def _syntax_error(self, exc: SyntaxError) -> ParseError:
+        """Python's message, or a better one for what users of formulas write."""
+        line, column = exc.lineno or 1, exc.offset or 1
+        message = (exc.msg or "invalid syntax").replace("invalid syntax. ", "")
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        reserved = next((m for m in re.finditer(r"[^\W\d]\w*", text) if keyword.iskeyword(m.group())
+                         and m.group() not in ("None", "True", "False")), None)
+        if "decimal literal" in message:
+            number = re.search(r"(\d[\d.]*)([^\W\d]\w*)", text[max(column - 3, 0):] or text)
+            if number:
+                message = (f"a number followed by a name: write {number.group(1)}*{number.group(2)} "
+                           f"for a product")
+        elif reserved is not None:
+            word = reserved.group()
+            other = {"lambda": "lam or λ", "in": "x_in", "is": "is_"}.get(word, f"{word}_")
+            message = f"{word!r} is a reserved word of Python, so it cannot be a name: call it {other}"
+            column = reserved.start() + 1
+        return ParseError(message, source=self.source, line=line, column=column)
 
     def _check_name(self, node: ast.AST, name: str) -> None:
         if name.startswith("__"):
