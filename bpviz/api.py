@@ -294,7 +294,8 @@ def _note_figure(note_printer: Printer, job: Job) -> tuple:
     if too_large(job.graph) and not options.large:
         return Figure(reason="figure_too_large", fields={"nodes": f"{len(job.graph.nodes):,}",
                                                          "limit": FIGURE_NODES}), []
-    figure_printer = printer(note_printer.figure)
+    figure_printer = next((p for p in map(printer, note_printer.figure) if not p.missing()),
+                          printer(note_printer.figure[-1]))
     image = figure_printer.render(job)
     if inline:
         data = image.encode("utf-8") if isinstance(image, str) else image

@@ -26,7 +26,7 @@ from .write import MAX_PNG_PIXELS, read_text
 from .render import EXTENSIONS, PRINTERS
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+    add_completion=True, no_args_is_help=True, rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
     help="Backpropagation diagrams: the computation graph of a formula or a small network, "
          "with every forward value, local derivative and gradient.",
@@ -103,7 +103,8 @@ OUTPUT_OPTIONS = {
     "embed": (bool, typer.Option(False, "--embed",
                                  help="Inline a note's figure as a data URI: one self-contained file.")),
     "figure": (bool, typer.Option(True, "--figure/--no-figure",
-                                  help="Write a note's figure beside it (FILE.svg for .md, FILE.png for .tex).")),
+                                  help="Write a note's figure beside it (FILE.svg for .md; FILE.pdf for .tex, "
+                                       "or FILE.png where cairo is missing).")),
     "tex_fragment": (bool, typer.Option(False, "--tex-fragment",
                                         help="Write only the LaTeX body, to \\input{} it.")),
 }
@@ -139,7 +140,7 @@ def show(source, options) -> None:
     chosen = choose_printer(options.out, options.format)
     if options.out in (None, "-") and chosen.binary and sys.stdout.isatty():
         raise UsageError(f"refusing to write {chosen.name.upper()} data to the terminal; add -o FILE")
-    result = run(source, options, progress=lambda message: stderr.print(_escape(message), style="dim"))
+    result = run(source, options, progress=lambda message: stderr.print(_escape(message) + " …", style="dim"))
     for warning in result.warnings:
         stderr.print(f"[yellow]warning:[/] {_escape(warning)}")
     if result.display is not None:
@@ -161,7 +162,7 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main_options(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+def main_options(version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
                                               help="Print the version and exit.")) -> None:
     """Backpropagation diagrams from formulas and small neural-network specs."""
 
@@ -254,17 +255,32 @@ def read_spec(file: str) -> tuple:
 @app.command()
 @friendly
 def doctor() -> None:
-    """Show which Graphviz renderer bpviz will use for SVG/PNG, its version, and why."""
+    """Show which Graphviz renderer bpviz will use for SVG/PNG and why, and which optional tools
+    (PDF figures, LaTeX, Chinese LaTeX) this machine has."""
+    import shutil
+    import subprocess
     from rich.table import Table
+    from .render import printer
     from .write import _version, choose_renderer, find_embedded, find_system
     table = Table(title="Graphviz renderers", header_style="bold")
     for column in ("renderer", "command", "version"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for kind, path in (("system (dot)", find_system()), ("embedded (graphviz-pure)", find_embedded())):
         version = _version(path) if path else "not found"
-        table.add_row(kind, path or "-", version)
+        table.add_row(kind, _escape(path or "-"), _escape(version))
     console = Console(highlight=False)
     console.print(table)
+    tools = Table(title="Optional tools", header_style="bold")
+    for column in ("for", "status"):
+        tools.add_column(column, overflow="fold")
+    missing_pdf = printer("pdf").missing()
+    tools.add_row("PDF figures (-o x.pdf; .tex notes)", _escape(missing_pdf or "cairosvg and cairo found"))
+    pdflatex = shutil.which("pdflatex")
+    tools.add_row("compiling .tex notes", _escape(pdflatex or "pdflatex not found (Debian: texlive-latex-base)"))
+    kpsewhich = shutil.which("kpsewhich")
+    cjk = kpsewhich and subprocess.run([kpsewhich, "CJKutf8.sty"], capture_output=True, text=True).stdout.strip()
+    tools.add_row("--lang zh in .tex notes", _escape(cjk or "CJKutf8 not found (Debian: latex-cjk-chinese)"))
+    console.print(tools)
     try:
         chosen = choose_renderer("auto")
     except BpvizError as exc:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..errors import UsageError
+from ..errors import RenderError, UsageError
 
 
 @dataclass
@@ -41,13 +41,25 @@ class Printer:
     binary: bool = False
     terminal: bool = False           # shown in the terminal, never written to a file
     note: bool = False               # a derivation: note options apply, a figure goes beside it
-    figure: Optional[str] = None     # a note's figure format
+    figure: tuple = ()               # a note's figure formats, preferred first (the first available)
     embeds: bool = False             # a note that can inline its figure (--embed)
     mime: str = "text/plain"
+    requires: Optional[str] = None   # "module:function" -> None, or why the format cannot be made here
 
     def render(self, job: Job):
-        module, function = self.function.split(":")
-        return getattr(importlib.import_module(f"{__name__}.{module}"), function)(job)
+        missing = self.missing()
+        if missing:
+            raise RenderError(f"cannot write {self.name.upper()} here: {missing}")
+        return _call(self.function, job)
+
+    def missing(self) -> Optional[str]:
+        """Why this format cannot be made on this machine, or None."""
+        return _call(self.requires) if self.requires else None
+
+
+def _call(target: str, *args):
+    module, function = target.split(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), function)(*args)
 
 
 PRINTERS = (
@@ -57,10 +69,12 @@ PRINTERS = (
     Printer("dot", (".dot", ".gv"), "dot:print_dot", "Graphviz source", mime="text/vnd.graphviz"),
     Printer("svg", (".svg",), "dot:print_svg", "the figure as SVG", mime="image/svg+xml"),
     Printer("png", (".png",), "dot:print_png", "the figure as PNG", binary=True, mime="image/png"),
+    Printer("pdf", (".pdf",), "dot:print_pdf", "the figure as vector PDF", binary=True,
+            mime="application/pdf", requires="dot:pdf_missing"),
     Printer("md", (".md", ".markdown"), "markdown:print_markdown", "a Markdown note with its figure",
-            note=True, figure="svg", embeds=True, mime="text/markdown"),
+            note=True, figure=("svg",), embeds=True, mime="text/markdown"),
     Printer("tex", (".tex",), "latex:print_latex", "a LaTeX document with its figure", note=True,
-            figure="png", mime="text/x-tex"),
+            figure=("pdf", "png"), mime="text/x-tex"),
 )
 FORMATS = tuple(p.name for p in PRINTERS)
 EXTENSIONS = {ext: p.name for p in PRINTERS for ext in p.extensions}

@@ -3,6 +3,7 @@ local derivatives. Builds DOT text in memory with the ``graphviz`` package; neve
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -80,6 +81,25 @@ def print_png(job) -> bytes:
     return _graphviz(job, "png")
 
 
+def print_pdf(job) -> bytes:
+    """The SVG figure as a vector PDF, by cairosvg (LaTeX includes it at any size)."""
+    import cairosvg
+    pdf = cairosvg.svg2pdf(bytestring=_graphviz(job, "svg"))
+    # cairo stamps the time of the run; the same input must give the same bytes (and the same
+    # length keeps the PDF's byte offsets right)
+    return re.sub(rb"/(CreationDate|ModDate) \(D:\d{14}", rb"/\1 (D:20000101000000", pdf)
+
+
+def pdf_missing() -> Optional[str]:
+    try:
+        import cairosvg  # noqa: F401  (loads the cairo library through cairocffi)
+    except ImportError as exc:
+        return f"PDF needs cairosvg and the cairo library (pip install cairosvg; Debian: libcairo2): {exc}"
+    except OSError as exc:
+        return f"PDF needs the cairo library (Debian: apt-get install libcairo2): {exc}"
+    return None
+
+
 FIGURE_NODES = 400          # figures above this many nodes are drawn only with --large
 TIMEOUT, LARGE_TIMEOUT = 60.0, 3600.0   # seconds the renderer may take
 
@@ -98,6 +118,8 @@ def _graphviz(job, fmt: str) -> bytes:
     renderer = choose_renderer(options.renderer)
     if too_large(graph):
         job.say(f"laying out {len(graph.nodes):,} nodes with the {renderer.kind} renderer; this can take minutes")
+    elif len(graph.nodes) > FAST_LAYOUT_NODES:
+        job.say(f"laying out {len(graph.nodes):,} nodes with the {renderer.kind} renderer")
     return render_graphviz(print_dot(job), fmt, renderer, dpi=options.dpi,
                            timeout=LARGE_TIMEOUT if options.large else TIMEOUT)
 
