@@ -185,6 +185,8 @@ def _names(value, option: str) -> tuple:
         names = tuple(names)
     except TypeError:
         names = (names,)
+    if all(isinstance(name, str) for name in names):       # --param w,b is --param w --param b
+        names = tuple(part.strip() for name in names for part in name.split(",") if part.strip())
     flag = "--param" if option == "params" else f"--{option}"
     for name in names:
         if not isinstance(name, str):
@@ -260,6 +262,9 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
         raise UsageError(f"--embed applies to Markdown notes; a {chosen.name} note has its figure beside it")
     if chosen.terminal and options.out not in (None, "-"):
         raise UsageError(f"the {chosen.name} format prints to the terminal; use -f json or a file extension")
+    if chosen.note and options.lr is not None and source.kind == "expr" and not options.params:
+        raise UsageError("--lr updates parameters: say which inputs they are, e.g. --param w,b "
+                         "(the others are data and stay as they are)")
     graph = source.build()
     result = Result(graph=graph, printer=chosen)
     if options.lr is not None and not chosen.note:

@@ -26,7 +26,8 @@ EXTRA = [  # variants worth showing in the docs
      "--param", "b", "-o", "docs/examples/ng.zh.md"],
     ["expr", "-", "--values", "examples/ng.values.yaml", "--lr", "0.1", "--param", "w", "--param", "b",
      "-o", "docs/examples/ng-step.md"],
-    ["expr", "-", "--values", "examples/ng.values.yaml", "--lr", "0.1", "-o", "docs/examples/ng.tex"],
+    ["expr", "-", "--values", "examples/ng.values.yaml", "--lr", "0.1", "--param", "w,b", "-o",
+     "docs/examples/ng.tex"],
 ]
 
 

@@ -66,7 +66,7 @@ def test_table_is_displayed_not_written():
 # -- notes and their figures ----------------------------------------------------------------------
 
 def test_a_library_user_gets_a_note_with_its_figure_beside_it():
-    result = ng(out="notes/j.md", lr="0.1")
+    result = ng(out="notes/j.md", lr="0.1", params="w")
     assert [path for path, _ in result.files] == ["notes/j.svg", "notes/j.md"]
     svg, note = (content for _, content in result.files)
     assert svg.lstrip().startswith("<?xml") and "](j.svg)" in note

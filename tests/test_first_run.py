@@ -81,3 +81,21 @@ def test_python_messages_are_translated():
         assert result.exit_code == 1 and fragment in result.output, result.output
     result = runner.invoke(app, ["expr", "J = x", "--at", "x=1", "--output", "j.svg"])
     assert result.exit_code == 1 and "-o writes a file" in result.output
+
+
+def test_lr_on_a_formula_needs_its_parameters(tmp_path):
+    program, at = "c = w*x; a = c + b; d = a - y; J = d**2/2", "w=2, x=-2, b=8, y=2"
+    result = runner.invoke(app, ["expr", program, "--at", at, "-o", str(tmp_path / "n.md"), "--lr", "0.1"])
+    assert result.exit_code == 2 and "--param w,b" in result.output and list(tmp_path.iterdir()) == []
+    result = runner.invoke(app, ["expr", program, "--at", at, "-o", str(tmp_path / "n.md"), "--lr", "0.1",
+                                 "--param", "w,b", "--no-figure"])
+    assert result.exit_code == 0, result.output
+    note = (tmp_path / "n.md").read_text()
+    assert "each parameter ($w$, $b$)" in note and "The other inputs are data" in note
+    assert "| $x$ |" not in note.split("## Gradient-descent update")[1]
+
+
+def test_version_short_flag_and_doctor():
+    assert runner.invoke(app, ["-V"]).output.startswith("bpviz ")
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code in (0, 1) and "Optional tools" in result.output and "PDF figures" in result.output

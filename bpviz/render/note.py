@@ -22,6 +22,7 @@ FACTOR_LIMIT = 48           # local derivatives written out per input; beyond, t
 CLOSED_FORM_CHARS = 600     # longer closed forms are summarised, not printed
 PARTIALS_PER_LINE = 5       # \frac{∂a}{∂b} factors per line of a derivation
 NUMBERS_PER_LINE = 8
+PARAMETERS_NAMED = 6        # the update's sentence names up to this many parameters
 
 
 @dataclass
@@ -263,6 +264,13 @@ class NoteBuilder:
         return result, None
 
     # -- one gradient-descent step -------------------------------------------------------------
+    def _parameters(self) -> str:
+        """The updated parameters by name, or how many when there are more than a sentence holds."""
+        names = [name for name, *_ in self.step.rows]
+        if len(names) > PARAMETERS_NAMED:
+            return self.t("n_parameters", count=len(names))
+        return ", ".join(f"${latex_name(name)}$" for name in names)
+
     def update(self) -> Optional[dict]:
         if self.step is None:
             return None
@@ -271,7 +279,8 @@ class NoteBuilder:
                   f"{self.num(old)} - {eta} \\cdot {self.operand(grad)} = {self.num(new)}")
                  for name, old, grad, new in self.step.rows]
         return dict(eta=eta, rows=table,
-                    intro=self.t("update_intro", eta=f"$\\eta = {eta}$"),
+                    intro=self.t("update_intro", eta=f"$\\eta = {eta}$", params=self._parameters(),
+                                 data=self.t("update_data") if len(self.step.rows) < len(self.g.inputs) else ""),
                     rule=f"p \\leftarrow p - \\eta \\, {partial(self.J, 'p')}",
                     after=self.t("after", output=f"${self.J}$", before=f"${self.num(self.g.out.value)}$",
                                  after=f"${self.num(self.step.after)}$"))

@@ -61,7 +61,10 @@ PROSE = {
         "closed_form_too_large": "Closed forms are left out: written out in full, the expression has "
                                  "{size} terms, more than the {limit} sympy is given.",
         "update": "Gradient-descent update",
-        "update_intro": "One step with learning rate {eta}: each parameter moves against its gradient.",
+        "update_intro": "One step with learning rate {eta}: each parameter ({params}) moves against its "
+                        "gradient.{data}",
+        "update_data": " The other inputs are data and stay as they are.",
+        "n_parameters": "{count} of them",
         "parameter": "parameter",
         "old": "old value",
         "new": "new value",
@@ -112,7 +115,9 @@ PROSE = {
         "closed_form_skipped": "节点数超过 {limit} 的图不给出闭式解。",
         "closed_form_too_large": "不给出闭式解：完全展开后表达式有 {size} 项，超过交给 sympy 的上限 {limit}。",
         "update": "梯度下降更新",
-        "update_intro": "学习率为 {eta} 的一步：每个参数沿梯度的反方向移动。",
+        "update_intro": "学习率为 {eta} 的一步：每个参数（{params}）沿梯度的反方向移动。{data}",
+        "update_data": "其余输入是数据，保持不变。",
+        "n_parameters": "共 {count} 个",
         "parameter": "参数",
         "old": "原值",
         "new": "新值",
