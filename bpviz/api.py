@@ -134,6 +134,7 @@ class Options:
     embed: bool = False
     figure: bool = True
     tex_fragment: bool = False
+    md_fragment: bool = False
 
     @classmethod
     def make(cls, **settings) -> "Options":
@@ -150,7 +151,7 @@ class Options:
                 raise UsageError(f"--{name} must be text, not {getattr(self, name)!r}")
         if self.out == "":
             raise UsageError("-o needs a file name ('-' for standard output)")
-        for name in ("check", "legend", "embed", "figure", "tex_fragment", "large"):
+        for name in ("check", "legend", "embed", "figure", "tex_fragment", "md_fragment", "large"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"--{name.replace('_', '-')} is on or off (True or False), "
                                  f"not {getattr(self, name)!r}")
@@ -241,7 +242,7 @@ class Result:
                            f"> tolerance {self.check.tolerance:.0e}")
 
 
-NOTE_ONLY = ("wrt", "params", "embed", "tex_fragment")
+NOTE_ONLY = ("wrt", "params", "embed", "tex_fragment", "md_fragment")
 
 
 def run(source: Source, options: Optional[Options] = None, progress=None) -> Result:
@@ -255,9 +256,11 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
     if not isinstance(options, Options):
         raise UsageError(f"run() takes bpviz.api.Options, not {type(options).__name__}")
     chosen = choose_printer(options.out, options.format)
-    if not chosen.note and (any(getattr(options, k) for k in NOTE_ONLY) or options.lang != "en"):
-        raise UsageError("--wrt, --param, --lang, --embed and --tex-fragment apply to notes "
+    if not chosen.note and any(getattr(options, k) for k in NOTE_ONLY):
+        raise UsageError("--wrt, --param, --embed, --tex-fragment and --md-fragment apply to notes "
                          "(-o FILE.md or FILE.tex)")
+    if not (chosen.note or chosen.terminal) and options.lang != "en":
+        raise UsageError("--lang applies to notes and the terminal table")
     if options.embed and not chosen.embeds:
         raise UsageError(f"--embed applies to Markdown notes; a {chosen.name} note has its figure beside it")
     if chosen.terminal and options.out not in (None, "-"):
@@ -294,7 +297,7 @@ def _note_figure(note_printer: Printer, job: Job) -> tuple:
     out = options.out or "-"
     inline = note_printer.embeds and options.embed
     if out == "-" and not inline:
-        return Figure(reason="figure_stdout"), []
+        return Figure(reason="figure_stdout" if note_printer.embeds else "figure_stdout_file"), []
     from .render.dot import FIGURE_NODES, too_large
     if too_large(job.graph) and not options.large:
         return Figure(reason="figure_too_large", fields={"nodes": f"{len(job.graph.nodes):,}",

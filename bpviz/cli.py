@@ -105,6 +105,9 @@ OUTPUT_OPTIONS = {
     "figure": (bool, typer.Option(True, "--figure/--no-figure",
                                   help="Write a note's figure beside it (FILE.svg for .md; FILE.pdf for .tex, "
                                        "or FILE.png where cairo is missing).")),
+    "md_fragment": (bool, typer.Option(False, "--md-fragment",
+                                       help="Write the Markdown note without its title and footer, to paste "
+                                            "into a larger note.")),
     "tex_fragment": (bool, typer.Option(False, "--tex-fragment",
                                         help="Write only the LaTeX body, to \\input{} it.")),
 }

@@ -8,7 +8,7 @@ from .note import Note
 
 
 def print_markdown(job) -> str:
-    return render_markdown(job.note)
+    return render_markdown(job.note, fragment=job.options.md_fragment)
 
 
 def _math_row(cells: list) -> str:
@@ -30,7 +30,8 @@ def _display(lines: list) -> list:
     return ["$$", "\\begin{aligned}", body, "\\end{aligned}", "$$"]
 
 
-def render_markdown(note: Note) -> str:
+def render_markdown(note: Note, fragment: bool = False) -> str:
+    """The note; with ``fragment``, without its title and footer (to paste into a larger note)."""
     x = note.text
     fence = md_fence(note.source)
     out = [f"# {md_text(note.title)}", "", f"**{x['program']}**", "", f"{fence}{note.source_lang}", note.source,
@@ -65,5 +66,7 @@ def render_markdown(note: Note) -> str:
         out += [f"## {x['update']}", "", u["intro"], "", "$$", u["rule"], "$$", ""]
         out += _table([x["parameter"], x["old"], f"$\\partial {x['output_tex']} / \\partial p$", x["new"]], u["rows"], "lrrl")
         out += ["", u["after"], ""]
+    if fragment:
+        return "\n".join(out[2:]).rstrip("\n") + "\n"
     out += ["---", "", f"*{x['generated']}*", ""]
     return "\n".join(out)

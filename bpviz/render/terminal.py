@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..escape import one_line
+from .prose import prose
 from ..graph import Graph
 from ..numeric import fmt
 
@@ -16,22 +17,23 @@ KIND_STYLE = {"input": "green", "const": "dim", "op": ""}
 
 
 def print_table(job):
-    return render_table(job.graph, job.options.digits, job.check)
+    return render_table(job.graph, job.options.digits, job.check, job.options.lang)
 
 
-def render_table(graph: Graph, digits: int = 4, check=None):
+def render_table(graph: Graph, digits: int = 4, check=None, lang: str = "en"):
+    t = prose(lang)
     out = graph.out.name
     title = Text(one_line(graph.title)) if graph.title else None
     table = Table(title=title, title_style="bold", header_style="bold", show_lines=False)
     table.add_column("#", justify="right", style="dim")
-    table.add_column("node")
-    table.add_column("op")
-    table.add_column("formula")
-    table.add_column("value", justify="right", style=VALUE_STYLE)
-    table.add_column(f"∂{out}/∂node", justify="right", style=GRAD_STYLE)
+    table.add_column(t("node"))
+    table.add_column(t("op"))
+    table.add_column(t("formula"))
+    table.add_column(t("value"), justify="right", style=VALUE_STYLE)
+    table.add_column(f"∂{out}/∂{t('node')}", justify="right", style=GRAD_STYLE)
     for node in graph.nodes:
         name = Text(node.name, style=KIND_STYLE[node.kind] + (" bold" if node.index == graph.output else ""))
-        op = node.kind if node.op is None else f"{node.symbol}  {node.op.name}"
+        op = t(node.kind) if node.op is None else f"{node.symbol}  {node.op.name}"
         formula = "" if node.op is None else graph.formula(node, "uni")
         table.add_row(str(node.index), name, Text(op), Text(formula),
                       Text(fmt(node.value, digits)), Text(fmt(node.grad, digits)))
@@ -44,7 +46,7 @@ def render_table(graph: Graph, digits: int = 4, check=None):
         summary.append(fmt(node.grad, digits), style=GRAD_STYLE)
     parts = [table, summary]
     if check is not None:
-        parts.append(render_check(check, digits))
+        parts.append(render_check(check, digits, lang))
     return Group(*parts)
 
 
@@ -52,20 +54,19 @@ def _maybe(value) -> str:
     return "—" if value is None else fmt(value, 10)
 
 
-def render_check(report, digits: int = 4):
-    table = Table(title="gradient check", header_style="bold")
-    for column in ("input", "bpviz", "sympy diff", "finite diff", "rel. error"):
-        table.add_column(column, justify="right" if column != "input" else "left")
+def render_check(report, digits: int = 4, lang: str = "en"):
+    t = prose(lang)
+    table = Table(title=t("check_title"), header_style="bold")
+    for key in ("input", "check_ours", "check_sympy", "check_fd", "check_error"):
+        table.add_column(t(key), justify="right" if key != "input" else "left")
     for row in report.rows:
         table.add_row(row.name, fmt(row.ours, 10), _maybe(row.symbolic), _maybe(row.numeric),
-                      "at a kink" if row.at_kink else f"{row.error:.1e}")
-    verdict = Text(f"largest disagreement {report.worst:.1e} (tolerance {report.tolerance:.0e}): "
-                   + ("agree" if report.ok else "DISAGREE"),
+                      t("check_kink") if row.at_kink else f"{row.error:.1e}")
+    verdict = Text(t("check_verdict", worst=f"{report.worst:.1e}", tolerance=f"{report.tolerance:.0e}",
+                     verdict=t("check_agree" if report.ok else "check_disagree")),
                    style="green" if report.ok else "bold red")
     if any(row.at_kink for row in report.rows):
-        verdict.append("\nat a kink (relu or abs at 0, a power's exponent at a negative base) the gradient is a "
-                       "convention; those rows are not compared",
-                       style="yellow")
+        verdict.append("\n" + t("check_kink_note"), style="yellow")
     if report.sympy_skipped:
-        verdict.append(f"\nsympy: skipped, {report.sympy_skipped}", style="yellow")
+        verdict.append("\n" + t("check_sympy_skipped", why=report.sympy_skipped), style="yellow")
     return Group(table, verdict)
