@@ -296,7 +296,8 @@ def _note_figure(note_printer: Printer, job: Job) -> tuple:
         return Figure(reason="no_figure"), []
     out = options.out or "-"
     inline = note_printer.embeds and options.embed
-    if out == "-" and not inline:
+    from .write import is_device
+    if (out == "-" or is_device(out)) and not inline:      # no file can go beside a pipe or /dev/null
         return Figure(reason="figure_stdout" if note_printer.embeds else "figure_stdout_file"), []
     from .render.dot import FIGURE_NODES, too_large
     if too_large(job.graph) and not options.large:

@@ -69,12 +69,31 @@ def write_files(files: list) -> None:
         for target in staged:
             target.discard()
     for target in targets:
-        if target.tmp is None:
+        if target.direct:
             target.write_directly()
     for path, content in files:
         if path == "-":
-            sys.stdout.buffer.write(_bytes(content))
-            sys.stdout.flush()
+            _write_stdout(_bytes(content))
+
+
+def _write_stdout(data: bytes) -> None:
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is None:
+        raise OutputError("cannot write standard output: it is closed")
+    try:
+        stream.write(data)
+        stream.flush()
+    except OSError as exc:
+        raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
+
+
+def is_device(path: str) -> bool:
+    """An existing output that is not a regular file or directory: /dev/null, a pipe, a terminal."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def write_output(path: str, content: Union[str, bytes]) -> None:
@@ -92,6 +111,8 @@ class _Target:
     def __init__(self, path: str, data: bytes):
         self.path, self.data, self.tmp, self.backup = path, data, None, None
         self.mode, self.existed = None, False
+        if path.endswith(("/", os.sep)) or os.path.basename(path) in ("", ".", ".."):
+            raise OutputError(f"cannot write {path}: it names a directory, not a file")
         try:
             info = os.stat(path)                    # follows symlinks
         except FileNotFoundError:
@@ -101,7 +122,8 @@ class _Target:
         self.direct = info is not None and not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode)
         if info is not None and stat.S_ISDIR(info.st_mode):
             raise OutputError(f"cannot write {path}: it is a directory")
-        real = Path(os.path.realpath(path)) if info is not None and not self.direct else Path(path)
+        # a symlink (even one whose target does not exist yet) keeps pointing where it did
+        real = Path(os.path.realpath(path)) if not self.direct and os.path.islink(path) else Path(path)
         self.real = real
         self.key = (info.st_dev, info.st_ino) if info is not None else os.path.abspath(path)
         self.directory = real.parent if str(real.parent) else Path(".")

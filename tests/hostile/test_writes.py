@@ -118,3 +118,30 @@ def test_a_note_for_a_unit_with_thousands_of_inputs(tmp_path):
                     "loss: {kind: mse, targets: [1]}\n")
     result = invoke("spec", str(spec), "-o", str(tmp_path / "n.md"))
     assert result.exit_code == 0, result.output
+
+
+def test_a_regular_file_is_written_once_by_rename(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(write._Target, "write_directly", lambda self: calls.append(self.path))
+    write_files([(str(tmp_path / "a.json"), "x"), (str(tmp_path / "a.svg"), "y")])
+    assert calls == [] and (tmp_path / "a.json").read_text() == "x"
+
+
+def test_a_dangling_symlink_and_a_trailing_slash(tmp_path):
+    link = tmp_path / "n.json"
+    link.symlink_to(tmp_path / "target.json")
+    assert invoke("expr", "J = x", "--at", "x=1", "-o", str(link)).exit_code == 0
+    assert link.is_symlink() and (tmp_path / "target.json").exists()
+    result = invoke("expr", "J = x", "--at", "x=1", "-o", str(tmp_path / "x.md") + "/")
+    assert result.exit_code in (1, 2) and sorted(p.name for p in tmp_path.iterdir()) == ["n.json", "target.json"]
+
+
+def test_closed_and_full_standard_output():
+    import subprocess
+    import sys
+    closed = subprocess.run(f"{sys.executable} -m bpviz expr 'J = x' --at x=1 -o - >&-", shell=True,
+                            capture_output=True, timeout=120)
+    assert closed.returncode == 1 and b"standard output" in closed.stderr
+    full = subprocess.run(f"{sys.executable} -m bpviz expr 'J = x' --at x=1 -o - > /dev/full", shell=True,
+                          capture_output=True, timeout=120)
+    assert full.returncode == 1 and b"standard output" in full.stderr
