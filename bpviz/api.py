@@ -310,6 +310,8 @@ def _note_figure(note_printer: Printer, job: Job) -> tuple:
         data = image.encode("utf-8") if isinstance(image, str) else image
         return Figure(link=f"data:{figure_printer.mime};base64," + base64.b64encode(data).decode("ascii")), []
     beside = Path(out).with_suffix(figure_printer.extensions[0])
+    if figure_printer.extensions[0] == note_printer.compiles_to:     # pdflatex writes NAME.pdf itself
+        beside = beside.with_name(f"{beside.stem}-figure{beside.suffix}")
     return Figure(link=beside.name), [(str(beside), image)]
 
 

@@ -41,7 +41,7 @@ _SIMPLE = re.compile(r"^(?P<base>[^\W\d_]+?)(?P<digits>\d*)(?:_(?P<sub>\w+))?$")
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that make text
 # display in another order than it is stored ("Trojan source").
-_CONTROL = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]")
+_CONTROL = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]")
 _BREAKS = re.compile("[\\s\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]+")
 
 
@@ -137,7 +137,9 @@ def md_link_target(path: str) -> str:
     >>> md_link_target("javascript:alert.svg")
     './javascript:alert.svg'
     """
-    target = "".join(f"%{ord(c):02X}" if c in _LINK_UNSAFE or c.isspace() else c for c in path)
+    target = "".join(f"%{ord(c):02X}" if c in _LINK_UNSAFE or c.isspace()
+                     else f"%{ord(c) - 0xDC00:02X}" if "\udc80" <= c <= "\udcff"     # a non-UTF-8 byte
+                     else "" if "\ud800" <= c <= "\udfff" else c for c in path)
     if not path.startswith("data:image/") and ":" in target.split("/")[0]:
         target = "./" + target          # a file named "javascript:x.svg" is a file, not a scheme
     return target

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
-from decimal import Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from typing import Optional, Union
 
@@ -79,14 +79,26 @@ def parse_number(text: str) -> Fraction:
     Fraction(1, 1000)
     >>> parse_number("-2")
     Fraction(-2, 1)
+    >>> parse_number("1/2/4"), parse_number("1_000")
+    (Fraction(1, 8), Fraction(1000, 1))
     >>> parse_number("1e-999999999")
     Traceback (most recent call last):
     bpviz.numeric.NumberRangeError: 1e-999999999 is out of range (bpviz computes with numbers from 1e-4000 to 1e4000 in size)
     """
     cleaned = text.strip().replace("_", "")
-    if "/" in cleaned:
-        num, den = cleaned.split("/", 1)
-        return Fraction(parse_number(num)) / parse_number(den)
+    if "/" in cleaned:                      # a/b/c is (a/b)/c, as in a program
+        parts = cleaned.split("/")
+        if len(parts) > 16:
+            raise ValueError(f"{_clip(text.strip())}: too many divisions for one number")
+        value = parse_number(parts[0])
+        for part in parts[1:]:
+            divisor = parse_number(part)
+            if divisor == 0:
+                raise ValueError(f"{_clip(text.strip())} divides by zero")
+            value /= divisor
+        return check_exact(value, _clip(text.strip()))
+    if text.strip().endswith("_") or text.strip().startswith("_") or "__" in text:
+        raise ValueError(f"{text!r} is not a number")
     decimal = Decimal(cleaned)
     if decimal.is_finite() and decimal and not -MAX_EXPONENT <= decimal.adjusted() <= MAX_EXPONENT:
         raise NumberRangeError(f"{_clip(text.strip())} is out of range (bpviz computes with numbers from "
@@ -178,10 +190,7 @@ def fmt(value: Number, digits: int = 4) -> str:
             significant = text.replace("-", "").replace(".", "").lstrip("0")
             if len(significant) <= max(digits, 6) and "/" not in text:
                 return text
-        as_f = as_float(value)
-        if as_f is None:
-            return _scientific(value, digits)
-        value = as_f
+        return _decimal_g(value, digits)
     if value == 0:
         return "0"
     if math.isinf(value) or math.isnan(value):
@@ -195,16 +204,31 @@ def fmt(value: Number, digits: int = 4) -> str:
     return text
 
 
-def _scientific(q: Fraction, digits: int) -> str:
-    """A Fraction beyond float64's range in ``digits`` significant digits, as ``fmt`` writes floats."""
+def _decimal_g(q: Fraction, digits: int) -> str:
+    """A Fraction in ``digits`` significant digits, rounded once from its exact value (a float in
+    between would round twice: 2/3 at 16 digits is 0.6666666666666667, not ...666), written as
+    Python writes floats with ``g``: fixed from 1e-4 to 10^digits, else ``1.5e-07``.
+
+    >>> _decimal_g(Fraction(2, 3), 16), _decimal_g(Fraction(1, 7), 17), _decimal_g(Fraction(-1, 3), 4)
+    ('0.6666666666666667', '0.14285714285714286', '-0.3333')
+    >>> _decimal_g(Fraction(3, 20000000), 4), _decimal_g(Fraction(10) ** 400 / 3, 4)
+    ('1.5e-07', '3.333e+399')
+    """
     with localcontext() as context:
-        context.prec = digits + 2
-        context.Emax, context.Emin = MAX_EXPONENT * 3, -MAX_EXPONENT * 3
-        text = format(Decimal(q.numerator) / Decimal(q.denominator), f".{digits - 1}e")
-    mantissa, exponent = text.split("e")
+        context.prec = digits
+        context.rounding = ROUND_HALF_EVEN
+        context.Emax, context.Emin = MAX_EXPONENT * 4, -MAX_EXPONENT * 4
+        d = Decimal(q.numerator) / Decimal(q.denominator)      # correctly rounded to `digits`
+        if not d:
+            return "0"
+        exponent = d.adjusted()
+        if -4 <= exponent < digits:
+            text = format(d, "f")
+            return text.rstrip("0").rstrip(".") if "." in text else text
+        mantissa = format(d.scaleb(-exponent), "f")
     if "." in mantissa:
         mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa}e{'-' if exponent.startswith('-') else '+'}{exponent.lstrip('+-').zfill(2)}"
+    return f"{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
 
 
 def json_number(value: Number):

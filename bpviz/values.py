@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 import numbers
 import re
 import unicodedata
@@ -75,6 +76,8 @@ def number(raw, what: str) -> Fraction:
     """
     if isinstance(raw, bool) or raw is None:
         raise ValuesError(f"{what} must be a number, got {raw!r}")
+    if isinstance(raw, Decimal):
+        raw = str(raw)
     if isinstance(raw, numbers.Rational):      # int, Fraction, numpy integers: plain Python ints inside
         try:
             return check_exact(Fraction(int(raw.numerator), int(raw.denominator)), what)
@@ -107,8 +110,14 @@ def load_values_file(path: str) -> dict:
         except ValueError as exc:
             raise ValuesError(f"{path}: invalid JSON: {exc}") from None
         return _values_mapping(path, data)
+    from .errors import SpecError
+    from .parse.spec import Doc
     try:
-        data = yaml.load(text, Loader=_capped_loader())
+        if "*" in text:                            # aliases: refused, with their line
+            yaml.load(text, Loader=_capped_loader())
+        data = Doc(text, path).data if text.strip() else None    # numbers read exactly, as in a spec
+    except SpecError as exc:
+        raise ValuesError(exc.message) from None
     except RecursionError:
         raise ValuesError(f"{path}: the YAML is nested too deeply") from None
     except yaml.YAMLError as exc:

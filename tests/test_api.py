@@ -76,8 +76,8 @@ def test_a_library_user_gets_a_note_with_its_figure_beside_it():
 
 def test_tex_note_gets_a_pdf_and_embed_inlines_the_svg():
     result = ng(out="d.tex")
-    assert result.files[0][0] == "d.pdf" and result.files[0][1][:5] == b"%PDF-"
-    assert "\\includegraphics[width=\\linewidth,height=0.45\\textheight,keepaspectratio]{d.pdf}" in result.files[1][1]
+    assert result.files[0][0] == "d-figure.pdf" and result.files[0][1][:5] == b"%PDF-"
+    assert "keepaspectratio]{d-figure.pdf}" in result.files[1][1]
     [(path, note)] = ng(out="e.md", embed=True).files
     assert path == "e.md" and "](data:image/svg+xml;base64," in note
 

@@ -184,10 +184,10 @@ def _compile(tmp_path, name):
 @pytest.mark.parametrize("program, values", [(NG, "w=2, x=-2, b=8, y=2"), (EVERY_OP, "w_1=0.5, x=2, θ=0.3"),
                                              (APPLES, "apple=100, n_apple=2, orange=150, n_orange=3, tax=1.1")])
 def test_latex_document_compiles(tmp_path, program, values):
-    result = runner.invoke(app, ["expr", program, "--at", values, "--lr", "0.1",
+    result = runner.invoke(app, ["expr", program, "--at", values, "--lr", "0.1", "--param", values.split("=")[0],
                                  "-o", str(tmp_path / "derivation.tex")])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "derivation.pdf").read_bytes()[:5] == b"%PDF-"    # vector, where cairo is there
+    assert (tmp_path / "derivation-figure.pdf").read_bytes()[:5] == b"%PDF-"   # vector; pdflatex writes derivation.pdf
     assert "\\includegraphics" in (tmp_path / "derivation.tex").read_text()
     _compile(tmp_path, "derivation.tex")
 

@@ -50,7 +50,7 @@ DEFAULT_OUTPUT = "f"
 MAX_PROGRAM_BYTES = 4_000_000
 # control characters (tab and newline aside), other line separators, and the bidirectional
 # overrides that make a program display differently from what it is ("Trojan source")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 RECURSION_LIMIT = 20_000      # a long sum such as w1*x1 + ... + w5000*x5000 nests 5,000 deep
 
 
@@ -102,7 +102,7 @@ class _Parser:
         source = ascii_operators(source)
         self.source = source
         self.lines = source.splitlines()
-        self._bytes = [line.encode() for line in source.split("\n")]
+        self._bytes = [line.encode("utf-8", "surrogatepass") for line in source.split("\n")]
         self.builder = GraphBuilder()
         self.built: dict = {}
         self.visiting: list = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from fractions import Fraction
 from typing import Any, Optional
 
@@ -18,7 +19,7 @@ from ..escape import one_line
 from ..graph import SpecInfo
 from ..network import (ACTIVATIONS, INIT_SCHEMES, LAST_LAYER_ONLY, LOSSES, Layer, Network, build_network,
                        init_weights, network_size)
-from ..numeric import NumberRangeError, from_float, parse_number
+from ..numeric import NumberRangeError, check_exact, from_float, parse_number
 from ..values import canonical
 
 MAX_BYTES = 2_000_000      # spec text
@@ -51,6 +52,10 @@ class Doc:
         self.filename = filename
         if not isinstance(text, str):
             raise SpecError(f"{filename}: a spec must be text, not {type(text).__name__}")
+        surrogate = re.search("[\ud800-\udfff]", text)
+        if surrogate:
+            line = text.count("\n", 0, surrogate.start()) + 1
+            raise SpecError(f"{filename}, line {line}: not UTF-8 text (a lone surrogate U+{ord(surrogate.group()):04X})")
         if len(text.encode("utf-8", "replace")) > MAX_BYTES:
             raise SpecError(f"{filename}: the spec is larger than {MAX_BYTES // 1_000_000} MB")
         self.lines: dict = {}
@@ -110,10 +115,15 @@ class Doc:
                                     else node.value)
             except NumberRangeError as exc:
                 raise self.error(path, str(exc)) from None
-            except (ValueError, ArithmeticError, TypeError):
-                if isinstance(value, float) and not math.isfinite(value):
-                    raise self.error(path, f"{node.value} is not a finite number") from None
-                return from_float(float(value))
+            except (ValueError, ArithmeticError, TypeError):     # 0x1f, 0b101, .inf: YAML's own reading
+                try:
+                    if isinstance(value, int):
+                        return check_exact(Fraction(value), "this number")
+                    if not math.isfinite(value):
+                        raise self.error(path, f"{node.value} is not a finite number") from None
+                    return from_float(value)
+                except NumberRangeError as exc:
+                    raise self.error(path, str(exc)) from None
         return value
 
     def _collection(self, node, path: tuple, loader) -> Any:

@@ -45,6 +45,7 @@ class Printer:
     embeds: bool = False             # a note that can inline its figure (--embed)
     mime: str = "text/plain"
     requires: Optional[str] = None   # "module:function" -> None, or why the format cannot be made here
+    compiles_to: Optional[str] = None   # the file a note becomes (pdflatex: NAME.pdf): its figure avoids it
 
     def render(self, job: Job):
         missing = self.missing()
@@ -74,7 +75,7 @@ PRINTERS = (
     Printer("md", (".md", ".markdown"), "markdown:print_markdown", "a Markdown note with its figure",
             note=True, figure=("svg",), embeds=True, mime="text/markdown"),
     Printer("tex", (".tex",), "latex:print_latex", "a LaTeX document with its figure", note=True,
-            figure=("pdf", "png"), mime="text/x-tex"),
+            figure=("pdf", "png"), mime="text/x-tex", compiles_to=".pdf"),
 )
 FORMATS = tuple(p.name for p in PRINTERS)
 EXTENSIONS = {ext: p.name for p in PRINTERS for ext in p.extensions}

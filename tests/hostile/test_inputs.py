@@ -3,6 +3,7 @@ refused with a line and a place, never a crash; and numbers that are right or re
 
 import json
 import math
+import os
 from fractions import Fraction
 
 import pytest
@@ -182,3 +183,38 @@ def test_library_errors_are_the_documented_kinds():
         bpviz.from_expression("J = log(x)", {"x": 0})
     with pytest.raises(SpecError):
         run(Source.spec("graph: {J: w}\n"))
+
+
+def test_numbers_the_attacker_found_wrong(tmp_path):
+    assert bpviz.parse_values("x=1/2/4") == {"x": Fraction(1, 8)}                 # left to right
+    spec = "graph: {J: w*1}\nvalues: {w: 0x1fffffffffffffff}\n"
+    data = json.loads(invoke("spec", "-", "-o", "-", input=spec).stdout)
+    assert data["nodes"][-1]["value_exact"] == "2305843009213693951"
+    values = tmp_path / "v.yaml"
+    values.write_text("x: 1.00000000000000000001\n")
+    data = json.loads(invoke("expr", "J = x*1", "--values", str(values), "-o", "-").stdout)
+    assert data["values"] == {"x": 1.0} and data["nodes"][0]["value_exact"] == "1.00000000000000000001"
+    from bpviz.numeric import fmt
+    assert fmt(Fraction(1, 3), 17) == "0.33333333333333333" and fmt(Fraction(2, 3), 16) == "0.6666666666666667"
+    assert fmt(Fraction("1.2354999999999999999999"), 4) == "1.235"
+    from decimal import Decimal
+    assert bpviz.from_expression("J = x*2", {"x": Decimal("0.1")}).out.value == Fraction(1, 5)
+
+
+@pytest.mark.parametrize("at", ["x=" + "1/" * 3000 + "1", "x=1/0", "x=1_"])
+def test_odd_fractions_in_at(at):
+    assert invoke("expr", "J = x", "--at", at).exit_code == 1
+
+
+def test_lone_surrogates_and_bytes_that_are_not_utf8(tmp_path):
+    with pytest.raises(BpvizError):
+        bpviz.from_expression("J = x # \ud800", {"x": 1})
+    with pytest.raises(BpvizError):
+        run(Source.spec('title: "\ud800x"\ngraph: {J: w}\nvalues: {w: 1}\n'))
+    proc = run_bpviz("expr", b"J = x # \xff", "--at", "x=1")
+    assert proc.returncode == 1
+    target = os.fsdecode(bytes(tmp_path) + b"/b\xff.md")
+    proc = run_bpviz("expr", "J = x", "--at", "x=1", "-o", target, "--renderer", "embedded")
+    assert proc.returncode == 0, proc.stderr
+    note = (tmp_path / os.fsdecode(b"b\xff.md")).read_text()
+    assert "](b%FF.svg)" in note
