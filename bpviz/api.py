@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Mapping, Optional
 
 from .autodiff import evaluate, gradient_step
-from .check import (CLOSED_FORM_NODES, SYMPY_SIZE, CheckReport, check, closed_forms, expression_size,
-                    sympy_fits)
+from .check import (CLOSED_FORM_NODES, SYMPY_DEPTH, CheckReport, check, closed_forms, function_depth,
+                    sympy_refusal)
 from .errors import CheckFailed, InputError, UsageError, ValuesError
 from .graph import Graph
 from .numeric import parse_number
@@ -326,10 +326,13 @@ def note_for(graph: Graph, options: Options, figure=None):
     closed, skipped = None, None
     if len(graph.nodes) > CLOSED_FORM_NODES:
         skipped = ("closed_form_skipped", {"limit": CLOSED_FORM_NODES})
-    elif not sympy_fits(graph):
-        skipped = ("closed_form_too_large", {"size": f"{expression_size(graph):,}", "limit": SYMPY_SIZE})
+    elif sympy_refusal(graph) is not None:
+        skipped = sympy_refusal(graph)
     else:
-        closed = closed_forms(graph, [n for n in wrt if graph.node(n).kind == "input"])
+        try:
+            closed = closed_forms(graph, [n for n in wrt if graph.node(n).kind == "input"])
+        except RecursionError:
+            skipped = ("closed_form_too_deep", {"depth": function_depth(graph), "limit": SYMPY_DEPTH})
     rate = options.lr if options.lr is not None else (graph.spec.learning_rate if graph.spec else None)
     step = gradient_step(graph, rate, list(options.params) or None) if rate is not None else None
     return build_note(graph, lang=options.lang, digits=options.digits, wrt=wrt, closed=closed,

@@ -9,8 +9,8 @@ from typing import Optional
 
 from .autodiff import forward
 from .errors import DomainError, ProgramError
-from .graph import Graph
-from .numeric import Number
+from .graph import PATH_CAP, Graph
+from .numeric import Number, as_float, fmt
 
 CLOSED_FORM_NODES = 80      # sympy closed forms only for graphs up to this size
 SYMPY_SIZE = 600            # ...and whose output unfolds into at most this many terms (sympy's diff
@@ -20,12 +20,40 @@ FD_BUDGET = 20_000_000      # node evaluations --check's finite differences may 
 
 
 def expression_size(graph: Graph) -> int:
-    """How many terms the output's expression has when every shared node is written out."""
-    return sum(graph.path_counts())
+    """How many terms the output's expression has when every shared node is written out (at most
+    PATH_CAP)."""
+    return min(sum(graph.path_counts()), PATH_CAP)
+
+
+RATIONAL = ("add", "sub", "mul", "div", "neg", "id", "powc", "affine")
+SYMPY_DEPTH = 6             # ...and nests at most this many other functions on any path (a power with a
+                            # variable exponent counts twice): sympy's diff and evaluation grow with the
+                            # nesting (x**x**x**x**x**x, or eight nested sigmoids, take minutes)
+
+
+def function_depth(graph: Graph) -> int:
+    """The most functions other than + − × ÷ and constant powers nested on one path to the output."""
+    depth = [0] * len(graph.nodes)
+    for node in graph.nodes:
+        below = max((depth[i] for i in node.inputs), default=0)
+        weight = 0 if node.op is None or node.op.name in RATIONAL else 2 if node.op.name == "pow" else 1
+        depth[node.index] = below + weight
+    return depth[graph.output]
 
 
 def sympy_fits(graph: Graph) -> bool:
-    return expression_size(graph) <= SYMPY_SIZE
+    return sympy_refusal(graph) is None
+
+
+def sympy_refusal(graph: Graph) -> Optional[tuple]:
+    """Why sympy is not given this graph, as (prose key, fields), or None."""
+    size = expression_size(graph)
+    if size > SYMPY_SIZE:
+        return "closed_form_too_large", {"size": f"{size:,}", "limit": SYMPY_SIZE}
+    depth = function_depth(graph)
+    if depth > SYMPY_DEPTH:
+        return "closed_form_too_deep", {"depth": depth, "limit": SYMPY_DEPTH}
+    return None
 
 
 @dataclass
@@ -127,8 +155,12 @@ def closed_forms(graph: Graph, names: list) -> dict:
         value = Fraction(int(value.p), int(value.q)) if value.is_Rational else _real(value)
         if value is None:                 # no real closed-form value here: leave it out
             continue
-        ours = float(graph.node(name).grad)
-        agrees = abs(float(value) - ours) <= 1e-9 * max(1.0, abs(ours))
+        grad = graph.node(name).grad
+        if isinstance(value, Fraction) and isinstance(grad, Fraction):
+            agrees = value == grad
+        else:
+            ours, theirs = _float(grad), _float(value)
+            agrees = ours is not None and theirs is not None and abs(theirs - ours) <= 1e-9 * max(1.0, abs(ours))
         result[name] = ClosedForm(derivative, symbols, value, agrees)
     return result
 
@@ -190,18 +222,32 @@ def kinked_inputs(graph: Graph) -> set:
     return {n.name for n in graph.inputs if upstream[n.index]}
 
 
+def _float(value) -> Optional[float]:
+    return as_float(value) if isinstance(value, Fraction) else float(value)
+
+
 def check(graph: Graph, tolerance: float = 1e-5) -> CheckReport:
     inputs = len(graph.inputs)
+    for node in graph.nodes:
+        if node.kind != "const" and (_float(node.value) is None or _float(node.grad) is None):
+            raise ProgramError(f"--check compares in 64-bit floats, which cannot hold {node.name} = "
+                               f"{fmt(node.value)} (∂/∂{node.name} = {fmt(node.grad)}); check it at smaller values")
     if 2 * inputs * len(graph.nodes) > FD_BUDGET:
         raise ProgramError(f"--check would evaluate the {len(graph.nodes):,}-node graph {2 * inputs:,} times, "
                            f"more than the {FD_BUDGET:,} node evaluations it may take; check a smaller graph")
-    skipped = None
-    if sympy_fits(graph):
-        symbolic = sympy_gradient(graph)
+    skipped, symbolic = None, {}
+    refusal = sympy_refusal(graph)
+    if refusal is not None:
+        key, fields = refusal
+        skipped = (f"the expression unfolds into {fields['size']} terms, more than the {SYMPY_SIZE} sympy is given"
+                   if key == "closed_form_too_large" else
+                   f"the expression nests {fields['depth']} functions, more than the {SYMPY_DEPTH} sympy is given")
+        skipped += "; finite differences only"
     else:
-        symbolic = {}
-        skipped = (f"the expression unfolds into {expression_size(graph):,} terms, more than the "
-                   f"{SYMPY_SIZE} sympy is given; finite differences only")
+        try:
+            symbolic = sympy_gradient(graph)
+        except RecursionError:
+            skipped = "sympy ran out of recursion on this expression; finite differences only"
     numeric = numeric_gradient(graph)
     kinked = kinked_inputs(graph)
     rows = [CheckRow(n.name, n.grad, symbolic.get(n.name), numeric[n.name], n.name in kinked)

@@ -44,6 +44,7 @@ class Node:
 
 NameOf = Callable[[Node], str]
 MAX_NODES = 100_000
+PATH_CAP = 10 ** 18
 
 
 @dataclass
@@ -115,13 +116,14 @@ class Graph:
 
     # -- chain-rule paths ---------------------------------------------------------------------
     def path_counts(self) -> list:
-        """Per node, how many paths lead from it to the output (exact integers)."""
+        """Per node, how many paths lead from it to the output (exact integers, at most PATH_CAP: a
+        chain of squarings has 2^14400 of them)."""
         counts = [0] * len(self.nodes)
         counts[self.output] = 1
         for node in reversed(self.nodes):
             if counts[node.index]:
                 for src in node.inputs:
-                    counts[src] += counts[node.index]
+                    counts[src] = min(counts[src] + counts[node.index], PATH_CAP)
         return counts
 
     def paths(self, index: int, limit: int) -> list:

@@ -233,6 +233,19 @@ def sigmoid(x: Number) -> float:
     return e / (1.0 + e)
 
 
+def _sigmoid_slope(x: Number) -> float:
+    """σ'(x) = σ(x)·σ(−x): no cancellation where σ(x) rounds to 1 (σ'(40) is 4.2e-18, not 0)."""
+    return sigmoid(x) * sigmoid(-float(x))
+
+
+def _tanh_slope(x: Number) -> float:
+    """1 − tanh²(x), as 4e^(−2|x|)/(1 + e^(−2|x|))²: no cancellation where tanh(x) rounds to ±1."""
+    e = math.exp(-2 * abs(float(x)))
+    if e == 0:
+        _domain(f"tanh'({fmt(x)}) is too small for a 64-bit float (it underflows to 0)")
+    return 4 * e / (1 + e) ** 2
+
+
 def _softplus(x: Number) -> float:
     x = float(x)
     return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
@@ -376,7 +389,7 @@ defop("pow", arity=2, symbol="^", forward=lambda a, p: _power(a[0], a[1]),
       duni=("$w1·$w0^($a1−1)", "$w0^$w1·ln $w0"),
       dtex=("$w1 \\cdot {$w0}^{$a1 - 1}", "{$w0}^{$a1} \\ln $w0"), sympy=lambda s, p: s[0] ** s[1])
 defop("powc", arity=1, symbol="xⁿ", forward=lambda a, p: _power(a[0], p),
-      local=lambda a, o, p: (tame(p * _power(a[0], p - 1)),),
+      local=lambda a, o, p: (ZERO if p == 0 else tame(p * _power(a[0], p - 1)),),
       text="$w0 ** $p", uni="$w0$p", tex="{$w0}^{$p}", d=(_powc_derivative,),
       sympy=lambda s, p: s[0] ** _sympy().Rational(p.numerator, p.denominator),
       param_field="exponent", param_symbol=lambda p: f"x{sup(p)}")
@@ -402,11 +415,11 @@ defop("tan", symbol="tan", **function("tan", tex="\\tan"), forward=lambda a, p: 
       local=lambda a, o, p: (1 + o * o,), d=("1 + tan($a0)**2",), duni=("1 + tan²($a0)",),
       dtex=("1 + \\tan^{2}\\left($a0\\right)",), sympy=lambda s, p: _sympy().tan(s[0]))
 defop("tanh", symbol="tanh", **function("tanh", tex="\\tanh"), forward=lambda a, p: math.tanh(a[0]),
-      local=lambda a, o, p: (1 - o * o,), d=("1 - tanh($a0)**2",), duni=("1 − tanh²($a0)",),
+      local=lambda a, o, p: (_tanh_slope(a[0]),), d=("1 - tanh($a0)**2",), duni=("1 − tanh²($a0)",),
       dtex=("1 - \\tanh^{2}\\left($a0\\right)",), sympy=lambda s, p: _sympy().tanh(s[0]),
       activation="tanh")
 defop("sigmoid", symbol="σ", **function("sigmoid", "σ", "\\sigma"), forward=lambda a, p: sigmoid(a[0]),
-      local=lambda a, o, p: (o * (1 - o),), d=("sigmoid($a0) * (1 - sigmoid($a0))",),
+      local=lambda a, o, p: (_sigmoid_slope(a[0]),), d=("sigmoid($a0) * (1 - sigmoid($a0))",),
       duni=("σ($a0)·(1 − σ($a0))",),
       dtex=("\\sigma\\left($a0\\right)\\left(1 - \\sigma\\left($a0\\right)\\right)",),
       sympy=lambda s, p: 1 / (1 + _sympy().exp(-s[0])), activation="sigmoid")

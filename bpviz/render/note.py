@@ -14,7 +14,7 @@ from typing import Optional
 from .. import __version__
 from ..check import CLOSED_FORM_NODES
 from ..escape import latex_name, tex_num, tex_operand
-from ..graph import Graph, Node
+from ..graph import PATH_CAP, Graph, Node
 from .prose import prose
 
 PATH_LIMIT = 8              # paths listed per input; beyond, the one-step (backward) form
@@ -203,7 +203,8 @@ class NoteBuilder:
                 intro = t("no_path", **names)
             elif count > PATH_LIMIT:
                 lines = self._one_step(node)
-                intro = t("too_many_paths", count=count, limit=PATH_LIMIT, **names)
+                shown = f"{count:,}" if count < PATH_CAP else f"≥ {PATH_CAP:,}"
+                intro = t("too_many_paths", count=shown, limit=PATH_LIMIT, **names)
             elif factors > FACTOR_LIMIT:
                 lines = self._one_step(node)
                 intro = t("long_path", factors=factors, limit=FACTOR_LIMIT, **names)

@@ -62,6 +62,8 @@ PROSE = {
         "closed_form_skipped": "Closed forms are left out for graphs over {limit} nodes.",
         "closed_form_too_large": "Closed forms are left out: written out in full, the expression has "
                                  "{size} terms, more than the {limit} sympy is given.",
+        "closed_form_too_deep": "Closed forms are left out: the expression nests {depth} functions, more "
+                                "than the {limit} sympy is given.",
         "update": "Gradient-descent update",
         "update_intro": "One step with learning rate {eta}: each parameter ({params}) moves against its "
                         "gradient.{data}",
@@ -76,6 +78,7 @@ PROSE = {
         "formula": "formula",
         "input": "input",
         "const": "const",
+        "rows_left_out": "{count} more left out (-o FILE.json lists every node)",
         "check_title": "gradient check",
         "check_ours": "bpviz",
         "check_sympy": "sympy diff",
@@ -133,6 +136,7 @@ PROSE = {
         "disagrees": "与链式法则的结果（{ours}）不一致，请报告此问题。",
         "closed_form_skipped": "节点数超过 {limit} 的图不给出闭式解。",
         "closed_form_too_large": "不给出闭式解：完全展开后表达式有 {size} 项，超过交给 sympy 的上限 {limit}。",
+        "closed_form_too_deep": "不给出闭式解：表达式嵌套了 {depth} 层函数，超过交给 sympy 的上限 {limit}。",
         "update": "梯度下降更新",
         "update_intro": "学习率为 {eta} 的一步：每个参数（{params}）沿梯度的反方向移动。{data}",
         "update_data": "其余输入是数据，保持不变。",
@@ -146,6 +150,7 @@ PROSE = {
         "formula": "公式",
         "input": "输入",
         "const": "常数",
+        "rows_left_out": "另有 {count} 行未列出（-o FILE.json 列出所有节点）",
         "check_title": "梯度检验",
         "check_ours": "bpviz",
         "check_sympy": "sympy 求导",

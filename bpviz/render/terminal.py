@@ -14,6 +14,8 @@ from ..numeric import fmt
 VALUE_STYLE = "bold cyan"
 GRAD_STYLE = "bold magenta"
 KIND_STYLE = {"input": "green", "const": "dim", "op": ""}
+TABLE_ROWS = 400        # a bigger graph shows its first rows and its output; -o FILE.json has every node
+SUMMARY_ROWS = 100
 
 
 def print_table(job):
@@ -31,7 +33,11 @@ def render_table(graph: Graph, digits: int = 4, check=None, lang: str = "en"):
     table.add_column(t("formula"))
     table.add_column(t("value"), justify="right", style=VALUE_STYLE)
     table.add_column(f"∂{out}/∂{t('node')}", justify="right", style=GRAD_STYLE)
-    for node in graph.nodes:
+    shown = graph.nodes if len(graph.nodes) <= TABLE_ROWS else graph.nodes[:TABLE_ROWS - 1] + [graph.out]
+    for node in shown:
+        if node is graph.out and len(shown) < len(graph.nodes):
+            table.add_row("…", Text(t("rows_left_out", count=f"{len(graph.nodes) - len(shown):,}"), style="dim"),
+                          "", "", "", "")
         name = Text(node.name, style=KIND_STYLE[node.kind] + (" bold" if node.index == graph.output else ""))
         op = t(node.kind) if node.op is None else f"{node.symbol}  {node.op.name}"
         formula = "" if node.op is None else graph.formula(node, "uni")
@@ -40,10 +46,13 @@ def render_table(graph: Graph, digits: int = 4, check=None, lang: str = "en"):
     summary = Text()
     summary.append(f"{out} = ", style="bold")
     summary.append(fmt(graph.out.value, digits), style=VALUE_STYLE)
-    for node in graph.inputs:
+    inputs = graph.inputs
+    for node in inputs[:SUMMARY_ROWS]:
         summary.append("\n")
         summary.append(f"∂{out}/∂{node.name} = ")
         summary.append(fmt(node.grad, digits), style=GRAD_STYLE)
+    if len(inputs) > SUMMARY_ROWS:
+        summary.append("\n" + t("rows_left_out", count=f"{len(inputs) - SUMMARY_ROWS:,}"), style="dim")
     parts = [table, summary]
     if check is not None:
         parts.append(render_check(check, digits, lang))

@@ -218,3 +218,38 @@ def test_lone_surrogates_and_bytes_that_are_not_utf8(tmp_path):
     assert proc.returncode == 0, proc.stderr
     note = (tmp_path / os.fsdecode(b"b\xff.md")).read_text()
     assert "](b%FF.svg)" in note
+
+
+def test_sympy_is_not_given_deep_nestings():
+    tower = "a0 = x; " + "; ".join(f"a{i} = a{i - 1} ** x" for i in range(1, 8))
+    result = invoke("expr", tower, "--at", "x=1.1", "--check")
+    assert result.exit_code == 0 and "nests 14 functions" in result.output
+    note = run(Source.expression(tower, {"x": "1.1"}), Options.make(out="-", format="md", figure=False))
+    assert "nests 14 functions" in note.files[0][1]
+
+
+def test_a_squaring_chain_with_astronomically_many_paths(tmp_path):
+    program = "a0 = x*x\n" + "\n".join(f"a{i} = a{i - 1}*a{i - 1}" for i in range(1, 3000))
+    result = invoke("expr", program, "--at", "x=0", "-o", str(tmp_path / "n.md"), "--no-figure", "--wrt", "x")
+    assert result.exit_code == 0, result.output
+    assert "≥ 1,000,000,000,000,000,000 paths" in (tmp_path / "n.md").read_text()
+
+
+def test_check_refuses_values_floats_cannot_hold_and_notes_still_work(tmp_path):
+    result = invoke("expr", "J = x*y", "--at", "x=1e400, y=1", "--check")
+    assert result.exit_code == 1 and "64-bit floats" in result.output
+    result = invoke("expr", "J = x*y", "--at", "x=1e400, y=1", "-o", str(tmp_path / "n.md"), "--no-figure")
+    assert result.exit_code == 0 and "agrees with the chain rule" in (tmp_path / "n.md").read_text()
+
+
+def test_saturated_activations_keep_their_tiny_slopes():
+    g = bpviz.from_expression("J = sigmoid(x) + tanh(y)", {"x": 40, "y": 20})
+    assert g.node("x").grad == pytest.approx(4.248354255291589e-18, rel=1e-12)
+    assert g.node("y").grad == pytest.approx(1.6993417021166355e-17, rel=1e-12)
+    assert bpviz.from_expression("J = x**0", {"x": 0}).gradients() == {"x": 0}
+
+
+def test_a_huge_table_shows_its_output():
+    program = "a0 = x\n" + "\n".join(f"a{i} = a{i - 1} + 1" for i in range(1, 5000))
+    result = invoke("expr", program, "--at", "x=1")
+    assert result.exit_code == 0 and "more left out" in result.output and "a4999 = 5000" in result.output
