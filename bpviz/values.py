@@ -59,6 +59,8 @@ def parse_assignments(text: str) -> dict:
         name = canonical(name)
         if not _NAME.match(name):
             raise ValuesError(f"{name!r} is not a valid name (in {pair.strip()!r})")
+        if name in values:
+            raise ValuesError(f"{name!r} is given twice in {text.strip()!r}")
         values[name] = number(raw, f"the value of {name}")
     return values
 
@@ -137,5 +139,8 @@ def _values_mapping(path: str, data) -> dict:
     for name, raw in data.items():
         if not isinstance(name, str) or not _NAME.match(canonical(name)):
             raise ValuesError(f"{path}: {name!r} is not a valid name")
+        if canonical(name) in values:
+            raise ValuesError(f"{path}: {name!r} is given twice (names are read as Python reads them: "
+                              f"{canonical(name)!r})")
         values[canonical(name)] = number(raw, f"{path}: the value of {name}")
     return values

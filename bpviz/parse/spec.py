@@ -300,7 +300,12 @@ def build_graph_spec(doc: Doc) -> tuple:
     values = data.get("values") or {}
     if not isinstance(values, dict):
         raise doc.error(("values",), f"expected a mapping of names to numbers, not {_kind(values)}")
-    values = {canonical(name): _number(doc, ("values", name), v) for name, v in values.items()}
+    read = {}
+    for name, v in values.items():
+        if canonical(name) in read:
+            raise doc.error(("values", name), f"{name!r} is the same name as {canonical(name)!r}, given twice")
+        read[canonical(name)] = _number(doc, ("values", name), v)
+    values = read
     graph.spec = SpecInfo(values_key="values")
     return graph, values
 
