@@ -119,6 +119,7 @@ def backward(graph: Graph) -> None:
     """One reverse topological walk: grad(input) += grad(node) × local, over every out-edge."""
     grads: list = [ZERO] * len(graph.nodes)
     grads[graph.output] = ONE
+    vanished = []
     for node in reversed(graph.nodes):
         g = grads[node.index]
         node.grad = g
@@ -126,11 +127,20 @@ def backward(graph: Graph) -> None:
             continue
         try:
             for src, local in zip(node.inputs, node.local):
-                grads[src] = _finite(tame(grads[src] + g * local))
+                total = tame(grads[src] + g * local)
+                if total.__class__ is float and 0 < abs(total) < TINY:
+                    vanished.append(graph.nodes[src].name)        # a vanishing gradient: kept, and said
+                else:
+                    _finite(total)
+                grads[src] = total
         except (DomainError, OverflowError) as exc:
             message = exc.message if isinstance(exc, DomainError) else OVERFLOW
             raise DomainError(f"the gradient flowing back through {node.name!r} "
                               f"({node.where or graph.formula(node)}): {message}") from None
+    if vanished:
+        names = name_list(dict.fromkeys(vanished), 5)
+        graph.warnings.append(f"gradients below 2.2e-308 (subnormal floats, fewer than 16 digits) reach "
+                              f"{names}: the vanishing gradient is real, its last digits are not")
 
 
 @dataclass

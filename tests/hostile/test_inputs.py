@@ -253,3 +253,16 @@ def test_a_huge_table_shows_its_output():
     program = "a0 = x\n" + "\n".join(f"a{i} = a{i - 1} + 1" for i in range(1, 5000))
     result = invoke("expr", program, "--at", "x=1")
     assert result.exit_code == 0 and "more left out" in result.output and "a4999 = 5000" in result.output
+
+
+def test_a_vanishing_gradient_is_kept_and_said():
+    """The benchmark's 20,000-node program: gradients shrink below float64's normal range far from
+    the output; the run goes on and says so (it once stopped with an error)."""
+    import sys
+    sys.path.insert(0, str(EXAMPLES.parent / "benchmarks"))
+    from run import program
+    text, values = program(20_000)
+    g = bpviz.from_expression(text, values)
+    assert any("vanishing gradient" in w for w in g.warnings)
+    tiny = [n for n in g.nodes if n.grad.__class__ is float and 0 < abs(n.grad) < 2.3e-308]
+    assert tiny
