@@ -243,6 +243,7 @@ class Result:
 
 
 NOTE_ONLY = ("wrt", "params", "embed", "tex_fragment", "md_fragment")
+FIGURE_ONLY = ("edge_labels", "rankdir", "theme", "highlight", "legend", "dpi", "large")
 
 
 def run(source: Source, options: Optional[Options] = None, progress=None) -> Result:
@@ -263,6 +264,14 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
         raise UsageError("--lang applies to notes and the terminal table")
     if options.embed and not chosen.embeds:
         raise UsageError(f"--embed applies to Markdown notes; a {chosen.name} note has its figure beside it")
+    figure_options = [name for name in FIGURE_ONLY
+                      if getattr(options, name) != Options.__dataclass_fields__[name].default]
+    if figure_options and not (chosen.draws or chosen.note):
+        flags = ", ".join("--" + name.replace("_", "-") for name in figure_options)
+        raise UsageError(f"{flags} shape{'s' if len(figure_options) == 1 else ''} figures, and {chosen.name} "
+                         f"output has none (-o FILE.svg, .png, .pdf, .md or .tex)")
+    if options.lr is not None and not chosen.note:
+        raise UsageError("--lr adds a gradient step to a note (-o FILE.md or FILE.tex)")
     if chosen.terminal and options.out not in (None, "-"):
         raise UsageError(f"the {chosen.name} format prints to the terminal; use -f json or a file extension")
     if chosen.note and options.lr is not None and source.kind == "expr" and not options.params:
@@ -270,8 +279,6 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
                          "(the others are data and stay as they are)")
     graph = source.build()
     result = Result(graph=graph, printer=chosen)
-    if options.lr is not None and not chosen.note:
-        result.warnings.append("--lr only changes notes (-o FILE.md or FILE.tex); ignored")
     if options.check:
         result.check = check(graph)
     result.warnings += graph.warnings

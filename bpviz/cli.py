@@ -98,12 +98,12 @@ OUTPUT_OPTIONS = {
              "weights and biases).")),
     "params": (List[str], typer.Option(
         [], "--param", metavar="NAME",
-        help="The inputs that --lr updates (repeatable; default: every input, or a network's weights and "
-             "biases).")),
+        help="The inputs that --lr updates, e.g. --param w,b (repeatable). A formula needs it (its other "
+             "inputs are data); a network spec updates its weights and biases by default.")),
     "embed": (bool, typer.Option(False, "--embed",
                                  help="Inline a note's figure as a data URI: one self-contained file.")),
     "figure": (bool, typer.Option(True, "--figure/--no-figure",
-                                  help="Write a note's figure beside it (FILE.svg for .md; FILE.pdf for .tex, "
+                                  help="Write a note's figure beside it (FILE.svg for .md; FILE-figure.pdf for .tex, "
                                        "or FILE.png where cairo is missing).")),
     "md_fragment": (bool, typer.Option(False, "--md-fragment",
                                        help="Write the Markdown note without its title and footer, to paste "
@@ -174,9 +174,9 @@ def main_options(version: bool = typer.Option(False, "--version", "-V", callback
 @with_output_options
 def expr(
     program: str = typer.Argument(..., help="The program, e.g. 'c = w*x; J = (c + b)**2'; '@FILE' reads "
-                                            "it from FILE (so does a bare FILE that exists and holds no "
-                                            "'=' or ';'), '-' from standard input (at most 4 MB and "
-                                            "100,000 nodes; see docs/limits.md)."),
+                                            "it from FILE (so does a bare path to an existing file), '-' "
+                                            "from standard input (at most 4 MB and 100,000 nodes; see "
+                                            "docs/limits.md)."),
     at: List[str] = typer.Option([], "--at", "-a", metavar="NAME=VALUE",
                                  help="Input values, e.g. --at w=2 --at x=-2 or --at 'w=2, x=-2'."),
     values: Optional[Path] = typer.Option(None, "--values", metavar="FILE",
@@ -196,12 +196,15 @@ def expr(
     try:
         show(Source.expression(text, gather_values(at, values), output), options)
     except ParseError as exc:
-        if text is program and _PATHLIKE.fullmatch(program.strip()):
-            exc.message += f" (to read the program from a file, write @{program.strip()}; '-' reads standard input)"
+        path = program.strip()
+        if text is program and _PATHLIKE.fullmatch(path) and ("/" in path or _SUFFIX.search(path)):
+            raise InputError(f"{path}: no such file (to differentiate a formula, write it: 'J = w*x'; "
+                             f"@PATH reads a program from a file, '-' from standard input)") from None
         raise
 
 
-_PATHLIKE = re.compile(r"[\w./~-]*[/.][\w./~-]*\.\w+|[\w./~-]*/[\w./~-]*")
+_PATHLIKE = re.compile(r"[\w./~-]+")
+_SUFFIX = re.compile(r"\.(txt|py|bp|bpviz|prog|md|yaml|yml|json)$")
 
 
 def read_program(program: str) -> str:
@@ -267,11 +270,11 @@ def doctor() -> None:
     from .write import _version, choose_renderer, find_embedded, find_system
     table = Table(title="Graphviz renderers", header_style="bold")
     for column in ("renderer", "command", "version"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column == "command")
     for kind, path in (("system (dot)", find_system()), ("embedded (graphviz-pure)", find_embedded())):
         version = _version(path) if path else "not found"
         table.add_row(kind, _escape(path or "-"), _escape(version))
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)   # paths whole in a pipe
     console.print(table)
     tools = Table(title="Optional tools", header_style="bold")
     for column in ("for", "status"):

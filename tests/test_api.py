@@ -96,11 +96,14 @@ def test_check_report_reaches_the_json_and_the_result():
     assert result.check.ok and result.check_failure() is None
 
 
-def test_spec_learning_rate_is_the_default_step_and_lr_elsewhere_warns():
+def test_spec_learning_rate_is_the_default_step_and_figure_options_elsewhere_are_refused():
     text = (EXAMPLES / "two-layer.yaml").read_text()
     result = run(Source.spec(text, "two-layer.yaml"), Options.make(out="n.md", figure=False))
     assert result.note.update is not None and "\\eta = 0.5" in result.note.update["intro"]
-    assert ng(out="-", lr="0.1").warnings == ["--lr only changes notes (-o FILE.md or FILE.tex); ignored"]
+    with pytest.raises(UsageError, match="--lr adds a gradient step to a note"):
+        ng(out="-", lr="0.1")
+    with pytest.raises(UsageError, match="--theme, --highlight shape figures"):
+        ng(theme="dark", highlight="w")
 
 
 def test_missing_spec_value_names_the_key_and_line():

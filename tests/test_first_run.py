@@ -62,7 +62,7 @@ def test_a_program_in_a_file(tmp_path):
         result = runner.invoke(app, ["expr", argument, "--at", "w=2, x=3", "-o", "-"])
         assert result.exit_code == 0 and json.loads(result.stdout)["nodes"][-1]["value"] == 7
     result = runner.invoke(app, ["expr", str(tmp_path / "missing.txt"), "--at", "x=1"])
-    assert result.exit_code == 1 and "write @" in result.output
+    assert result.exit_code == 1 and "no such file" in result.output and "@PATH" in result.output
     result = runner.invoke(app, ["expr", f"@{tmp_path / 'missing.txt'}"])
     assert result.exit_code == 1 and "no such file" in result.output
 

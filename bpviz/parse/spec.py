@@ -59,6 +59,7 @@ class Doc:
         if len(text.encode("utf-8", "replace")) > MAX_BYTES:
             raise SpecError(f"{filename}: the spec is larger than {MAX_BYTES // 1_000_000} MB")
         self.lines: dict = {}
+        self.overridden: dict = {}          # key path -> the --set that replaced its value
         self._values = 0
         self._open: set = set()
         loader = None
@@ -149,6 +150,9 @@ class Doc:
         return None
 
     def error(self, path: tuple, message: str, line: Optional[int] = None) -> SpecError:
+        for cut in range(len(path), 0, -1):           # a value that --set put there: blame --set
+            if path[:cut] in self.overridden:
+                return SpecError(f"--set {self.overridden[path[:cut]]}: {dotted(path)}: {message}")
         line = line or self.line(path)
         where = f", line {line}" if line else ""
         return SpecError(f"{self.filename}{where}: {dotted(path)}: {message}")
@@ -249,6 +253,7 @@ def apply_overrides(doc: Doc, overrides: list) -> None:
             path += (part,)
             if last:
                 target[part] = Doc(text, f"--set {key}").data if text.strip() else None
+                doc.overridden[path] = item
             else:
                 target = target[part]
 

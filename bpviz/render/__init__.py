@@ -46,6 +46,7 @@ class Printer:
     mime: str = "text/plain"
     requires: Optional[str] = None   # "module:function" -> None, or why the format cannot be made here
     compiles_to: Optional[str] = None   # the file a note becomes (pdflatex: NAME.pdf): its figure avoids it
+    draws: bool = False              # a figure: the figure options (--theme, --highlight, ...) apply
 
     def render(self, job: Job):
         missing = self.missing()
@@ -67,11 +68,11 @@ PRINTERS = (
     Printer("table", (), "terminal:print_table", "a table in the terminal; the default", terminal=True),
     Printer("json", (".json",), "json_out:print_json", "every node, edge and gradient as data",
             mime="application/json"),
-    Printer("dot", (".dot", ".gv"), "dot:print_dot", "Graphviz source", mime="text/vnd.graphviz"),
-    Printer("svg", (".svg",), "dot:print_svg", "the figure as SVG", mime="image/svg+xml"),
-    Printer("png", (".png",), "dot:print_png", "the figure as PNG", binary=True, mime="image/png"),
+    Printer("dot", (".dot", ".gv"), "dot:print_dot", "Graphviz source", mime="text/vnd.graphviz", draws=True),
+    Printer("svg", (".svg",), "dot:print_svg", "the figure as SVG", mime="image/svg+xml", draws=True),
+    Printer("png", (".png",), "dot:print_png", "the figure as PNG", binary=True, mime="image/png", draws=True),
     Printer("pdf", (".pdf",), "dot:print_pdf", "the figure as vector PDF", binary=True,
-            mime="application/pdf", requires="dot:pdf_missing"),
+            mime="application/pdf", requires="dot:pdf_missing", draws=True),
     Printer("md", (".md", ".markdown"), "markdown:print_markdown", "a Markdown note with its figure",
             note=True, figure=("svg",), embeds=True, mime="text/markdown"),
     Printer("tex", (".tex",), "latex:print_latex", "a LaTeX document with its figure", note=True,
