@@ -195,7 +195,7 @@ def expr(
     text = read_program(program)
     try:
         show(Source.expression(text, gather_values(at, values), output), options)
-    except ParseError as exc:
+    except ParseError:
         path = program.strip()
         if text is program and _PATHLIKE.fullmatch(path) and ("/" in path or _SUFFIX.search(path)):
             raise InputError(f"{path}: no such file (to differentiate a formula, write it: 'J = w*x'; "

@@ -8,7 +8,6 @@ import numbers
 import re
 import unicodedata
 from fractions import Fraction
-from pathlib import Path
 
 from .errors import ValuesError
 from .numeric import NumberRangeError, check_exact, from_float, parse_number
