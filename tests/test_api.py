@@ -74,10 +74,18 @@ def test_a_library_user_gets_a_note_with_its_figure_beside_it():
     assert not os.path.exists("notes")        # nothing is written until Result.write()
 
 
-def test_tex_note_gets_a_pdf_and_embed_inlines_the_svg():
-    result = ng(out="d.tex")
-    assert result.files[0][0] == "d-figure.pdf" and result.files[0][1][:5] == b"%PDF-"
-    assert "keepaspectratio]{d-figure.pdf}" in result.files[1][1]
+def test_tex_note_gets_a_pdf_and_embed_inlines_the_svg(monkeypatch):
+    from bpviz.render import printer
+    if printer("pdf").missing() is None:        # cairo here: a vector figure, named away from NAME.pdf
+        result = ng(out="d.tex")
+        assert result.files[0][0] == "d-figure.pdf" and result.files[0][1][:5] == b"%PDF-"
+        assert "keepaspectratio]{d-figure.pdf}" in result.files[1][1]
+    monkeypatch.setattr("bpviz.render.dot.pdf_missing", lambda: "no cairo (simulated)")
+    result = ng(out="d.tex")                    # without cairo: a PNG beside it
+    assert result.files[0][0] == "d.png" and result.files[0][1][:4] == b"\x89PNG"
+    assert "keepaspectratio]{d.png}" in result.files[1][1]
+    with pytest.raises(BpvizError, match="cannot write PDF here: no cairo"):
+        ng(out="d.pdf")
     [(path, note)] = ng(out="e.md", embed=True).files
     assert path == "e.md" and "](data:image/svg+xml;base64," in note
 
