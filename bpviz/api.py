@@ -58,13 +58,23 @@ class Source:
         return cls(text, "spec", name=name, overrides=overrides, group=group)
 
     def __post_init__(self) -> None:
+        if self.output is not None and not isinstance(self.output, str):
+            raise UsageError(f"--output takes a node's name, not {self.output!r}")
+        if not isinstance(self.values, Mapping):
+            raise ValuesError(f"values must be a mapping of names to numbers, not {type(self.values).__name__}")
         if self.kind not in ("expr", "spec"):
             raise UsageError(f"a Source is an expression program (kind='expr') or a spec (kind='spec'), "
                              f"not {self.kind!r}")
         if not isinstance(self.text, str):
             raise InputError(f"the {'program' if self.kind == 'expr' else 'spec'} must be text, "
                              f"not {type(self.text).__name__}")
-        overrides = (self.overrides,) if isinstance(self.overrides, str) else tuple(self.overrides or ())
+        overrides = self.overrides
+        if isinstance(overrides, str):
+            overrides = (overrides,)
+        try:
+            overrides = tuple(overrides or ())
+        except TypeError:
+            raise UsageError(f"--set takes KEY.PATH=VALUE text, not {overrides!r}") from None
         if not all(isinstance(item, str) for item in overrides):
             raise UsageError(f"--set takes KEY.PATH=VALUE text, not {overrides!r}")
         object.__setattr__(self, "overrides", overrides)
@@ -257,6 +267,13 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
     if not isinstance(options, Options):
         raise UsageError(f"run() takes bpviz.api.Options, not {type(options).__name__}")
     chosen = choose_printer(options.out, options.format)
+    wrong_fragment = ("md_fragment" if options.md_fragment and chosen.name != "md" else
+                      "tex_fragment" if options.tex_fragment and chosen.name != "tex" else None)
+    if wrong_fragment:
+        raise UsageError(f"--{wrong_fragment.replace('_', '-')} applies to {wrong_fragment[:-9]} notes, "
+                         f"not {chosen.name}")
+    if not options.figure and not chosen.note:
+        raise UsageError("--no-figure applies to notes (-o FILE.md or FILE.tex)")
     if not chosen.note and any(getattr(options, k) for k in NOTE_ONLY):
         raise UsageError("--wrt, --param, --embed, --tex-fragment and --md-fragment apply to notes "
                          "(-o FILE.md or FILE.tex)")
@@ -267,7 +284,8 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
     figure_options = [name for name in FIGURE_ONLY
                       if getattr(options, name) != Options.__dataclass_fields__[name].default]
     if figure_options and not (chosen.draws or chosen.note):
-        flags = ", ".join("--" + name.replace("_", "-") for name in figure_options)
+        flags = ", ".join(("--no-" if getattr(options, name) is False else "--") + name.replace("_", "-")
+                          for name in figure_options)
         raise UsageError(f"{flags} shape{'s' if len(figure_options) == 1 else ''} figures, and {chosen.name} "
                          f"output has none (-o FILE.svg, .png, .pdf, .md or .tex)")
     if options.lr is not None and not chosen.note:

@@ -127,8 +127,9 @@ def backward(graph: Graph) -> None:
             continue
         try:
             for src, local in zip(node.inputs, node.local):
-                total = tame(grads[src] + g * local)
-                if total.__class__ is float and 0 < abs(total) < TINY:
+                step = g * local
+                total = tame(grads[src] + step)
+                if total.__class__ is float and (0 < abs(total) < TINY or (step == 0 and local != 0)):
                     vanished.append(graph.nodes[src].name)        # a vanishing gradient: kept, and said
                 else:
                     _finite(total)
@@ -137,10 +138,11 @@ def backward(graph: Graph) -> None:
             message = exc.message if isinstance(exc, DomainError) else OVERFLOW
             raise DomainError(f"the gradient flowing back through {node.name!r} "
                               f"({node.where or graph.formula(node)}): {message}") from None
+    vanished = [name for name in dict.fromkeys(vanished) if graph.node(name).kind != "const"]
     if vanished:
-        names = name_list(dict.fromkeys(vanished), 5)
-        graph.warnings.append(f"gradients below 2.2e-308 (subnormal floats, fewer than 16 digits) reach "
-                              f"{names}: the vanishing gradient is real, its last digits are not")
+        graph.warnings.append(f"gradients below 2.2e-308 reach {name_list(vanished, 5)}: a 64-bit float "
+                              f"keeps fewer digits there, or none (shown as 0); the vanishing gradient is "
+                              f"real, those digits are not")
 
 
 @dataclass

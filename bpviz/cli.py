@@ -264,15 +264,17 @@ def doctor() -> None:
     """Show which Graphviz renderer bpviz will use for SVG/PNG and why, and which optional tools
     (PDF figures, LaTeX, Chinese LaTeX) this machine has."""
     import shutil
-    import subprocess
     from rich.table import Table
     from .render import printer
-    from .write import _version, choose_renderer, find_embedded, find_system
+    from .write import _version, choose_renderer, find_embedded, find_system, find_tex_package
     table = Table(title="Graphviz renderers", header_style="bold")
     for column in ("renderer", "command", "version"):
         table.add_column(column, overflow="fold", no_wrap=column == "command")
     for kind, path in (("system (dot)", find_system()), ("embedded (graphviz-pure)", find_embedded())):
-        version = _version(path) if path else "not found"
+        try:
+            version = _version(path) if path else "not found"
+        except BpvizError as exc:
+            version = exc.message
         table.add_row(kind, _escape(path or "-"), _escape(version))
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 132)   # paths whole in a pipe
     console.print(table)
@@ -283,8 +285,7 @@ def doctor() -> None:
     tools.add_row("PDF figures (-o x.pdf; .tex notes)", _escape(missing_pdf or "cairosvg and cairo found"))
     pdflatex = shutil.which("pdflatex")
     tools.add_row("compiling .tex notes", _escape(pdflatex or "pdflatex not found (Debian: texlive-latex-base)"))
-    kpsewhich = shutil.which("kpsewhich")
-    cjk = kpsewhich and subprocess.run([kpsewhich, "CJKutf8.sty"], capture_output=True, text=True).stdout.strip()
+    cjk = find_tex_package("CJKutf8.sty")
     tools.add_row("--lang zh in .tex notes", _escape(cjk or "CJKutf8 not found (Debian: latex-cjk-chinese)"))
     console.print(tools)
     try:

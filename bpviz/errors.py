@@ -57,7 +57,7 @@ def name_list(names, limit: int = 12) -> str:
     ('a, b', 'x0, x1, x2 and 17 more')
     """
     names = list(names)
-    shown = ", ".join(names[:limit])
+    shown = ", ".join(n if len(n) <= 40 else n[:40] + "…" for n in names[:limit])
     return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
 
 

@@ -79,6 +79,8 @@ class Graph:
 
     # -- lookup ---------------------------------------------------------------------------
     def node(self, name: str) -> Node:
+        if not isinstance(name, str):
+            raise ProgramError(f"a node is named by text, not {name!r}")
         try:
             return self._by_name[name]
         except KeyError:

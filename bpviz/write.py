@@ -11,7 +11,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 from .errors import OutputError, RenderError, UsageError
 
@@ -85,6 +85,18 @@ def _write_stdout(data: bytes) -> None:
         stream.flush()
     except OSError as exc:
         raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
+
+
+def find_tex_package(name: str) -> Optional[str]:
+    """Where TeX finds a package (kpsewhich), or None."""
+    kpsewhich = shutil.which("kpsewhich")
+    if not kpsewhich:
+        return None
+    try:
+        proc = subprocess.run([kpsewhich, name], capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.decode("utf-8", "replace").strip() or None
 
 
 def is_device(path: str) -> bool:
@@ -211,10 +223,10 @@ class Renderer:
 
 def _version(command: str) -> str:
     try:
-        proc = subprocess.run([command, "-V"], capture_output=True, text=True, timeout=30)
+        proc = subprocess.run([command, "-V"], capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise RenderError(f"{command} does not run: {exc}") from None
-    text = (proc.stderr or proc.stdout).strip().splitlines()
+    text = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip().splitlines()
     return text[0] if text else "unknown version"
 
 

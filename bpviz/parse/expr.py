@@ -48,6 +48,7 @@ OPERATOR_HINTS = {ast.BitXor: "'^' is not a power here: write '**'", ast.FloorDi
                   ast.Mod: "'%' is not allowed", ast.MatMult: "'@' is not allowed"}
 DEFAULT_OUTPUT = "f"
 MAX_PROGRAM_BYTES = 4_000_000
+TEXT_LIMIT = 160            # a node keeps its source text for messages up to this length
 # control characters (tab and newline aside), other line separators, and the bidirectional
 # overrides that make a program display differently from what it is ("Trojan source")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
@@ -69,6 +70,7 @@ def _deep_recursion():
 _OPERATORS = {"·": "*", "×": "*", "⋅": "*", "∗": "*", "−": "-", "÷": "/", "\ufeff": ""}
 _FULLWIDTH = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)}     # ；（）＊＋ … → ASCII
 _SUPERSCRIPT = re.compile("[⁺⁻]?[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+_STACKED = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹]\\s*(\\*\\*|\\^|[⁺⁻])")
 _SUPER_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻", "0123456789+-")
 
 
@@ -82,6 +84,10 @@ def ascii_operators(source: str) -> str:
     """
     if source.isascii():
         return source
+    stacked = _STACKED.search(source)
+    if stacked:
+        raise ParseError(f"{stacked.group().strip()!r}: a superscript power followed by another power is "
+                         f"ambiguous; write it with parentheses, e.g. (x²)**3, or as one power")
     source = _SUPERSCRIPT.sub(lambda m: "**" + m.group().translate(_SUPER_DIGITS), source)
     return "".join(_OPERATORS.get(c) if c in _OPERATORS else _FULLWIDTH.get(c, c) for c in source)
 
@@ -114,10 +120,13 @@ class _Parser:
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         return line, len(text.encode()[:byte_col].decode(errors="ignore")) + 1
 
-    def _segment(self, node: ast.AST) -> Optional[str]:
-        """The source text of a node (ast.get_source_segment re-splits the source each call)."""
+    def _segment(self, node: ast.AST, limit: Optional[int] = None) -> Optional[str]:
+        """The source text of a node (ast.get_source_segment re-splits the source each call); None
+        past ``limit`` characters (every partial sum of a long line would keep its own copy)."""
         try:
             first, last = node.lineno - 1, node.end_lineno - 1
+            if limit is not None and (first != last or node.end_col_offset - node.col_offset > limit):
+                return None
             if first == last:
                 return self._bytes[first][node.col_offset:node.end_col_offset].decode()
             parts = [self._bytes[first][node.col_offset:]] + self._bytes[first + 1:last] \
@@ -269,7 +278,7 @@ class _Parser:
     # -- expressions ------------------------------------------------------------------------
     def _expr(self, e: ast.AST, top: Optional[str] = None) -> int:
         b = self.builder
-        where, text = self._where(e), self._segment(e)
+        where, text = self._where(e), self._segment(e, TEXT_LIMIT)
         if isinstance(e, ast.Constant):
             index = b.const(self._number(e))
             return b.op("id", (index,), name=top, where=where, text=text) if top else index

@@ -267,13 +267,14 @@ def build_graph_spec(doc: Doc) -> tuple:
     entries = data["graph"]
     if not isinstance(entries, dict) or not entries:
         raise doc.error(("graph",), "expected a mapping of names to expressions, e.g. 'c: w * x'")
-    lines, paths = [], []
+    lines, paths, given = [], [], {}
     for name, expression in entries.items():
         path = ("graph", name)
         _name(doc, path, name)
         name = canonical(name)
         if isinstance(expression, (Fraction, float, int)) and not isinstance(expression, bool):
-            expression = str(expression)
+            given[name] = _number(doc, path, expression)      # `b: 0.5` gives b a value: an input
+            continue
         if not isinstance(expression, str) or not expression.strip():
             raise doc.error(path, f"expected an expression such as 'w * x', not {_kind(expression)}")
         if "\n" in expression.strip():
@@ -288,10 +289,12 @@ def build_graph_spec(doc: Doc) -> tuple:
             hint = difflib.get_close_matches(output, list(entries), n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
             raise doc.error(("output",), f"{output!r} is not an entry of graph{extra}")
+        if output in given:
+            raise doc.error(("output",), f"{output!r} is a value the spec gives, not something it computes")
     else:
-        given = {name for name, e in entries.items()            # `w: 2` gives w a value (an input)
-                 if isinstance(e, (Fraction, float, int)) and not isinstance(e, bool)}
-        output = ([name for name in entries if name not in given] or list(entries))[-1]
+        output = ([name for name in entries if name not in given] or [None])[-1]
+    if not lines:
+        raise doc.error(("graph",), "every entry is a number: add the formula to differentiate, e.g. 'J: w * x'")
     program = "\n".join(lines)
     try:
         graph = parse_program(program, output=output)
@@ -311,6 +314,8 @@ def build_graph_spec(doc: Doc) -> tuple:
             raise doc.error(("values", name), f"{name!r} is the same name as {canonical(name)!r}, given twice")
         read[canonical(name)] = _number(doc, ("values", name), v)
     values = read
+    graph.defaults.update({name: value for name, value in given.items() if name in graph})
+    graph.names = tuple(sorted(set(graph.names) | set(given)))
     graph.spec = SpecInfo(values_key="values")
     return graph, values
 
