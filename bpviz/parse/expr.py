@@ -94,6 +94,8 @@ def ascii_operators(source: str) -> str:
 
 def parse_program(source: str, output: Optional[str] = None) -> Graph:
     """Parse a program into a Graph (values not yet computed)."""
+    if output is not None and not isinstance(output, str):
+        raise ProgramError(f"--output takes a node's name, not {output!r}")
     return _Parser(source).build(output)
 
 

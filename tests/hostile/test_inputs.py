@@ -266,3 +266,31 @@ def test_a_vanishing_gradient_is_kept_and_said():
     assert any("vanishing gradient" in w for w in g.warnings)
     tiny = [n for n in g.nodes if n.grad.__class__ is float and 0 < abs(n.grad) < 2.3e-308]
     assert tiny
+
+
+def test_attack_round_two():
+    import resource
+    program = "J = " + " + ".join(f"{'a' * 1200}{i}*x{i}" for i in range(1500))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ValuesError, match="and 2,988 more"):
+        bpviz.from_expression(program, {})
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 400_000      # kB: it was 1.4 GB
+    g = bpviz.from_expression("J = 1e-200 * (1e-200*x + 1)", {"x": 1})
+    assert g.node("x").grad == 0 and any("shown as 0" in w for w in g.warnings)
+    for program in ("J = x²**3", "J = x²⁻¹", "J = x² ** -1"):
+        with pytest.raises(BpvizError, match="ambiguous"):
+            bpviz.from_expression(program, {"x": 3})
+    result = run(Source.spec("graph: {b: 0.5, J: b*x}\nvalues: {x: 3}\n"), Options.make(out="-"))
+    assert json.loads(result.files[0][1])["gradients"] == {"b": 3, "x": 0.5}
+    for call in (lambda: bpviz.from_expression("J=w*x", {"w": 1, "x": 2}, output=3),
+                 lambda: Source.spec("a: 1", overrides=5), lambda: bpviz.from_expression("J=x", {"x": 1}).node(3)):
+        with pytest.raises(BpvizError):
+            call()
+
+
+@pytest.mark.parametrize("args", [["-o", "a.tex", "--md-fragment"], ["-o", "a.md", "--tex-fragment"],
+                                  ["-f", "json", "--no-figure"], ["-f", "json", "--no-legend"]])
+def test_options_that_do_not_apply_exit_2(args, tmp_path):
+    result = invoke("expr", "J = x*y", "--at", "x=1, y=2", *[str(tmp_path / a) if a.startswith("a.") else a
+                                                            for a in args])
+    assert result.exit_code == 2 and list(tmp_path.iterdir()) == []
