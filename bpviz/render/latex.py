@@ -6,12 +6,22 @@ from __future__ import annotations
 from typing import Optional
 
 from ..errors import OutputError
-from ..escape import one_line, tex_code, tex_path, tex_prose, tex_text
+from ..escape import GREEK_LETTERS, one_line, tex_code, tex_path, tex_prose, tex_text
 from .note import Note
 
 
 def print_latex(job) -> str:
+    for node in job.graph.nodes:
+        odd = next((c for c in node.name if not _typesets(c, job.note.lang)), None)
+        if odd is not None:
+            raise OutputError(f"pdflatex cannot typeset {odd!r} in the name {node.name!r}: use ASCII or Greek "
+                              f"names for a LaTeX note, or write Markdown (-o FILE.md)")
     return render_latex(job.note, fragment=job.options.tex_fragment)
+
+
+def _typesets(c: str, lang: str) -> bool:
+    """A name's character that the LaTeX document can set: ASCII, Greek, and Chinese in a zh note."""
+    return c.isascii() or c in GREEK_LETTERS or (lang == "zh" and "\u4e00" <= c <= "\u9fff")
 
 PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage[utf8]{inputenc}

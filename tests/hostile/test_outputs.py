@@ -108,3 +108,10 @@ def test_terminal_and_latex_text_have_no_controls_or_commands(text):
     assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", terminal_text(text))
     assert not re.search(r"(?<!\\textbackslash{})\\[a-zA-Z]", tex_text(text).replace("\\textbackslash{}", "")
                          .replace("\\textasciitilde{}", "").replace("\\textasciicircum{}", ""))
+
+
+def test_latex_notes_refuse_names_pdflatex_cannot_set(tmp_path):
+    result = invoke("expr", "J = é*x", "--at", "é=3, x=2", "-o", str(tmp_path / "c.tex"), "--no-figure")
+    assert result.exit_code == 1 and "pdflatex cannot typeset" in result.output and list(tmp_path.iterdir()) == []
+    assert invoke("expr", "J = é*x", "--at", "é=3, x=2", "-o", str(tmp_path / "c.md"), "--no-figure").exit_code == 0
+    assert invoke("expr", "J = θ*x", "--at", "θ=3, x=2", "-o", str(tmp_path / "t.tex"), "--no-figure").exit_code == 0
