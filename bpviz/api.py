@@ -58,10 +58,6 @@ class Source:
         return cls(text, "spec", name=name, overrides=overrides, group=group)
 
     def __post_init__(self) -> None:
-        if self.output is not None and not isinstance(self.output, str):
-            raise UsageError(f"--output takes a node's name, not {self.output!r}")
-        if not isinstance(self.values, Mapping):
-            raise ValuesError(f"values must be a mapping of names to numbers, not {type(self.values).__name__}")
         if self.kind not in ("expr", "spec"):
             raise UsageError(f"a Source is an expression program (kind='expr') or a spec (kind='spec'), "
                              f"not {self.kind!r}")
@@ -348,12 +344,10 @@ def note_for(graph: Graph, options: Options, figure=None):
         wrt = [graph.node(name).name for name in options.wrt]
     else:   # a network's parameters (not its data inputs), or every input of a formula
         wrt = graph.params or [n.name for n in graph.inputs]
-    closed, skipped = None, None
-    if len(graph.nodes) > CLOSED_FORM_NODES:
-        skipped = ("closed_form_skipped", {"limit": CLOSED_FORM_NODES})
-    elif sympy_refusal(graph) is not None:
-        skipped = sympy_refusal(graph)
-    else:
+    closed = None
+    skipped = (("closed_form_skipped", {"limit": CLOSED_FORM_NODES}) if len(graph.nodes) > CLOSED_FORM_NODES
+               else sympy_refusal(graph))
+    if skipped is None:
         try:
             closed = closed_forms(graph, [n for n in wrt if graph.node(n).kind == "input"])
         except RecursionError:

@@ -41,10 +41,6 @@ def function_depth(graph: Graph) -> int:
     return depth[graph.output]
 
 
-def sympy_fits(graph: Graph) -> bool:
-    return sympy_refusal(graph) is None
-
-
 def sympy_refusal(graph: Graph) -> Optional[tuple]:
     """Why sympy is not given this graph, as (prose key, fields), or None."""
     size = expression_size(graph)

@@ -102,15 +102,13 @@ def find_tex_package(name: str) -> Optional[str]:
 def is_device(path: str) -> bool:
     """An existing output that is not a regular file or directory: /dev/null, a pipe, a terminal."""
     try:
-        mode = os.stat(path).st_mode
+        return _device(os.stat(path).st_mode)
     except OSError:
         return False
+
+
+def _device(mode: int) -> bool:
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
-
-
-def write_output(path: str, content: Union[str, bytes]) -> None:
-    """Write one file (atomically) or standard output (``-``)."""
-    write_files([(path, content)])
 
 
 def _bytes(content: Union[str, bytes]) -> bytes:
@@ -131,7 +129,7 @@ class _Target:
             info = None
         except OSError as exc:
             raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-        self.direct = info is not None and not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode)
+        self.direct = info is not None and _device(info.st_mode)
         if info is not None and stat.S_ISDIR(info.st_mode):
             raise OutputError(f"cannot write {path}: it is a directory")
         # a symlink (even one whose target does not exist yet) keeps pointing where it did

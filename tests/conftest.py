@@ -34,12 +34,10 @@ RENDERER = "embedded"
 def pytest_report_header(config):
     """Which optional tools this run found: the tests that need a missing one skip and say why (-rs)."""
     import shutil
-    import subprocess
+    from bpviz.write import find_tex_package
     found = {"system Graphviz (dot)": shutil.which("dot"), "pdflatex": shutil.which("pdflatex"),
-             "chromium": shutil.which("chromium") or shutil.which("chromium-browser")}
-    kpsewhich = shutil.which("kpsewhich")
-    found["CJKutf8 (Chinese LaTeX)"] = kpsewhich and subprocess.run(
-        [kpsewhich, "CJKutf8.sty"], capture_output=True, text=True).stdout.strip()
+             "chromium": shutil.which("chromium") or shutil.which("chromium-browser"),
+             "CJKutf8 (Chinese LaTeX)": find_tex_package("CJKutf8.sty")}
     return "optional tools: " + ", ".join(f"{name} {'found' if path else 'missing'}" for name, path in found.items())
 
 

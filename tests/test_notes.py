@@ -220,9 +220,8 @@ def test_latex_fragment_inputs_into_a_document(tmp_path):
 
 
 def _has_cjk() -> bool:
-    kpsewhich = shutil.which("kpsewhich")
-    return bool(kpsewhich and subprocess.run([kpsewhich, "CJKutf8.sty"], capture_output=True,
-                                             text=True).stdout.strip())
+    from bpviz.write import find_tex_package
+    return find_tex_package("CJKutf8.sty") is not None
 
 
 @needs_pdflatex

@@ -47,7 +47,9 @@ def dotted(path: tuple) -> str:
 class Doc:
     """The parsed YAML with the line of every key and item, for messages."""
 
-    def __init__(self, text: str, filename: str = "spec"):
+    def __init__(self, text: str, filename: str = "spec", *, max_bytes: int = MAX_BYTES,
+                 loader_class=None, allow_empty: bool = False):
+        """``loader_class`` (a yaml.SafeLoader) and ``allow_empty`` let a values file use this reader."""
         import yaml
         self.filename = filename
         if not isinstance(text, str):
@@ -56,15 +58,15 @@ class Doc:
         if surrogate:
             line = text.count("\n", 0, surrogate.start()) + 1
             raise SpecError(f"{filename}, line {line}: not UTF-8 text (a lone surrogate U+{ord(surrogate.group()):04X})")
-        if len(text.encode("utf-8", "replace")) > MAX_BYTES:
-            raise SpecError(f"{filename}: the spec is larger than {MAX_BYTES // 1_000_000} MB")
+        if len(text.encode("utf-8", "replace")) > max_bytes:
+            raise SpecError(f"{filename}: the spec is larger than {max_bytes // 1_000_000} MB")
         self.lines: dict = {}
         self.overridden: dict = {}          # key path -> the --set that replaced its value
         self._values = 0
         self._open: set = set()
         loader = None
         try:
-            loader = yaml.SafeLoader(text)
+            loader = (loader_class or yaml.SafeLoader)(text)
             node = loader.get_single_node()
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -79,6 +81,9 @@ class Doc:
             if loader is not None:
                 loader.dispose()
         if node is None:
+            if allow_empty:
+                self.data = None
+                return
             raise SpecError(f"{filename}: the spec is empty")
         try:
             self.data = self._convert(node, (), loader)

@@ -294,3 +294,12 @@ def test_options_that_do_not_apply_exit_2(args, tmp_path):
     result = invoke("expr", "J = x*y", "--at", "x=1, y=2", *[str(tmp_path / a) if a.startswith("a.") else a
                                                             for a in args])
     assert result.exit_code == 2 and list(tmp_path.iterdir()) == []
+
+
+def test_values_files_up_to_their_own_limit_and_only_comments(tmp_path):
+    big = tmp_path / "big.yaml"
+    big.write_text("x: 2\n# " + "y" * 3_000_000 + "\n")          # over a spec's 2 MB, under 32 MB
+    assert json.loads(invoke("expr", "J = x", "--values", str(big), "-o", "-").stdout)["values"] == {"x": 2}
+    comment = tmp_path / "c.yaml"
+    comment.write_text("# nothing yet\n")
+    assert invoke("expr", "J = x", "--values", str(comment), "--at", "x=1").exit_code == 0
