@@ -41,7 +41,8 @@ _SIMPLE = re.compile(r"^(?P<base>[^\W\d_]+?)(?P<digits>\d*)(?:_(?P<sub>\w+))?$")
 
 # C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides that make text
 # display in another order than it is stored ("Trojan source").
-_CONTROL = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff]")
+CONTROL_CHARS = "\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069\\ud800-\\udfff"   # a [class] body
+_CONTROL = re.compile(f"[{CONTROL_CHARS}]")
 _BREAKS = re.compile("[\\s\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]+")
 
 

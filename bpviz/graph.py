@@ -7,6 +7,7 @@ creation order, which is topological. Node ids come from that position: no ``id(
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Iterator, Optional
@@ -235,13 +236,11 @@ class GraphBuilder:
                 node.index = len(kept)
                 node.inputs = tuple(renumber[i] for i in node.inputs)
                 kept.append(node)
-        used = {n.name for n in kept if n.named or n.kind != "op"}
-        if len(used) < sum(1 for n in kept if n.named or n.kind != "op"):
-            seen, twice = set(), []
-            for n in kept:
-                if (n.named or n.kind != "op") and (n.name in seen or seen.add(n.name)):
-                    twice.append(n.name)
-            raise ProgramError(f"two nodes are named {twice[0]!r}; give each its own name")
+        given = Counter(n.name for n in kept if n.named or n.kind != "op")
+        twice = next((name for name, count in given.items() if count > 1), None)
+        if twice is not None:
+            raise ProgramError(f"two nodes are named {twice!r}; give each its own name")
+        used = set(given)
         counter = 0
         for node in kept:
             if not node.named and node.kind == "op":

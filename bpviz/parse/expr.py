@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import Optional
 
 from ..errors import ParseError, ProgramError, name_list
+from ..escape import CONTROL_CHARS
 from ..graph import Graph, GraphBuilder
 from ..numeric import NumberRangeError, check_exact, exact_text, parse_number
 from ..ops import FUNCTIONS
@@ -51,7 +52,7 @@ MAX_PROGRAM_BYTES = 4_000_000
 TEXT_LIMIT = 160            # a node keeps its source text for messages up to this length
 # control characters (tab and newline aside), other line separators, and the bidirectional
 # overrides that make a program display differently from what it is ("Trojan source")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_CONTROL = re.compile(f"[{CONTROL_CHARS}\u2028\u2029]")
 RECURSION_LIMIT = 20_000      # a long sum such as w1*x1 + ... + w5000*x5000 nests 5,000 deep
 
 
