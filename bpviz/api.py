@@ -288,6 +288,8 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
         raise UsageError("--lr adds a gradient step to a note (-o FILE.md or FILE.tex)")
     if chosen.terminal and options.out not in (None, "-"):
         raise UsageError(f"the {chosen.name} format prints to the terminal; use -f json or a file extension")
+    if options.params and options.lr is None and source.kind == "expr":
+        raise UsageError("--param names what --lr updates; give --lr too (e.g. --lr 0.1 --param w,b)")
     if chosen.note and options.lr is not None and source.kind == "expr" and not options.params:
         raise UsageError("--lr updates parameters: say which inputs they are, e.g. --param w,b "
                          "(the others are data and stay as they are)")

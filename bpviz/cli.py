@@ -213,6 +213,8 @@ def read_program(program: str) -> str:
     if program == "-":
         return read_text("-", MAX_PROGRAM_BYTES, InputError, "the program")
     if program.startswith("@"):
+        if not program[1:].strip():
+            raise InputError("@ needs the program's file name after it, e.g. @ng.txt")
         return read_text(program[1:], MAX_PROGRAM_BYTES, InputError, "the program")
     if not any(c in program for c in "=;\n") and os.path.isfile(program):
         return read_text(program, MAX_PROGRAM_BYTES, InputError, "the program")

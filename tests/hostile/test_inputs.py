@@ -303,3 +303,10 @@ def test_values_files_up_to_their_own_limit_and_only_comments(tmp_path):
     comment = tmp_path / "c.yaml"
     comment.write_text("# nothing yet\n")
     assert invoke("expr", "J = x", "--values", str(comment), "--at", "x=1").exit_code == 0
+
+
+def test_an_empty_at_path_and_param_without_lr(tmp_path):
+    result = invoke("expr", "@")
+    assert result.exit_code == 1 and "@ needs the program's file name" in result.output
+    result = invoke("expr", "J = w*x", "--at", "w=1, x=2", "-o", str(tmp_path / "n.md"), "--param", "w")
+    assert result.exit_code == 2 and "give --lr too" in result.output and list(tmp_path.iterdir()) == []
