@@ -30,7 +30,7 @@ from .numeric import parse_number
 from .parse.expr import parse_program
 from .render import Job, Printer, choose_printer, printer
 from .settings import make_settings
-from .values import canonical, number
+from .values import canonical, number, value
 
 DIGITS = (1, 17)
 DPI = (36, 600)
@@ -48,10 +48,12 @@ class Source:
     output: Optional[str] = None           # expr: the node to differentiate
     overrides: tuple = ()                  # spec: --set KEY.PATH=VALUE
     group: bool = False                    # spec: one node per neuron
+    shapes: Optional[Mapping] = None       # expr: shapes only, no values (name -> dims)
 
     @classmethod
-    def expression(cls, text: str, values: Optional[Mapping] = None, output: Optional[str] = None) -> "Source":
-        return cls(text, "expr", values=values if values is not None else {}, output=output)
+    def expression(cls, text: str, values: Optional[Mapping] = None, output: Optional[str] = None,
+                   shapes: Optional[Mapping] = None) -> "Source":
+        return cls(text, "expr", values=values if values is not None else {}, output=output, shapes=shapes)
 
     @classmethod
     def spec(cls, text: str, name: str = "spec", overrides=(), group: bool = False) -> "Source":
@@ -78,6 +80,10 @@ class Source:
     def build(self) -> Graph:
         if self.kind == "spec":
             return build_spec(self.text, self.name, list(self.overrides), self.group)
+        if self.shapes is not None:
+            if self.values:
+                raise UsageError("shapes only means no values: give shapes or values, not both")
+            return evaluate(parse_program(self.text, output=self.output), {}, shapes=_shapes(self.shapes))
         return build_expression(self.text, exact_values(self.values), self.output)
 
 
@@ -90,10 +96,30 @@ def exact_values(values: Mapping) -> dict:
     if not isinstance(values, Mapping):
         raise ValuesError(f"values must be a mapping of names to numbers, not {type(values).__name__}")
     result = {}
-    for name, value in values.items():
+    for name, raw in values.items():
         if not isinstance(name, str):
             raise ValuesError(f"value names must be text, not {name!r}")
-        result[canonical(name)] = number(value, f"the value of {name}")
+        result[canonical(name)] = value(raw, f"the value of {name}")
+    return result
+
+
+def _shapes(shapes: Mapping) -> dict:
+    """Shapes as given to the API: name -> a tuple of positive ints or symbols (text)."""
+    from .values import parse_shapes
+    if not isinstance(shapes, Mapping):
+        raise ValuesError(f"shapes must be a mapping of names to shapes, not {type(shapes).__name__}")
+    result = {}
+    for name, dims in shapes.items():
+        if isinstance(dims, str):
+            dims = parse_shapes(f"{name}={dims}")[canonical(name)]
+        try:
+            dims = tuple(dims)
+        except TypeError:
+            raise ValuesError(f"the shape of {name!r} must be a tuple, not {dims!r}") from None
+        text = ",".join(str(d) for d in dims)
+        if not all((isinstance(d, int) and not isinstance(d, bool)) or isinstance(d, str) for d in dims):
+            raise ValuesError(f"the shape of {name!r} must hold whole numbers or names, not {dims!r}")
+        result.update(parse_shapes(f"{name}=({text}{',' if len(dims) == 1 else ''})"))
     return result
 
 

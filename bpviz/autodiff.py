@@ -89,8 +89,18 @@ def _finite(value: Number) -> Number:
     return value
 
 
-def evaluate(graph: Graph, values: Mapping[str, Number], hint: Callable = at_hint) -> Graph:
-    """Fill in values, local derivatives and gradients on the graph (in place) and return it."""
+def needs_matrix(graph: Graph, values: Mapping) -> bool:
+    """Matrix mode: a value is a vector or matrix, or the program uses @, .T, sum, mean or softmax."""
+    return (any(type(v).__name__ == "ndarray" for v in values.values())
+            or any(node.op is not None and node.op.structural for node in graph.nodes))
+
+
+def evaluate(graph: Graph, values: Mapping[str, Number], hint: Callable = at_hint,
+             shapes: Optional[Mapping] = None) -> Graph:
+    """Fill in values, local derivatives and gradients on the graph (in place) and return it.
+    ``shapes`` (name -> shape) asks for shapes only: matrix mode without numbers."""
+    if shapes is not None or needs_matrix(graph, {**graph.defaults, **values}):
+        return evaluate_arrays(graph, values, hint, shapes)
     graph.values = bind_values(graph, values, hint)
     results = forward(graph, graph.values)
     for node, v in zip(graph.nodes, results):
@@ -162,10 +172,22 @@ def gradient_step(graph: Graph, rate: Number, params: Optional[list] = None) -> 
         node = graph.node(name)
         if node.kind != "input":
             raise ValuesError(f"{name!r} is not an input, so it cannot be updated")
-        rows.append((name, node.value, node.grad, tame(node.value - rate * node.grad)))
+        rows.append((name, node.value, node.grad, _descend(node.value, rate, node.grad)))
     stepped = dict(graph.values)
     stepped.update({name: new for name, _, _, new in rows})
+    if graph.matrix:
+        from .tensor import plain
+        return Step(rate, rows, plain(forward_arrays(graph, stepped)[graph.output]))
     return Step(rate, rows, forward(graph, stepped)[graph.output])
+
+
+def _descend(value, rate, grad):
+    """value − rate·grad, exact where all three are, for numbers and arrays alike."""
+    if type(value).__name__ != "ndarray":
+        return tame(value - rate * grad)
+    from .tensor import plain, same_kind, settle
+    v, r, g = same_kind([value, rate, grad])
+    return plain(settle(v - r * g))
 
 
 def _located(graph: Graph, node, exc: DomainError, results: list, prefix: str = "") -> DomainError:
@@ -185,3 +207,118 @@ def _shown(node) -> str:
     if node.named or node.kind != "op" or not node.text:
         return node.name
     return node.text
+
+
+# -- matrix mode: the same two walks over arrays, with shapes inferred first ---------------------------
+
+def infer_shapes(graph: Graph, shapes: Mapping) -> None:
+    """Every node's shape from its inputs' shapes, before any number is computed; a mismatch is a
+    ShapeError naming the operator, both operands and both shapes, with a caret."""
+    from .tensor import ShapeError, infer_shape, shape_text
+    for node in graph.nodes:
+        if node.kind == "input":
+            node.shape = tuple(shapes[node.name])
+        elif node.kind == "const":
+            node.shape = ()
+        else:
+            head = _shown_definition(graph, node)
+
+            def fail(message, node=node, head=head):
+                raise ShapeError(f"{head}: {message}", source=graph.source, pos=node.pos)
+            names = [_shown(graph.nodes[i]) for i in node.inputs]
+            node.shape = infer_shape(node.op, [graph.nodes[i].shape for i in node.inputs], node.param, names, fail)
+    out = graph.out
+    if out.shape:
+        raise ShapeError(f"the output {out.name} is {shape_text(out.shape)}, and backpropagation starts from a "
+                         f"scalar: reduce it, e.g. J = sum({out.name}) or J = mean({out.name})",
+                         source=graph.source, pos=out.pos)
+
+
+def forward_arrays(graph: Graph, values: Mapping) -> list:
+    """Every node's value as an array (matrix mode)."""
+    from . import tensor
+    result: list = [None] * len(graph.nodes)
+    for node in graph.nodes:
+        if node.kind == "input":
+            v = tensor.as_array(values[node.name])
+        elif node.kind == "const":
+            v = tensor.as_array(node.param)
+        else:
+            try:
+                v = tensor.forward(node.op, [result[i] for i in node.inputs], node.param,
+                                   [_shown(graph.nodes[i]) for i in node.inputs])
+            except DomainError as exc:
+                raise _located(graph, node, exc, [None] * len(result)) from None
+        result[node.index] = v
+    return result
+
+
+def evaluate_arrays(graph: Graph, values: Mapping, hint: Callable = at_hint,
+                    shapes: Optional[Mapping] = None) -> Graph:
+    """Matrix mode: shapes, then values, local derivatives and vector-Jacobian products."""
+    import numpy as np
+    from . import tensor
+    graph.matrix = True
+    if shapes is not None:
+        graph.shapes_only = True
+        given = bind_values(graph, {**{k: () for k in graph.defaults}, **shapes},
+                            lambda missing: "give " + ("it" if len(missing) == 1 else "them") + " with "
+                            + " ".join(f"--shape '{m}=(…)'" for m in missing[:3]))
+        infer_shapes(graph, given)
+        graph.values = {}
+        return graph
+    graph.values = bind_values(graph, values, hint)
+    infer_shapes(graph, {name: np.shape(v) if type(v).__name__ == "ndarray" else ()
+                         for name, v in graph.values.items()})
+    results = forward_arrays(graph, graph.values)
+    locals_: list = [()] * len(graph.nodes)
+    for node in graph.nodes:
+        if node.op is None or node.op.structural:
+            continue
+        args = [results[i] for i in node.inputs]
+        try:
+            locals_[node.index] = tensor.local(node.op, args, results[node.index], node.param)
+        except DomainError as exc:
+            raise _located(graph, node, exc, [None] * len(results), "the derivative: ") from None
+        if node.op.kink and not callable(node.op.kink):
+            at = np.argwhere(np.asarray(tensor.to_float(tensor.as_array(args[0])) == 0))
+            if at.size:
+                index = tensor.index_text(tuple(int(i) for i in at[0]))
+                more = f" (and {len(at) - 1} more entries)" if len(at) > 1 else ""
+                graph.warnings.append(f"{node.name} = {graph.formula(node)} is not differentiable at "
+                                      f"{_shown(graph.nodes[node.inputs[0]])}{index} = 0{more}; using the "
+                                      f"convention {node.op.kink}")
+    out = results[graph.output]
+    grads: list = [None] * len(graph.nodes)
+    grads[graph.output] = tensor.as_array(ONE if tensor.exact(out) else 1.0)
+    contributions: list = [()] * len(graph.nodes)
+    for node in reversed(graph.nodes):
+        g = grads[node.index]
+        if node.op is None:
+            continue
+        shapes_in = [graph.nodes[i].shape for i in node.inputs]
+        sent = []
+        for slot, src in enumerate(node.inputs):
+            args = [results[i] for i in node.inputs]
+            with np.errstate(all="ignore"):
+                step = tensor.vjp(node.op, slot, g, args, results[node.index], locals_[node.index],
+                                  node.param, shapes_in)
+                total = step if grads[src] is None else tensor.settle(np.add(*tensor.same_kind([grads[src], step])))
+            if not tensor.exact(tensor.as_array(total)) and not np.all(np.isfinite(total)):
+                raise DomainError(f"the gradient flowing back through {node.name!r} "
+                                  f"({node.where or graph.formula(node)}): {OVERFLOW}")
+            sent.append(step)
+            grads[src] = total
+        contributions[node.index] = tuple(sent)
+    for node in graph.nodes:
+        node.value = tensor.plain(results[node.index])
+        node.grad = tensor.plain(grads[node.index])
+        node.contrib = tuple(tensor.plain(c) for c in contributions[node.index])
+        node.local = ()
+    return graph
+
+
+def _shown_definition(graph: Graph, node) -> str:
+    """``Z = X @ W`` as the user wrote it, for a message."""
+    text = node.text or graph.formula(node)
+    return f"{node.name} = {text}" if node.named else text

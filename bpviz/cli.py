@@ -185,16 +185,26 @@ def expr(
     output: Optional[str] = typer.Option(None, "--output", metavar="NAME",
                                          help="The node to differentiate (default: the last assignment "
                                               "that nothing else uses)."),
+    shape: List[str] = typer.Option([], "--shape", metavar="NAME=(DIMS)",
+                                    help="Shapes only, no values: --shape 'X=(N,Dx)' --shape 'W=(Dx,H)' "
+                                         "(numbers or symbols) gives the figure and derivation with "
+                                         "every shape checked (docs/matrix.md)."),
     options=None,
 ) -> None:
     """Differentiate an expression program and show every node's value and gradient.
+
+    Values may be numbers, vectors [1, 2] or matrices [[1, 2], [3, 4]] (matrix mode: @, .T, sum,
+    mean, softmax; see docs/matrix.md).
 
     Example: bpviz expr "c = w*x; a = c + b; d = a - y; J = d**2/2" --at "w=2, x=-2, b=8, y=2" -o j.svg
     """
     from .api import Source
     text = read_program(program)
+    shapes = gather_shapes(shape)
+    if shapes is not None and (at or values is not None):
+        raise UsageError("--shape draws shapes without values: leave out --at and --values, or --shape")
     try:
-        show(Source.expression(text, gather_values(at, values), output), options)
+        show(Source.expression(text, gather_values(at, values), output, shapes=shapes), options)
     except ParseError:
         path = program.strip()
         if text is program and _PATHLIKE.fullmatch(path) and ("/" in path or _SUFFIX.search(path)):
@@ -219,6 +229,19 @@ def read_program(program: str) -> str:
     if not any(c in program for c in "=;\n") and os.path.isfile(program):
         return read_text(program, MAX_PROGRAM_BYTES, InputError, "the program")
     return program
+
+
+def gather_shapes(items: List[str]) -> Optional[dict]:
+    from .values import parse_shapes
+    if not items:
+        return None
+    shapes: dict = {}
+    for item in items:
+        for name, dims in parse_shapes(item).items():
+            if name in shapes:
+                raise UsageError(f"--shape gives {name!r} twice")
+            shapes[name] = dims
+    return shapes
 
 
 def gather_values(at: List[str], values_file: Optional[Path]) -> dict:

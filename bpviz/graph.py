@@ -32,6 +32,9 @@ class Node:
     grad: Optional[Number] = None
     local: tuple = ()                      # ∂self/∂inputs[i], numeric
     group: Optional[str] = None            # a layer or neuron, for grouped views
+    pos: Optional[tuple] = None            # (line, column) in the program, for carets
+    shape: tuple = ()                      # matrix mode: () scalar, (n,) vector, (m, n) matrix
+    contrib: tuple = ()                    # matrix mode: what the node sends back to each operand
 
     @property
     def id(self) -> str:
@@ -70,6 +73,8 @@ class Graph:
     defaults: dict = field(default_factory=dict)   # values written in the program (w = 2): inputs' defaults
     params: list = field(default_factory=list)     # a network's weights and biases
     spec: Optional[SpecInfo] = None                # set when the graph comes from a YAML spec
+    matrix: bool = False                           # values are arrays with shapes (bpviz.tensor)
+    shapes_only: bool = False                      # matrix mode with shapes and no values (--shape)
 
     def __post_init__(self) -> None:
         self.consumers = [[] for _ in self.nodes]
@@ -115,6 +120,8 @@ class Graph:
     def contribution(self, dst: int, slot: int) -> Number:
         """What edge (inputs[slot] → dst) adds to its source's gradient: upstream × local."""
         node = self.nodes[dst]
+        if self.matrix:
+            return node.contrib[slot] if node.contrib else None
         return node.grad * node.local[slot]
 
     # -- chain-rule paths ---------------------------------------------------------------------
@@ -167,13 +174,19 @@ class Graph:
         """
         if node.op is None:
             return (name_of or (lambda n: n.name))(node)
-        return node.op.formula(style, self.operand_names(node, name_of), node.param)
+        arrays = self.matrix and all(self.nodes[i].shape for i in node.inputs)
+        return node.op.formula(style, self.operand_names(node, name_of), node.param, arrays)
 
     def local_formula(self, node: Node, slot: int, style: str = "text",
                       name_of: Optional[NameOf] = None) -> str:
         """∂node/∂inputs[slot] as a formula in the node's inputs."""
         out = (name_of or (lambda n: n.name))(node)
-        return node.op.derivative(style, slot, self.operand_names(node, name_of), out, node.param)
+        names = self.operand_names(node, name_of)
+        if self.matrix:
+            from .tensor import vjp_text
+            return vjp_text(node.op, slot, names, out, [self.nodes[i].shape for i in node.inputs],
+                            node.shape, node.param, style)
+        return node.op.derivative(style, slot, names, out, node.param)
 
 
 class GraphBuilder:
@@ -205,7 +218,7 @@ class GraphBuilder:
 
     def op(self, opname: str, inputs: tuple, param: Optional[Fraction] = None,
            name: Optional[str] = None, where: Optional[str] = None,
-           group: Optional[str] = None, text: Optional[str] = None) -> int:
+           group: Optional[str] = None, text: Optional[str] = None, pos: Optional[tuple] = None) -> int:
         key = ("op", opname, tuple(inputs), param)
         found = self._keys.get(key)
         if found is not None:
@@ -214,10 +227,11 @@ class GraphBuilder:
                 return found
             if not node.named:            # an earlier unnamed copy takes the user's name
                 node.name, node.named, node.where = name, True, where or node.where
+                node.pos = pos or node.pos
                 return found
         index = self._add(name=name or "", kind="op", op=OPS[opname], param=param,
                           inputs=tuple(inputs), named=name is not None, where=where, group=group,
-                          text=text)
+                          text=text, pos=pos)
         if found is None:
             self._keys[key] = index
         return index

@@ -131,6 +131,9 @@ class Op:
     neuron: bool = False           # one unit's Σ w·x + b (operands w1, x1, w2, x2, …, [b])
     param_field: Optional[str] = None  # JSON field for the parameter ("exponent")
     param_symbol: Optional[Callable] = None   # param -> mark, for a mark that shows the parameter
+    structural: bool = False       # matrix mode only (@, .T, sum, mean, softmax): not element-wise
+    takes_axis: bool = False       # sum(A, axis=0): the parameter is the axis
+    matrix_forms: Optional[dict] = None   # style -> Rule, when every operand is a vector or matrix (A ⊙ B)
 
     def kink_at(self, args: Sequence, names: Sequence[str]) -> Optional[tuple]:
         """(where, convention, slots) when the node sits at a point where its derivative with
@@ -145,8 +148,10 @@ class Op:
         """The node's mark: ``x²`` for ``x**2``, else the op's symbol."""
         return self.param_symbol(param) if self.param_symbol else self.symbol
 
-    def formula(self, style: str, args: Sequence[str], param: Optional[Fraction]) -> str:
-        return self.formulas[style](args, param, "", style)
+    def formula(self, style: str, args: Sequence[str], param: Optional[Fraction], arrays: bool = False) -> str:
+        """The node in terms of its operands; ``arrays`` when every operand is a vector or matrix."""
+        rules = self.matrix_forms if arrays and self.matrix_forms else self.formulas
+        return rules[style](args, param, "", style)
 
     def derivative(self, style: str, slot: int, args: Sequence[str], out: str,
                    param: Optional[Fraction]) -> str:
@@ -163,6 +168,8 @@ def defop(name: str, *, arity: int, symbol: str, forward: Callable, local: Calla
     """Register one op. ``uni``/``tex`` default to ``text`` and ``duni``/``dtex`` to ``d``, so an op
     whose formula reads the same in every style gives it once."""
     styles = {"text": (text, d), "uni": (uni or text, duni or d), "tex": (tex or text, dtex or d)}
+    if flags.get("matrix_forms"):
+        flags["matrix_forms"] = {s: _template(f) for s, f in flags["matrix_forms"].items()}
     op = Op(name=name, arity=arity, symbol=symbol, forward=forward, local=local,
             formulas={s: _template(f) for s, (f, _) in styles.items()},
             derivatives={s: tuple(_template(r) for r in ds) if isinstance(ds, tuple) else _template(ds)
@@ -374,6 +381,7 @@ defop("sub", arity=2, symbol="−", forward=lambda a, p: tame(a[0] - a[1]), loca
       text="$a0 - $w1", uni="$a0 − $w1", d=("1", "-1"), duni=("1", "−1"), sympy=lambda s, p: s[0] - s[1])
 defop("mul", arity=2, symbol="×", forward=lambda a, p: _mul(a[0], a[1]), local=lambda a, o, p: (a[1], a[0]),
       text="$w0 * $w1", uni="$w0·$w1", tex="$w0 \\cdot $w1", d=("$a1", "$a0"),
+      matrix_forms={"text": "$w0 * $w1", "uni": "$w0 ⊙ $w1", "tex": "$w0 \\odot $w1"},
       sympy=lambda s, p: s[0] * s[1])
 defop("div", arity=2, symbol="÷", forward=lambda a, p: _div(a[0], a[1]),
       local=lambda a, o, p: (_div(ONE, a[1]), _div(-a[0], _mul(a[1], a[1]))),
@@ -439,5 +447,43 @@ defop("affine", arity=-1, symbol="Σ", forward=_affine_forward, local=_affine_lo
       text=_affine_formula(" * "), uni=_affine_formula("·"), tex=_affine_formula(" \\cdot "),
       d=_affine_derivative, sympy=_affine_sympy, neuron=True)
 
+
+
+# -- matrix mode's own ops (bpviz.tensor has their shapes and vector-Jacobian products) ------------------
+
+def _matrix_only(*args):
+    raise DomainError("this operation needs matrix mode (bpviz.tensor)")
+
+
+def _axis_form(name: str, uni: str, tex: str) -> dict:
+    """``sum(A)`` / ``sum(A, axis=0)`` in each style."""
+    def rule(style):
+        def text(args, p, out, s):
+            if style == "tex":
+                return f"{tex}\\left({args[0]}\\right)" if p is None else f"{tex}_{{{int(p)}}}\\left({args[0]}\\right)"
+            head = name if style == "text" else uni
+            return f"{head}({args[0]})" if p is None else f"{head}({args[0]}, axis={int(p)})"
+        return text
+    return dict(text=rule("text"), uni=rule("uni"), tex=rule("tex"))
+
+
+def _reduction_derivative(slot, args, p, out, style) -> str:
+    return "1" if style != "tex" else "\\mathbf{1}"
+
+
+_STRUCTURAL = dict(forward=_matrix_only, local=_matrix_only, sympy=_matrix_only, structural=True)
+defop("matmul", arity=2, symbol="@", text="$w0 @ $w1", uni="$w0·$w1", tex="$w0 \\, $w1",
+      d=("$a1ᵀ", "$a0ᵀ"), dtex=("{$a1}^{\\top}", "{$a0}^{\\top}"),
+      **_STRUCTURAL)
+defop("transpose", arity=1, symbol="ᵀ", text="$w0.T", uni="$w0ᵀ", tex="{$w0}^{\\top}", d=("1",), **_STRUCTURAL)
+defop("sum", arity=1, symbol="Σ", **_axis_form("sum", "sum", "\\operatorname{sum}"), d=_reduction_derivative,
+      function=True, takes_axis=True, param_field="axis", **_STRUCTURAL)
+defop("mean", arity=1, symbol="mean", **_axis_form("mean", "mean", "\\operatorname{mean}"),
+      d=_reduction_derivative, function=True, takes_axis=True, param_field="axis",
+      **_STRUCTURAL)
+defop("softmax", symbol="softmax", **function("softmax", tex="\\operatorname{softmax}"),
+      d=("diag($o) - $o $oᵀ",), dtex=("\\operatorname{diag}\\left($o\\right) - $o {$o}^{\\top}",), **_STRUCTURAL)
+
+RESERVED = ("grad",)          # names a program may not use (custom gradients: @grad(...))
 FUNCTIONS = tuple(name for name, op in OPS.items() if op.function)
 ACTIVATIONS = {op.activation: op.name for op in OPS.values() if op.activation}

@@ -50,8 +50,7 @@ def parse_assignments(text: str) -> dict:
     {'θ': Fraction(1, 2)}
     """
     values: dict = {}
-    pairs = [p for p in re.split(r"[,\s]+(?=[^\W\d]\w*\s*=)|,", text) if p.strip()]
-    for pair in pairs:
+    for pair in _pairs(text):
         if "=" not in pair:
             raise ValuesError(f"expected name=value, got {pair.strip()!r}")
         name, raw = (s.strip() for s in pair.split("=", 1))
@@ -60,8 +59,118 @@ def parse_assignments(text: str) -> dict:
             raise ValuesError(f"{name!r} is not a valid name (in {pair.strip()!r})")
         if name in values:
             raise ValuesError(f"{name!r} is given twice in {text.strip()!r}")
-        values[name] = number(raw, f"the value of {name}")
+        values[name] = value(_bracketed(raw) if raw.startswith("[") else raw, f"the value of {name}")
     return values
+
+
+def _pairs(text: str) -> list:
+    """``name=value`` pairs split at commas (or whitespace before the next ``name=``), never inside
+    brackets: ``W=[[1,2],[3,4]], b=0`` is two pairs.
+
+    >>> _pairs("W=[[1, 2], [3, 4]], b=0  c = 1")
+    ['W=[[1, 2], [3, 4]]', 'b=0', 'c = 1']
+    """
+    pairs, depth, start = [], 0, 0
+    next_name = re.compile(r"\s+[^\W\d]\w*\s*=")
+    for i, c in enumerate(text):
+        if c in "[(":
+            depth += 1
+        elif c in "])":
+            depth = max(depth - 1, 0)
+        elif depth == 0 and (c == "," or (c.isspace() and i > start and not text[start:i].strip().endswith("=")
+                                          and "=" in text[start:i] and next_name.match(text, i))):
+            pairs.append(text[start:i])
+            start = i + 1
+    pairs.append(text[start:])
+    return [p.strip() for p in pairs if p.strip()]
+
+
+_TOKEN = re.compile(r"\s*(\[|\]|,|[^\[\],\s]+)")
+
+
+def _bracketed(text: str) -> list:
+    """A vector or matrix written in brackets, entries as text (read exactly later).
+
+    >>> _bracketed("[[1, 2], [3, -0.5]]"), _bracketed("[1/2, 3]")
+    ([['1', '2'], ['3', '-0.5']], ['1/2', '3'])
+    """
+    tokens = [m.group(1) for m in _TOKEN.finditer(text)]
+    if "".join(tokens) != re.sub(r"\s+", "", text):
+        raise ValuesError(f"cannot read {text!r} as a vector or matrix")
+    position = 0
+
+    def items(depth: int) -> list:
+        nonlocal position
+        if depth > 3:
+            raise ValuesError(f"{text!r} is nested too deeply (bpviz's arrays are vectors and matrices)")
+        position += 1                                   # the "["
+        found: list = []
+        while True:
+            if position >= len(tokens):
+                raise ValuesError(f"{text!r} has an unclosed '['")
+            token = tokens[position]
+            if token == "]":
+                position += 1
+                return found
+            if token == "[":
+                found.append(items(depth + 1))
+            elif token == ",":
+                raise ValuesError(f"{text!r} has an empty entry (two commas, or a comma after '[')")
+            else:
+                found.append(token)
+                position += 1
+            if position < len(tokens) and tokens[position] == ",":
+                position += 1
+                if position < len(tokens) and tokens[position] == "]":
+                    raise ValuesError(f"{text!r} has a comma before ']'")
+    result = items(1)
+    if position != len(tokens):
+        raise ValuesError(f"{text!r} has text after its closing ']'")
+    return result
+
+
+_DIM = re.compile(r"^(?:[1-9]\d{0,8}|[^\W\d]\w*)$")
+
+
+def parse_shapes(text: str) -> dict:
+    """``--shape`` text: ``X=(N,Dx), W=(Dx,H), b=(H,)`` -> {name: shape}; a dimension is a
+    positive whole number or a symbol.
+
+    >>> parse_shapes("X=(N, Dx) W=(Dx,H), b=(H,), s=()")
+    {'X': ('N', 'Dx'), 'W': ('Dx', 'H'), 'b': ('H',), 's': ()}
+    >>> parse_shapes("W=(3,4)")
+    {'W': (3, 4)}
+    """
+    shapes: dict = {}
+    for pair in _pairs(text):
+        if "=" not in pair:
+            raise ValuesError(f"--shape takes NAME=(DIMS), e.g. X=(N,Dx); got {pair.strip()!r}")
+        name, raw = (part.strip() for part in pair.split("=", 1))
+        name = canonical(name)
+        if not _NAME.match(name):
+            raise ValuesError(f"{name!r} is not a valid name (in --shape {pair.strip()!r})")
+        if name in shapes:
+            raise ValuesError(f"{name!r} is given two shapes")
+        inner = raw[1:-1] if raw[:1] + raw[-1:] in ("()", "[]") else raw
+        dims = [d.strip() for d in inner.split(",")]
+        if dims and dims[-1] == "":
+            dims.pop()
+        if len(dims) > 2 or any(not _DIM.match(canonical(d)) for d in dims):
+            raise ValuesError(f"--shape {pair.strip()!r}: a shape is up to two dimensions, each a positive "
+                              f"whole number or a name, e.g. X=(N,Dx), b=(H,) or s=()")
+        shapes[name] = tuple(int(d) if d.isdigit() else canonical(d) for d in dims)
+    return shapes
+
+
+def value(raw, what: str):
+    """A number (exact Fraction), or for a list a numpy vector or matrix (bpviz.tensor)."""
+    if isinstance(raw, (list, tuple)):
+        from .tensor import from_nested
+        return from_nested(list(list(r) if isinstance(r, tuple) else r for r in raw), what, number)
+    if type(raw).__name__ == "ndarray" and hasattr(raw, "tolist"):      # numpy, without importing it
+        from .tensor import from_nested
+        return from_nested(raw.tolist(), what, number) if raw.ndim else number(raw.item(), what)
+    return number(raw, what)
 
 
 def number(raw, what: str) -> Fraction:
@@ -131,5 +240,5 @@ def _values_mapping(path: str, data) -> dict:
         if canonical(name) in values:
             raise ValuesError(f"{path}: {name!r} is given twice (names are read as Python reads them: "
                               f"{canonical(name)!r})")
-        values[canonical(name)] = number(raw, f"{path}: the value of {name}")
+        values[canonical(name)] = value(raw, f"{path}: the value of {name}")
     return values

@@ -21,11 +21,11 @@ from ..errors import ParseError, ProgramError, name_list
 from ..escape import CONTROL_CHARS
 from ..graph import Graph, GraphBuilder
 from ..numeric import NumberRangeError, check_exact, exact_text, parse_number
-from ..ops import FUNCTIONS
+from ..ops import FUNCTIONS, OPS, RESERVED
 
-BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
+          ast.MatMult: "matmul"}
 REFUSED = {
-    ast.Attribute: "attribute access is not allowed",
     ast.Subscript: "subscripts are not allowed",
     ast.Lambda: "lambdas are not allowed",
     ast.ListComp: "comprehensions are not allowed",
@@ -46,7 +46,7 @@ REFUSED = {
     ast.Yield: "'yield' is not allowed",
 }
 OPERATOR_HINTS = {ast.BitXor: "'^' is not a power here: write '**'", ast.FloorDiv: "'//' is not allowed: write '/'",
-                  ast.Mod: "'%' is not allowed", ast.MatMult: "'@' is not allowed"}
+                  ast.Mod: "'%' is not allowed"}
 DEFAULT_OUTPUT = "f"
 MAX_PROGRAM_BYTES = 4_000_000
 TEXT_LIMIT = 160            # a node keeps its source text for messages up to this length
@@ -141,6 +141,12 @@ class _Parser:
     def _where(self, node: ast.AST) -> str:
         line, col = self._column(node)
         return f"line {line}, column {col}" if len(self.lines) > 1 else f"column {col}"
+
+    def _located(self, node: ast.AST) -> dict:
+        """Where a node is, as text for messages and as (line, column) for a caret."""
+        line, col = self._column(node)
+        where = f"line {line}, column {col}" if len(self.lines) > 1 else f"column {col}"
+        return {"where": where, "pos": (line, col)}
 
     def error(self, node: ast.AST, message: str) -> ParseError:
         line, col = self._column(node)
@@ -260,6 +266,9 @@ class _Parser:
             raise self.error(node, f"names starting with '__' are not allowed: {name!r}")
         if name in FUNCTIONS:
             raise self.error(node, f"{name!r} is a function; it cannot be used as a name")
+        if name in RESERVED:
+            raise self.error(node, f"{name!r} is reserved (custom gradients will be written @{name}(...)); "
+                                   f"choose another name")
 
     def _name(self, name: str, use: Optional[ast.AST]) -> int:
         if name in self.built:
@@ -281,22 +290,22 @@ class _Parser:
     # -- expressions ------------------------------------------------------------------------
     def _expr(self, e: ast.AST, top: Optional[str] = None) -> int:
         b = self.builder
-        where, text = self._where(e), self._segment(e, TEXT_LIMIT)
+        at, text = self._located(e), self._segment(e, TEXT_LIMIT)
         if isinstance(e, ast.Constant):
             index = b.const(self._number(e))
-            return b.op("id", (index,), name=top, where=where, text=text) if top else index
+            return b.op("id", (index,), name=top, **at, text=text) if top else index
         if isinstance(e, ast.Name):
             self._check_name(e, e.id)
             index = self._name(e.id, e)
-            return b.op("id", (index,), name=top, where=where, text=text) if top else index
+            return b.op("id", (index,), name=top, **at, text=text) if top else index
         if isinstance(e, ast.UnaryOp):
             if isinstance(e.op, ast.UAdd):
                 return self._expr(e.operand, top)
             if isinstance(e.op, ast.USub):
                 if isinstance(e.operand, ast.Constant):
                     index = b.const(-self._number(e.operand))
-                    return b.op("id", (index,), name=top, where=where, text=text) if top else index
-                return b.op("neg", (self._expr(e.operand),), name=top, where=where, text=text)
+                    return b.op("id", (index,), name=top, **at, text=text) if top else index
+                return b.op("neg", (self._expr(e.operand),), name=top, **at, text=text)
             raise self.error(e, f"the operator {type(e.op).__name__} is not allowed")
         if isinstance(e, ast.BinOp):
             opname = BINOPS.get(type(e.op))
@@ -305,9 +314,13 @@ class _Parser:
             left = self._expr(e.left)
             exponent = self._literal(e.right) if opname == "pow" else None
             if exponent is not None:
-                return b.op("powc", (left,), param=exponent, name=top, where=where, text=text)
+                return b.op("powc", (left,), param=exponent, name=top, **at, text=text)
             right = self._expr(e.right)
-            return b.op(opname, (left, right), name=top, where=where, text=text)
+            return b.op(opname, (left, right), name=top, **at, text=text)
+        if isinstance(e, ast.Attribute):
+            if e.attr != "T":
+                raise self.error(e, f"'.{e.attr}' is not allowed: the only attribute is .T (transpose)")
+            return b.op("transpose", (self._expr(e.value),), name=top, **at, text=text)
         if isinstance(e, ast.Call):
             if not isinstance(e.func, ast.Name):
                 raise self.error(e, "only calls of the known functions are allowed")
@@ -316,11 +329,29 @@ class _Parser:
                 hint = difflib.get_close_matches(fname, FUNCTIONS, n=1)
                 extra = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(FUNCTIONS)})"
                 raise self.error(e, f"unknown function {fname!r}{extra}")
-            if e.keywords or len(e.args) != 1 or isinstance(e.args[0], ast.Starred):
-                raise self.error(e, f"{fname}() takes exactly one argument")
-            return b.op(fname, (self._expr(e.args[0]),), name=top, where=where, text=text)
+            axis = self._axis(e, fname) if OPS[fname].takes_axis else None
+            if (e.keywords and not OPS[fname].takes_axis) or len(e.args) != 1 \
+                    or isinstance(e.args[0], ast.Starred):
+                extra = " (and optionally axis=0 or axis=1)" if OPS[fname].takes_axis else ""
+                raise self.error(e, f"{fname}() takes exactly one argument{extra}")
+            return b.op(fname, (self._expr(e.args[0]),), param=axis, name=top, **at, text=text)
         message = REFUSED.get(type(e), f"{type(e).__name__} expressions are not allowed")
         raise self.error(e, message)
+
+    def _axis(self, e: ast.Call, fname: str) -> Optional[Fraction]:
+        """The ``axis=`` of sum/mean: a whole number, or None for every entry."""
+        axis = None
+        for keyword in e.keywords:
+            if keyword.arg != "axis":
+                what = "**" if keyword.arg is None else f"{keyword.arg}="
+                raise self.error(keyword.value if keyword.arg is None else keyword,
+                                 f"{fname}() takes no {what}: its only keyword is axis (axis=0 or axis=1)")
+            value = self._literal(keyword.value)
+            if value is None or value.denominator != 1 or abs(value) > 8:
+                raise self.error(keyword.value, f"{fname}(…, axis=…) takes a whole number: 0 (down the rows), "
+                                                f"1 (along each row) or -1 (the last axis)")
+            axis = value
+        return axis
 
     def _literal(self, e: ast.AST) -> Optional[Fraction]:
         """A numeric literal (optionally negated), else None."""

@@ -9,14 +9,35 @@ from ..graph import Graph
 from ..numeric import exact_text, json_number
 from ..escape import latex_name
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _number_fields(key: str, value) -> dict:
+    if value.__class__ is not Fraction and value.__class__ is not float:
+        return _array_fields(key, value)
     fields = {key: json_number(value)}
     if isinstance(value, Fraction):
         fields[f"{key}_exact"] = exact_text(value)
     return fields
+
+
+def _array_fields(key: str, value) -> dict:
+    """A matrix-mode value: nested lists (``null`` in shape-only mode), with ``_exact`` text nested
+    the same way while it is exact."""
+    if value is None:
+        return {key: None}
+    from ..tensor import exact, nested
+    fields = {key: nested(value, json_number)}
+    if exact(value):
+        fields[f"{key}_exact"] = nested(value, exact_text)
+    return fields
+
+
+def _json_value(value):
+    if value is None or value.__class__ is Fraction or value.__class__ is float:
+        return json_number(value) if value is not None else None
+    from ..tensor import nested
+    return nested(value, json_number)
 
 
 def _tex_name(node) -> str:
@@ -28,9 +49,9 @@ def to_data(graph: Graph, check=None) -> dict:
     nodes = []
     for node in graph.nodes:
         entry = {"id": node.id, "name": node.name, "kind": node.kind,
-                 "op": node.op.name if node.op else None}
+                 "op": node.op.name if node.op else None, "shape": list(node.shape)}
         if node.op is not None and node.op.param_field:
-            entry[node.op.param_field] = json_number(node.param)
+            entry[node.op.param_field] = None if node.param is None else json_number(node.param)
         entry["formula"] = graph.formula(node)
         entry["latex"] = graph.formula(node, "tex", _tex_name)
         entry.update(_number_fields("value", node.value))
@@ -40,7 +61,10 @@ def to_data(graph: Graph, check=None) -> dict:
             source = graph.nodes[src]
             local = {"formula": graph.local_formula(node, slot),
                      "latex": graph.local_formula(node, slot, "tex", _tex_name)}
-            local.update(_number_fields("value", node.local[slot]))
+            if graph.matrix:
+                local["rule"] = "vjp"              # the formula is what the edge sends back, given Ḡ
+            else:
+                local.update(_number_fields("value", node.local[slot]))
             inputs.append({"id": source.id, "name": source.name, "local": local,
                            **_number_fields("contribution", graph.contribution(node.index, slot))})
         entry["inputs"] = inputs
@@ -49,8 +73,8 @@ def to_data(graph: Graph, check=None) -> dict:
         nodes.append(entry)
     data = {"format": FORMAT_VERSION, "title": graph.title or None, "program": graph.source,
             "output": graph.out.name,
-            "values": {k: json_number(v) for k, v in graph.values.items()},
-            "gradients": {n.name: json_number(n.grad) for n in graph.inputs},
+            "values": {k: _json_value(v) for k, v in graph.values.items()},
+            "gradients": {n.name: _json_value(n.grad) for n in graph.inputs},
             "nodes": nodes, "warnings": list(graph.warnings)}
     if check is not None:
         data["check"] = check.to_data()

@@ -1,0 +1,651 @@
+"""Matrix mode: shapes, arrays and vector-Jacobian products, on numpy.
+
+A value is a numpy array: ``dtype=object`` holding Fractions while it is exact (every op so far
+rational, at most MAX_EXACT_ENTRIES entries), else float64. Shapes are tuples of ints, or of text
+for symbolic dimensions (``("N", "Dx")``) in shape-only mode; ``()`` is a scalar, ``(n,)`` a numpy
+1-D vector (neither a row nor a column), ``(m, n)`` a matrix. Broadcasting, ``@`` and ``.T``
+follow numpy exactly, restricted to at most two dimensions.
+
+Gradients are vector-Jacobian products: an element-wise op sends back ``Ḡ ⊙ f′`` (summed over the
+axes it was broadcast along), ``X @ W`` sends ``Ḡ Wᵀ`` and ``Xᵀ Ḡ``, and so on. Every rule is here,
+once, with how it reads (``RULES``).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .errors import DomainError, ProgramError, ValuesError
+from .numeric import fmt, tame
+
+MAX_EXACT_ENTRIES = 256      # exact (Fraction) arrays up to this many entries; float64 beyond
+MAX_ENTRIES = 20_000_000     # entries in one array
+MAX_DIMS = 2
+
+Shape = tuple
+STRUCTURAL = ("matmul", "transpose", "sum", "mean", "softmax")
+
+
+# -- shapes ---------------------------------------------------------------------------------------
+
+def shape_text(shape: Shape) -> str:
+    """``3×4`` for a matrix, ``3`` for a vector, ``scalar`` for a scalar.
+
+    >>> shape_text((3, 4)), shape_text(("N", "Dx")), shape_text((5,)), shape_text(())
+    ('3×4', 'N×Dx', '5', 'scalar')
+    """
+    return "×".join(str(d) for d in shape) if shape else "scalar"
+
+
+def described(name: str, shape: Shape) -> str:
+    """How a message names an operand and its shape.
+
+    >>> described("X", (3, 4)), described("x", (3,)), described("s", ())
+    ('X is 3×4', 'x is a vector of 3', 's is a scalar')
+    """
+    if not shape:
+        return f"{name} is a scalar"
+    if len(shape) == 1:
+        return f"{name} is a vector of {shape[0]}"
+    return f"{name} is {shape_text(shape)}"
+
+
+def entries(shape: Shape) -> Optional[int]:
+    """How many entries an array of ``shape`` has; None when a dimension is symbolic."""
+    if any(isinstance(d, str) for d in shape):
+        return None
+    return math.prod(shape)
+
+
+class ShapeError(ProgramError):
+    """Operands whose shapes do not fit; shown with the program line and a caret when known."""
+
+    def __init__(self, message: str, *, source: Optional[str] = None, pos: Optional[tuple] = None):
+        detail = None
+        if source and pos:
+            from .errors import _window
+            lines = source.split("\n")
+            line, column = pos
+            if 0 < line <= len(lines):
+                text, caret = _window(lines[line - 1], max(column - 1, 0))
+                detail = f"  {text}\n  {' ' * caret}^"
+        super().__init__(message, detail=detail)
+
+
+def _same(a, b) -> bool:
+    return a == b
+
+
+def broadcast_shape(shapes: Sequence[Shape], fail) -> Shape:
+    """numpy's broadcasting of several shapes; ``fail(i, j, axis)`` raises for a mismatch."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = []
+    for axis in range(-ndim, 0):
+        dim = 1
+        owner = None
+        for i, s in enumerate(shapes):
+            if len(s) < -axis:
+                continue
+            d = s[axis]
+            if d == 1:
+                continue
+            if dim == 1:
+                dim, owner = d, i
+            elif not _same(dim, d):
+                fail(owner, i, axis)
+        out.append(dim)
+    return tuple(out)
+
+
+def matmul_shape(a: Shape, b: Shape, fail) -> Shape:
+    """The shape of ``a @ b`` (numpy's rules for vectors and matrices); ``fail(message)`` raises."""
+    if not a or not b:
+        fail("@ multiplies vectors and matrices; use * to scale by a scalar")
+    inner_a, inner_b = a[-1], b[0] if len(b) == 1 else b[-2]
+    if not _same(inner_a, inner_b):
+        fail(f"inner dimensions {inner_a} ≠ {inner_b}")
+    return a[:-1] + b[1:] if len(b) == 2 else a[:-1]
+
+
+def reduced_shape(shape: Shape, axis: Optional[int]) -> Shape:
+    return () if axis is None else shape[:axis] + shape[axis + 1:]
+
+
+def normal_axis(axis: Optional[int], shape: Shape) -> Optional[int]:
+    """A non-negative axis of ``shape``, or None for all axes; -1 is the last."""
+    if axis is None:
+        return None
+    if not -len(shape) <= axis < len(shape):
+        return -1
+    return axis % len(shape)
+
+
+def reduced_axes(operand: Shape, out: Shape) -> tuple:
+    """The axes of ``out`` that broadcasting stretched ``operand`` along (its gradient sums over
+    them), for the shapes as given.
+
+    >>> reduced_axes((4,), (3, 4)), reduced_axes((3, 1), (3, 4)), reduced_axes((), (3, 4))
+    ((0,), (1,), (0, 1))
+    """
+    lead = len(out) - len(operand)
+    axes = list(range(lead))
+    axes += [lead + i for i, d in enumerate(operand) if d == 1 and out[lead + i] != 1]
+    return tuple(axes)
+
+
+# -- arrays -----------------------------------------------------------------------------------------
+
+def is_array(value) -> bool:
+    return isinstance(value, np.ndarray)
+
+
+def exact(a: np.ndarray) -> bool:
+    return a.dtype == object
+
+
+def as_array(value) -> np.ndarray:
+    """A value as an array: Fractions into an exact (object) array, floats into float64."""
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, Fraction):
+        out = np.empty((), dtype=object)
+        out[()] = value
+        return out
+    return np.asarray(float(value), dtype=float)
+
+
+def to_float(a: np.ndarray) -> np.ndarray:
+    if a.dtype != object:
+        return a
+    flat = [float(v) for v in a.ravel()]
+    out = np.array(flat, dtype=float).reshape(a.shape)
+    if not np.all(np.isfinite(out)):
+        raise DomainError("an exact value is too large for a 64-bit float")
+    return out
+
+
+def settle(a: np.ndarray) -> np.ndarray:
+    """An object array stays exact while all its entries are Fractions and it is small enough."""
+    if a.dtype != object:
+        return a
+    if a.size > MAX_EXACT_ENTRIES or not all(isinstance(v, Fraction) for v in a.flat):
+        return to_float(a)
+    if any(v.numerator.bit_length() > 256 or v.denominator.bit_length() > 256 for v in a.flat):
+        tamed = np.empty(a.shape, dtype=object)
+        for index, v in np.ndenumerate(a):
+            tamed[index] = tame(v)
+        return settle(tamed) if not all(isinstance(v, Fraction) for v in tamed.flat) else tamed
+    return a
+
+
+def same_kind(args: Sequence) -> list:
+    """Operands as arrays of one kind: all exact, or all float64."""
+    arrays = [as_array(a) for a in args]
+    if all(exact(a) for a in arrays):
+        return arrays
+    return [to_float(a) for a in arrays]
+
+
+def plain(a):
+    """A 0-d array as a plain number (Fraction or float); other arrays as they are."""
+    if isinstance(a, np.ndarray) and a.shape == ():
+        v = a[()]
+        return v if isinstance(v, Fraction) else float(v)
+    return a
+
+
+def index_text(index: tuple) -> str:
+    return "[" + ", ".join(str(i) for i in index) + "]" if index else ""
+
+
+def summary(a, digits: int = 4) -> str:
+    """min, max and norm of a big array, in one line."""
+    f = to_float(as_array(a))
+    if f.size == 0:
+        return "empty"
+    return (f"min {fmt(float(f.min()), digits)}, max {fmt(float(f.max()), digits)}, "
+            f"‖·‖ {fmt(float(np.sqrt(np.sum(f * f))), digits)}")
+
+
+def nested(a, number) -> object:
+    """An array as nested lists of ``number(entry)``; a scalar as ``number(value)``."""
+    if not isinstance(a, np.ndarray):
+        return number(a)
+    if a.ndim == 0:
+        return number(plain(a))
+    if a.dtype != object and number is float:
+        return a.tolist()
+    if a.ndim == 1:
+        return [number(v if isinstance(v, Fraction) else float(v)) for v in a]
+    return [nested(row, number) for row in a]
+
+
+def from_nested(raw, what: str, number) -> np.ndarray:
+    """Nested lists (a vector or a matrix) as an array, exact when small; ``number(entry, what)``
+    reads one entry exactly. Ragged, too deep, empty or non-numeric lists are ValuesErrors."""
+    if not isinstance(raw, list):
+        raise ValuesError(f"{what} must be a number or a list, got {raw!r}")
+    if not raw:
+        raise ValuesError(f"{what} is an empty list")
+    if all(isinstance(row, list) for row in raw):
+        width = len(raw[0])
+        for i, row in enumerate(raw):
+            if len(row) != width:
+                raise ValuesError(f"{what} is ragged: row 0 has {width} entries but row {i} has {len(row)}")
+            if any(isinstance(v, list) for v in row):
+                raise ValuesError(f"{what} is nested more than two levels deep (bpviz's arrays are "
+                                  f"vectors and matrices)")
+        if width == 0:
+            raise ValuesError(f"{what} has empty rows")
+        shape = (len(raw), width)
+        flat = [v for row in raw for v in row]
+    elif any(isinstance(row, list) for row in raw):
+        first = next(i for i, row in enumerate(raw) if isinstance(row, list))
+        raise ValuesError(f"{what} is ragged: entry {first} is a list but others are numbers")
+    else:
+        shape = (len(raw),)
+        flat = raw
+    if len(flat) > MAX_ENTRIES:
+        raise ValuesError(f"{what} has {len(flat):,} entries, more than bpviz's {MAX_ENTRIES:,}")
+    if len(flat) <= MAX_EXACT_ENTRIES:
+        out = np.empty(len(flat), dtype=object)
+        for i, v in enumerate(flat):
+            out[i] = number(v, f"{what}{index_text(np.unravel_index(i, shape))}")
+        return out.reshape(shape)
+    for i, v in enumerate(flat):          # float64: check the kinds first (True would read as 1.0)
+        if v.__class__ not in (int, float, str):
+            number(v, f"{what}{index_text(np.unravel_index(i, shape))}")    # raises the exact message
+    try:
+        out = np.array(flat, dtype=float)
+    except (ValueError, TypeError, OverflowError):
+        out = np.array([float(number(v, f"{what}{index_text(np.unravel_index(i, shape))}"))
+                        for i, v in enumerate(flat)], dtype=float)
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        i = int(bad[0])
+        raise ValuesError(f"{what}{index_text(np.unravel_index(i, shape))} must be a finite number, "
+                          f"got {flat[i]!r}")
+    return out.reshape(shape)
+
+
+# -- element-wise rules on float64 arrays ------------------------------------------------------------
+
+def _sigmoid(x):
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1 / (1 + np.exp(-x[pos]))
+    e = np.exp(x[~pos])
+    out[~pos] = e / (1 + e)
+    return out
+
+
+def _softplus(x):
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _tanh_slope(x):
+    e = np.exp(-2 * np.abs(x))
+    return 4 * e / (1 + e) ** 2
+
+
+# op -> (forward(args, param), local(args, out, param) -> per operand), on float64 arrays
+FLOAT_RULES = {
+    "add": (lambda a, p: a[0] + a[1], lambda a, o, p: (1.0, 1.0)),
+    "sub": (lambda a, p: a[0] - a[1], lambda a, o, p: (1.0, -1.0)),
+    "mul": (lambda a, p: a[0] * a[1], lambda a, o, p: (a[1], a[0])),
+    "div": (lambda a, p: a[0] / a[1], lambda a, o, p: (1 / a[1], -a[0] / (a[1] * a[1]))),
+    "pow": (lambda a, p: a[0] ** a[1],
+            lambda a, o, p: (a[1] * a[0] ** (a[1] - 1), np.where(a[0] > 0, o * np.log(np.where(a[0] > 0, a[0], 1)), 0.0))),
+    "powc": (lambda a, p: a[0] ** float(p), lambda a, o, p: (float(p) * a[0] ** float(p - 1) if p != 0 else 0.0,)),
+    "neg": (lambda a, p: -a[0], lambda a, o, p: (-1.0,)),
+    "id": (lambda a, p: a[0], lambda a, o, p: (1.0,)),
+    "exp": (lambda a, p: np.exp(a[0]), lambda a, o, p: (o,)),
+    "log": (lambda a, p: np.log(a[0]), lambda a, o, p: (1 / a[0],)),
+    "sqrt": (lambda a, p: np.sqrt(a[0]), lambda a, o, p: (1 / (2 * o),)),
+    "sin": (lambda a, p: np.sin(a[0]), lambda a, o, p: (np.cos(a[0]),)),
+    "cos": (lambda a, p: np.cos(a[0]), lambda a, o, p: (-np.sin(a[0]),)),
+    "tan": (lambda a, p: np.tan(a[0]), lambda a, o, p: (1 + o * o,)),
+    "tanh": (lambda a, p: np.tanh(a[0]), lambda a, o, p: (_tanh_slope(a[0]),)),
+    "sigmoid": (lambda a, p: _sigmoid(a[0]), lambda a, o, p: (_sigmoid(a[0]) * _sigmoid(-a[0]),)),
+    "relu": (lambda a, p: np.maximum(a[0], 0.0), lambda a, o, p: ((a[0] > 0).astype(float),)),
+    "softplus": (lambda a, p: _softplus(a[0]), lambda a, o, p: (_sigmoid(a[0]),)),
+    "abs": (lambda a, p: np.abs(a[0]), lambda a, o, p: (np.sign(a[0]),)),
+}
+
+# where an element-wise op is undefined: op -> (test on the operands, what to say)
+DOMAINS = {
+    "log": (lambda a: a[0] <= 0, "log is undefined at {x} (it needs a value > 0)"),
+    "sqrt": (lambda a: a[0] < 0, "sqrt is undefined at {x} (it needs a value ≥ 0)"),
+    "div": (lambda a: a[1] == 0, "division by zero: {y} is 0"),
+    "pow": (lambda a: (a[0] < 0) & (a[1] != np.round(a[1])),
+            "a negative base ({x}) raised to a non-integer power is not real"),
+}
+
+
+# -- the walker's two steps: forward and vector-Jacobian product --------------------------------------
+
+def elementwise(op) -> bool:
+    return op.name not in STRUCTURAL
+
+
+def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
+    """The node's value from its operands' values (arrays)."""
+    if op.name in STRUCTURAL:
+        return _structural_forward(op.name, same_kind(args), param)
+    arrays = same_kind(args)
+    if exact(arrays[0]) and all(a.size <= MAX_EXACT_ENTRIES for a in arrays):
+        shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        if math.prod(shape) <= MAX_EXACT_ENTRIES:
+            wide = np.broadcast_arrays(*arrays)
+            out = np.empty(shape, dtype=object)
+            for index in np.ndindex(*shape):
+                try:
+                    out[index] = op.forward([w[index] for w in wide], param)
+                except (DomainError, ZeroDivisionError, OverflowError) as exc:
+                    raise _entry_error(exc, index, names, wide) from None
+            return settle(out)
+        arrays = [to_float(a) for a in arrays]
+    arrays = [to_float(a) for a in arrays]
+    wide = np.broadcast_arrays(*arrays)
+    domain = DOMAINS.get(op.name)
+    if domain is not None:
+        _first_bad(domain[0](wide), domain[1], names, wide)
+    with np.errstate(all="ignore"):
+        out = np.asarray(FLOAT_RULES[op.name][0](wide, param), dtype=float)
+    _check_finite(out, op.name, names, wide)
+    return out
+
+
+def local(op, args: list, out: np.ndarray, param) -> tuple:
+    """An element-wise op's local derivatives, one array per operand, at the output's shape."""
+    arrays = same_kind(args)
+    if exact(arrays[0]) and exact(as_array(out)):
+        wide = np.broadcast_arrays(*arrays)
+        shape = out.shape
+        results = [np.empty(shape, dtype=object) for _ in arrays]
+        for index in np.ndindex(*shape):
+            try:
+                ds = op.local([w[index] for w in wide], out[index], param)
+            except (DomainError, ZeroDivisionError, OverflowError) as exc:
+                raise DomainError(f"the derivative at entry {index_text(index)}: {getattr(exc, 'message', exc)}") from None
+            for r, d in zip(results, ds):
+                r[index] = d
+        return tuple(settle(r) for r in results)
+    wide = np.broadcast_arrays(*[to_float(a) for a in arrays])
+    with np.errstate(all="ignore"):
+        ds = FLOAT_RULES[op.name][1](wide, to_float(as_array(out)), param)
+    result = []
+    for d in ds:
+        d = np.broadcast_to(np.asarray(d, dtype=float), out.shape)
+        if not np.all(np.isfinite(d)):
+            index = tuple(int(i) for i in np.argwhere(~np.isfinite(d))[0])
+            raise DomainError(f"the derivative of {op.name} is not finite at entry {index_text(index)}")
+        result.append(d)
+    return tuple(result)
+
+
+def unbroadcast(g: np.ndarray, shape: Shape) -> np.ndarray:
+    """Sum ``g`` over the axes broadcasting added or stretched, back to ``shape``."""
+    if g.shape == shape:
+        return g
+    axes = reduced_axes(shape, g.shape)
+    total = g.sum(axis=axes, keepdims=True) if axes else g
+    lead = len(g.shape) - len(shape)
+    return total.reshape(total.shape[lead:]) if lead else total.reshape(shape)
+
+
+def vjp(op, slot: int, g: np.ndarray, args: list, out: np.ndarray, local_arrays, param,
+        shapes: Sequence[Shape]) -> np.ndarray:
+    """What the node sends back to operand ``slot``: Ḡ times the Jacobian, at the operand's shape."""
+    name = op.name
+    g, *args = same_kind([g, *args])
+    if name == "matmul":
+        a, b = args
+        a2 = a.reshape(1, -1) if a.ndim == 1 else a
+        b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+        g2 = g.reshape(a2.shape[0], b2.shape[1])
+        result = g2 @ b2.T if slot == 0 else a2.T @ g2
+        return settle(result.reshape(shapes[slot]))
+    if name == "transpose":
+        return g.T
+    if name in ("sum", "mean"):
+        shape = shapes[0]
+        axis = None if param is None else int(param)
+        spread = g if axis is None else np.expand_dims(g, axis)
+        full = np.broadcast_to(spread, shape).copy()
+        if name == "mean":
+            count = math.prod(shape) if axis is None else shape[axis]
+            full = full / (Fraction(count) if exact(full) else count)
+        return settle(full)
+    if name == "softmax":
+        p = to_float(as_array(out))
+        g = to_float(g)
+        return p * (g - np.sum(g * p, axis=-1, keepdims=True))
+    d = local_arrays[slot]
+    step = g * d if not (isinstance(d, float) and d == 1.0) else g
+    return settle(unbroadcast(np.asarray(step), shapes[slot]))
+
+
+def _structural_forward(name: str, args: list, param) -> np.ndarray:
+    if name == "matmul":
+        return settle(np.asarray(args[0] @ args[1]))
+    a = args[0]
+    if name == "transpose":
+        return a.T
+    axis = None if param is None else int(param)
+    if name == "sum":
+        return settle(np.asarray(a.sum(axis=axis)))
+    if name == "mean":
+        count = a.size if axis is None else a.shape[axis]
+        total = np.asarray(a.sum(axis=axis))
+        return settle(np.asarray(total / (Fraction(count) if exact(a) else count)))
+    z = to_float(a)                               # softmax along the last axis, shifted by its max
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _first_bad(mask, message: str, names, wide) -> None:
+    mask = np.asarray(mask)
+    if mask.any():
+        index = tuple(int(i) for i in np.argwhere(mask)[0]) if mask.ndim else ()
+        x = _operand_at(names, wide, 0, index)
+        y = _operand_at(names, wide, 1, index) if len(wide) > 1 else ""
+        raise DomainError(message.format(x=x, y=y))
+
+
+def _operand_at(names, wide, i: int, index: tuple) -> str:
+    shown = names[i] if i < len(names) else "the operand"
+    value = wide[i][index] if index else wide[i][()]
+    position = index_text(index) if wide[i].ndim and np.shape(wide[i]) != () else ""
+    return f"{shown}{position} = {fmt(float(value), 6)}"
+
+
+def _check_finite(out: np.ndarray, opname: str, names, wide) -> None:
+    bad = ~np.isfinite(out)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0]) if out.ndim else ()
+        args = ", ".join(_operand_at(names, wide, i, index) for i in range(len(wide)))
+        what = "overflows a 64-bit float" if np.isinf(out[index]) else "is not a number (NaN)"
+        raise DomainError(f"{opname} {what} at entry {index_text(index) or '(the scalar)'}: {args}")
+
+
+def _entry_error(exc, index: tuple, names, wide) -> DomainError:
+    message = getattr(exc, "message", None) or ("division by zero" if isinstance(exc, ZeroDivisionError)
+                                                 else "the result is too large for a 64-bit float")
+    if not index:
+        return DomainError(message)
+    args = ", ".join(f"{names[i] if i < len(names) else 'operand'}{index_text(index)} = {fmt(w[index], 6)}"
+                     for i, w in enumerate(wide) if w.ndim)
+    return DomainError(f"{message} (at entry {index_text(index)}: {args})")
+
+
+# -- shape inference: before any number is computed ---------------------------------------------------
+
+def infer_shape(op, shapes: Sequence[Shape], param, names: Sequence[str], fail) -> Shape:
+    """The node's shape from its operands' shapes; ``fail(message)`` raises a located ShapeError.
+
+    >>> from bpviz.ops import OPS
+    >>> infer_shape(OPS["matmul"], [(3, 4), (4, 2)], None, ["X", "W"], print)
+    (3, 2)
+    >>> infer_shape(OPS["add"], [("N", "H"), (1, "H")], None, ["Z", "b"], print)
+    ('N', 'H')
+    """
+    if any(len(s) > MAX_DIMS for s in shapes):
+        fail(f"bpviz's arrays have at most {MAX_DIMS} dimensions")
+    name = op.name
+    if name == "matmul":
+        def inner(message):
+            fail(f"{described(names[0], shapes[0])} but {described(names[1], shapes[1])} ({message})")
+        return matmul_shape(shapes[0], shapes[1], inner)
+    if name == "transpose":
+        return tuple(reversed(shapes[0]))
+    if name in ("sum", "mean"):
+        if param is None:
+            return ()
+        axis = normal_axis(int(param), shapes[0])
+        if axis == -1:
+            axes = " and ".join(str(i) for i in range(len(shapes[0]))) or "none"
+            fail(f"{name}(…, axis={int(param)}): {described(names[0], shapes[0])}, which has axes {axes}")
+        return reduced_shape(shapes[0], axis)
+    if name == "softmax":
+        if not shapes[0]:
+            fail(f"softmax needs a vector or a matrix, and {described(names[0], shapes[0])}")
+        return shapes[0]
+
+    def mismatch(i, j, axis):
+        which = "last" if axis == -1 else "first" if axis == -2 else f"{-axis}th from last"
+        fail(f"{described(names[i], shapes[i])} but {described(names[j], shapes[j])}: they do not "
+             f"broadcast ({shapes[i][axis]} ≠ {shapes[j][axis]} in the {which} axis, and neither is 1)")
+    return broadcast_shape(shapes, mismatch)
+
+
+# -- how each vector-Jacobian product reads ---------------------------------------------------------
+
+_ODOT = {"text": " * ", "uni": " ⊙ ", "tex": " \\odot "}
+_TRANSPOSED = {"text": "{}.T", "uni": "{}ᵀ", "tex": "{{{}}}^{{\\top}}"}
+_MATMUL = {"text": "{} @ {}", "uni": "{}·{}", "tex": "{} \\, {}"}
+_OWN_OUTPUT = {           # σ′, tanh′ and exp′ in terms of the node's own output, as textbooks write them
+    "sigmoid": {"text": "$o * (1 - $o)", "uni": "$o ⊙ (1 − $o)", "tex": "$o \\odot \\left(1 - $o\\right)"},
+    "tanh": {"text": "(1 - $o**2)", "uni": "(1 − $o²)", "tex": "\\left(1 - $o^{\\odot 2}\\right)"},
+    "exp": {"text": "$o", "uni": "$o", "tex": "$o"},
+}
+
+
+def bar(name: str, style: str) -> str:
+    """A node's accumulated gradient ∂J/∂v: ``dW1`` in code, ``W̄1`` in Unicode, ``\\bar{W}_{1}`` in
+    LaTeX (``name`` is already in the style's spelling: ``W_{1}`` for LaTeX).
+
+    >>> bar("W1", "text"), bar("W1", "uni"), bar("W_{1}", "tex"), bar("z", "tex"), bar("ab", "tex")
+    ('dW1', 'W̄1', '\\bar{W}_{1}', '\\bar{z}', '\\overline{ab}')
+    """
+    if style == "text":
+        return f"d{name}" if name.isidentifier() else f"d({name})"
+    if style == "uni":
+        return name[0] + "\u0304" + name[1:]
+    base, sep, sub = name.partition("_")
+    if sep and len(base) == 1:
+        return f"\\bar{{{base}}}_{sub}"
+    return f"\\bar{{{name}}}" if len(name) == 1 else f"\\overline{{{name}}}"
+
+
+def reduction_text(axes: tuple, ndim: int, keepdims: bool, inner: str, style: str) -> str:
+    """``inner`` summed over broadcast ``axes`` of an ``ndim``-dimensional gradient."""
+    if not axes:
+        return inner
+    if style == "text":
+        if len(axes) == ndim:
+            return f"sum({inner})" if not keepdims else f"sum({inner}, keepdims=True)"
+        axis = axes[0] if len(axes) == 1 else tuple(axes)
+        return f"sum({inner}, axis={axis}{', keepdims=True' if keepdims else ''})"
+    if len(axes) == ndim:
+        where = ""
+    elif ndim == 2:
+        where = "rows" if axes == (0,) else "cols"
+    else:
+        where = "axis " + ",".join(map(str, axes))
+    if style == "uni":
+        return f"Σ{('_' + where) if where else ''} {_paren(inner)}"
+    return f"\\sum_{{\\text{{{where}}}}} {_paren(inner, True)}" if where else f"\\sum {_paren(inner, True)}"
+
+
+def _paren(text: str, tex: bool = False) -> str:
+    if " " not in text:
+        return text
+    return f"\\left({text}\\right)" if tex else f"({text})"
+
+
+def vjp_text(op, slot: int, names: Sequence[str], out: str, shapes: Sequence[Shape], out_shape: Shape,
+             param, style: str) -> str:
+    """The rule of what a node sends back to operand ``slot``, in ``style`` (text, uni, tex)."""
+    g = bar(out, style)
+    t = _TRANSPOSED[style]
+    mm = _MATMUL[style]
+    name = op.name
+    if name == "matmul":
+        a, b = shapes
+        if len(a) == 1 and len(b) == 1:
+            return f"{g} * {names[1 - slot]}" if style == "text" else \
+                f"{g}·{names[1 - slot]}" if style == "uni" else f"{g} \\, {names[1 - slot]}"
+        if len(b) == 1:                      # A @ v: dA = outer(Ḡ, v), dv = Aᵀ Ḡ
+            if slot == 0:
+                return f"outer({g}, {names[1]})" if style == "text" else mm.format(g, t.format(names[1]))
+            return mm.format(t.format(names[0]), g)
+        if len(a) == 1:                      # v @ B: dv = B Ḡ, dB = outer(v, Ḡ)
+            if slot == 0:
+                return mm.format(names[1], g)
+            return f"outer({names[0]}, {g})" if style == "text" else mm.format(names[0], t.format(g))
+        return mm.format(g, t.format(names[1])) if slot == 0 else mm.format(t.format(names[0]), g)
+    if name == "transpose":
+        return t.format(g)
+    if name in ("sum", "mean"):
+        shape = shapes[0]
+        count = (entries(shape) if param is None else shape[int(param) % len(shape)]) if shape else 1
+        axis = None if param is None else int(param) % max(len(shape), 1)
+        if style == "text":
+            spread = g if axis is None else f"expand_dims({g}, {axis})"
+            body = f"broadcast_to({spread}, {names[0]}.shape)"
+            return body if name == "sum" else f"{body} / {count}"
+        ones = "𝟏" if style == "uni" else "\\mathbf{1}"
+        if axis is None:
+            body = f"{g}·{ones}" if style == "uni" else f"{g} \\, {ones}"
+        elif axis == 0:
+            body = f"{ones}·{t.format(g) if len(shape) == 2 else g}" if style == "uni" else \
+                f"{ones} \\, {t.format(g) if len(shape) == 2 else g}"
+        else:
+            body = f"{g}·{t.format(ones)}" if style == "uni" else f"{g} \\, {t.format(ones)}"
+        if name == "mean":
+            body = f"{body} / {count}" if style != "tex" else f"\\frac{{1}}{{{count}}} {body}"
+        return body
+    if name == "softmax":
+        o = out
+        if style == "text":
+            return f"{o} * ({g} - sum({g} * {o}, axis=-1, keepdims=True))"
+        if style == "uni":
+            inner = f"⟨{g}, {o}⟩" if len(out_shape) == 1 else f"Σ_cols({g} ⊙ {o})"
+            return f"{o} ⊙ ({g} − {inner})"
+        inner = (f"\\langle {g}, {o} \\rangle" if len(out_shape) == 1
+                 else f"\\textstyle\\sum_{{\\text{{cols}}}} {g} \\odot {o}")
+        return f"{o} \\odot \\left({g} - {inner}\\right)"
+    # element-wise: Ḡ ⊙ f′, summed over the axes the operand was broadcast along
+    own = _OWN_OUTPUT.get(name, {}).get(style)
+    from .ops import Template
+    if own is not None:
+        local = Template(own)(names, param, out, style)
+    else:
+        local = op.derivative(style, slot, names, out, param)
+    minus = {"text": "-", "uni": "−", "tex": "-"}[style]
+    if local in ("1", "1.0"):
+        inner = g
+    elif local in ("-1", "−1"):
+        inner = f"{minus}{g}"
+    else:
+        joiner = _ODOT[style] if out_shape else {"text": " * ", "uni": "·", "tex": " \\cdot "}[style]
+        inner = f"{g}{joiner}{_paren(local, style == 'tex') if not own else local}"
+    axes = reduced_axes(shapes[slot], out_shape)
+    keep = bool(axes) and len(shapes[slot]) == len(out_shape)
+    return reduction_text(axes, len(out_shape), keep, inner, style)
