@@ -540,8 +540,8 @@ def bar(name: str, style: str) -> str:
     """A node's accumulated gradient ∂J/∂v: ``dW1`` in code, ``W̄1`` in Unicode, ``\\bar{W}_{1}`` in
     LaTeX (``name`` is already in the style's spelling: ``W_{1}`` for LaTeX).
 
-    >>> bar("W1", "text"), bar("W1", "uni"), bar("W_{1}", "tex"), bar("z", "tex"), bar("ab", "tex")
-    ('dW1', 'W̄1', '\\bar{W}_{1}', '\\bar{z}', '\\overline{ab}')
+    >>> print(bar("W1", "text"), bar("W1", "uni"), bar("W_{1}", "tex"), bar("z", "tex"), bar("ab", "tex"))
+    dW1 W̄1 \\bar{W}_{1} \\bar{z} \\overline{ab}
     """
     if style == "text":
         return f"d{name}" if name.isidentifier() else f"d({name})"

@@ -152,7 +152,7 @@ def test_note_only_options_are_refused_elsewhere():
 # -- the library raises BpvizError and nothing else ---------------------------------------------------
 
 @pytest.mark.parametrize("value", ["abc", True, math.nan, math.inf, -math.inf, None, "nan", "inf", object(),
-                                   [1, 2], "1e999999999"])
+                                   [[1], [1, 2]], [True, 1], [], "1e999999999"])
 def test_from_expression_bad_values_are_values_errors(value):
     with pytest.raises(ValuesError, match="the value of x"):
         bpviz.from_expression("J = x * y", {"x": value, "y": 1})

@@ -99,6 +99,23 @@ TABLE = [
     ("affine", Fraction(1), ("w1", "x1", "w2", "x2", "b"), "tex", "w1 \\cdot x1 + w2 \\cdot x2 + b",
      ("x1", "w1", "x2", "w2", "1")),
     ("affine", Fraction(0), ("w1", "x1"), "text", "w1 * x1", ("x1", "w1")),
+    # matrix mode's own ops: their gradients read as vector-Jacobian products (tests/test_matrix.py)
+    ("matmul", None, ("X", "W"), "text", "X @ W", ("Wᵀ", "Xᵀ")),
+    ("matmul", None, ("X", "W"), "uni", "X·W", ("Wᵀ", "Xᵀ")),
+    ("matmul", None, ("X", "W"), "tex", "X \\, W", ("{W}^{\\top}", "{X}^{\\top}")),
+    ("transpose", None, ("X",), "text", "X.T", ("1",)),
+    ("transpose", None, ("X",), "uni", "Xᵀ", ("1",)),
+    ("transpose", None, ("X",), "tex", "{X}^{\\top}", ("1",)),
+    ("sum", None, ("A",), "text", "sum(A)", ("1",)),
+    ("sum", Fraction(0), ("A",), "uni", "sum(A, axis=0)", ("1",)),
+    ("sum", Fraction(1), ("A",), "tex", "\\operatorname{sum}_{1}\\left(A\\right)", ("\\mathbf{1}",)),
+    ("mean", None, ("A",), "text", "mean(A)", ("1",)),
+    ("mean", None, ("A",), "uni", "mean(A)", ("1",)),
+    ("mean", Fraction(0), ("A",), "tex", "\\operatorname{mean}_{0}\\left(A\\right)", ("\\mathbf{1}",)),
+    ("softmax", None, ("Z",), "text", "softmax(Z)", ("diag(f) - f fᵀ",)),
+    ("softmax", None, ("Z",), "uni", "softmax(Z)", ("diag(f) - f fᵀ",)),
+    ("softmax", None, ("Z",), "tex", "\\operatorname{softmax}\\left(Z\\right)",
+     ("\\operatorname{diag}\\left(f\\right) - f {f}^{\\top}",)),
 ]
 
 
@@ -124,6 +141,8 @@ PARAMS = {"powc": [Fraction(2), Fraction(-1), THIRD, Fraction(5, 2)], "affine": 
 
 def _cases():
     for name, op in OPS.items():
+        if op.structural:            # checked element by element against autograd in tests/test_matrix.py
+            continue
         for param in PARAMS.get(name, [None]):
             arity = 5 if name == "affine" and param else 4 if name == "affine" else op.arity
             point = POINTS.get(name, (Fraction(7, 10), Fraction(-13, 10), Fraction(1, 2), Fraction(2),
@@ -151,7 +170,8 @@ def test_local_rule_matches_sympy(name, param, point):
 NOT_PROGRAM_SYNTAX = {("relu", 0), ("abs", 0)}       # an indicator and sign(): not bpviz functions
 
 
-@pytest.mark.parametrize("row", [r for r in TABLE if r[3] == "text" and r[0] != "affine"],
+@pytest.mark.parametrize("row", [r for r in TABLE if r[3] == "text" and r[0] != "affine"
+                                 and not OPS[r[0]].structural],
                          ids=lambda row: f"{row[0]}-{row[1]}-{','.join(row[2])}")
 def test_text_templates_parse_back_to_the_same_numbers(row):
     name, param, args, _, formula, derivatives = row
@@ -179,10 +199,13 @@ def test_text_templates_parse_back_to_the_same_numbers(row):
 # -- what derives from the table --------------------------------------------------------------------
 
 def test_functions_and_activations_come_from_the_table():
-    assert FUNCTIONS == ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "softplus", "abs")
+    assert FUNCTIONS == ("exp", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "softplus", "abs",
+                         "sum", "mean", "softmax")
     assert ACTIVATIONS == {"linear": "id", "tanh": "tanh", "sigmoid": "sigmoid", "relu": "relu"}
     assert NETWORK_ACTIVATIONS == ("linear", "tanh", "sigmoid", "relu", "softmax")
     for name in FUNCTIONS:
+        if OPS[name].structural:
+            continue
         graph = bpviz.from_expression(f"J = {name}(x)", {"x": "0.5"})
         assert graph.out.op is OPS[name]
 
