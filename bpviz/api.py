@@ -10,7 +10,7 @@ them through bpviz.write. The command line only parses arguments into a ``Source
 >>> result.graph.gradients()
 {'a': Fraction(2, 1), 'b': Fraction(5, 1)}
 >>> [(path, content.splitlines()[1]) for path, content in result.files]
-[('-', '  "format": 1,')]
+[('-', '  "format": 2,')]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from .values import canonical, number, value
 
 DIGITS = (1, 17)
 DPI = (36, 600)
+MAX_CELLS = (1, 12)
 
 
 # -- what to differentiate -----------------------------------------------------------------------
@@ -49,6 +50,7 @@ class Source:
     overrides: tuple = ()                  # spec: --set KEY.PATH=VALUE
     group: bool = False                    # spec: one node per neuron
     shapes: Optional[Mapping] = None       # expr: shapes only, no values (name -> dims)
+    view: str = "scalar"                   # spec: "scalar" (one node per number) or "matrix" (per layer)
 
     @classmethod
     def expression(cls, text: str, values: Optional[Mapping] = None, output: Optional[str] = None,
@@ -56,8 +58,9 @@ class Source:
         return cls(text, "expr", values=values if values is not None else {}, output=output, shapes=shapes)
 
     @classmethod
-    def spec(cls, text: str, name: str = "spec", overrides=(), group: bool = False) -> "Source":
-        return cls(text, "spec", name=name, overrides=overrides, group=group)
+    def spec(cls, text: str, name: str = "spec", overrides=(), group: bool = False,
+             view: str = "scalar") -> "Source":
+        return cls(text, "spec", name=name, overrides=overrides, group=group, view=view)
 
     def __post_init__(self) -> None:
         if self.kind not in ("expr", "spec"):
@@ -76,10 +79,12 @@ class Source:
         if not all(isinstance(item, str) for item in overrides):
             raise UsageError(f"--set takes KEY.PATH=VALUE text, not {overrides!r}")
         object.__setattr__(self, "overrides", overrides)
+        if self.view not in ("scalar", "matrix"):
+            raise UsageError(f"view must be 'scalar' or 'matrix', not {self.view!r}")
 
     def build(self) -> Graph:
         if self.kind == "spec":
-            return build_spec(self.text, self.name, list(self.overrides), self.group)
+            return build_spec(self.text, self.name, list(self.overrides), self.group, self.view)
         if self.shapes is not None:
             if self.values:
                 raise UsageError("shapes only means no values: give shapes or values, not both")
@@ -129,10 +134,11 @@ def build_expression(text: str, values: Mapping, output: Optional[str] = None) -
 
 
 def build_spec(text: str, filename: str = "spec", overrides: Optional[list] = None,
-               group: bool = False) -> Graph:
-    """Parse a YAML spec (graph or network), apply ``--set`` overrides, and evaluate it."""
+               group: bool = False, view: str = "scalar") -> Graph:
+    """Parse a YAML spec (graph or network), apply ``--set`` overrides, and evaluate it; ``view``
+    "matrix" draws a network with one node per layer quantity."""
     from .parse.spec import load_spec
-    graph, values, doc = load_spec(text, filename, overrides, group)
+    graph, values, doc = load_spec(text, filename, overrides, group, view)
     key = graph.spec.values_key
     try:
         return evaluate(graph, values, hint=lambda missing: f"add {'it' if len(missing) == 1 else 'them'} "
@@ -158,6 +164,7 @@ class Options:
     legend: bool = True
     renderer: str = "auto"                 # SVG/PNG: auto | system | embedded
     dpi: int = 144
+    max_cells: int = 4                     # matrix figures: grids up to this many rows and columns
     large: bool = False                    # draw figures beyond FIGURE_NODES (slow, memory bounded)
     lang: str = "en"                       # notes
     lr: Optional[Fraction] = None
@@ -199,7 +206,7 @@ class Options:
             raise UsageError(f"--lang must be one of {', '.join(LANGUAGES)}, not {self.lang!r}")
         if self.renderer not in RENDERERS:
             raise UsageError(f"--renderer must be one of {', '.join(RENDERERS)}, not {self.renderer!r}")
-        for name, (low, high) in (("digits", DIGITS), ("dpi", DPI)):
+        for name, (low, high) in (("digits", DIGITS), ("dpi", DPI), ("max_cells", MAX_CELLS)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise UsageError(f"--{name} must be a whole number from {low} to {high}, not {value!r}")
@@ -208,7 +215,8 @@ class Options:
     def figure_options(self):
         from .render.dot import FigureOptions
         return FigureOptions.make(edge_labels=self.edge_labels, rankdir=self.rankdir, digits=self.digits,
-                                  theme=self.theme, highlight=self.highlight, legend=self.legend)
+                                  theme=self.theme, highlight=self.highlight, legend=self.legend,
+                                  max_cells=self.max_cells)
 
 
 def _names(value, option: str) -> tuple:
@@ -275,7 +283,7 @@ class Result:
 
 
 NOTE_ONLY = ("wrt", "params", "embed", "tex_fragment", "md_fragment")
-FIGURE_ONLY = ("edge_labels", "rankdir", "theme", "highlight", "legend", "dpi", "large")
+FIGURE_ONLY = ("edge_labels", "rankdir", "theme", "highlight", "legend", "dpi", "large", "max_cells")
 
 
 def run(source: Source, options: Optional[Options] = None, progress=None) -> Result:
@@ -374,7 +382,7 @@ def note_for(graph: Graph, options: Options, figure=None):
         wrt = graph.params or [n.name for n in graph.inputs]
     closed = None
     skipped = (("closed_form_skipped", {"limit": CLOSED_FORM_NODES}) if len(graph.nodes) > CLOSED_FORM_NODES
-               else sympy_refusal(graph))
+               else ("closed_form_matrix", {}) if graph.matrix else sympy_refusal(graph))
     if skipped is None:
         try:
             closed = closed_forms(graph, [n for n in wrt if graph.node(n).kind == "input"])

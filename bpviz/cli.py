@@ -19,7 +19,7 @@ from . import __version__
 from .errors import BpvizError, InputError, ParseError, SpecError, UsageError
 from .escape import terminal_text
 from .parse.expr import MAX_PROGRAM_BYTES
-from .api import DIGITS, DPI
+from .api import DIGITS, DPI, MAX_CELLS
 from .render.dot import FIGURE_NODES, RANKDIRS
 from .render.prose import LANGUAGES
 from .write import MAX_PNG_PIXELS, read_text
@@ -85,6 +85,9 @@ OUTPUT_OPTIONS = {
         "auto", "--renderer", metavar="auto|system|embedded",
         help="Graphviz for SVG/PNG: system `dot`, the embedded graphviz-pure, or auto (system when on PATH).")),
     "dpi": (int, typer.Option(144, "--dpi", min=DPI[0], max=DPI[1], help="PNG resolution.")),
+    "max_cells": (int, typer.Option(4, "--max-cells", min=MAX_CELLS[0], max=MAX_CELLS[1], metavar="N",
+                                    help="Matrix figures: draw a value or gradient as a grid when it has at "
+                                         "most N rows and N columns, else its shape and a summary.")),
     "large": (bool, typer.Option(False, "--large",
                                  help=f"Draw figures of more than {FIGURE_NODES} nodes (slow: minutes; PNGs "
                                       f"are scaled to at most {MAX_PNG_PIXELS} pixels).")),
@@ -265,6 +268,9 @@ def spec(
                                         "--set layers.0.bias=0.5 (repeatable)."),
     group: str = typer.Option("none", "--group", metavar="none|neurons",
                               help="neurons: draw each unit's Σ w·x + b as one node (networks only)."),
+    view: str = typer.Option("scalar", "--view", metavar="scalar|matrix",
+                             help="matrix: a network as one node per layer quantity (x, h.W, h.b, h.z, h.a, …) "
+                                  "with shapes; a spec with a batch of samples needs it (docs/matrix.md)."),
     options=None,
 ) -> None:
     """Differentiate a YAML spec: a graph of named assignments, or a dense neural network.
@@ -274,8 +280,12 @@ def spec(
     from .api import Source
     if group.lower() not in ("none", "neurons"):
         raise UsageError(f"--group must be none or neurons, not {group!r}")
+    if view.lower() not in ("scalar", "matrix"):
+        raise UsageError(f"--view must be scalar or matrix, not {view!r}")
+    if view.lower() == "matrix" and group.lower() == "neurons":
+        raise UsageError("--group neurons draws units of the scalar view; --view matrix has one node per layer")
     text, name = read_spec(file)
-    show(Source.spec(text, name, set_, group=group.lower() == "neurons"), options)
+    show(Source.spec(text, name, set_, group=group.lower() == "neurons", view=view.lower()), options)
 
 
 def read_spec(file: str) -> tuple:

@@ -430,8 +430,9 @@ def read_network(doc: Doc) -> Network:
 # -- entry point ---------------------------------------------------------------------------------
 
 def load_spec(text: str, filename: str = "spec", overrides: Optional[list] = None,
-              group: bool = False) -> tuple:
-    """Parse a spec -> (graph without values, values, doc)."""
+              group: bool = False, view: str = "scalar") -> tuple:
+    """Parse a spec -> (graph without values, values, doc); ``view`` "matrix" builds a network with
+    one node per layer quantity."""
     doc = Doc(text, filename)
     apply_overrides(doc, overrides or [])
     if not isinstance(doc.data, dict):
@@ -441,6 +442,9 @@ def load_spec(text: str, filename: str = "spec", overrides: Optional[list] = Non
     if "graph" in doc.data:
         if group:
             raise SpecError("--group neurons applies to network specs (with 'layers')")
+        if view != "scalar":
+            raise SpecError("--view matrix applies to network specs (with 'layers'); a graph spec's "
+                            "values may be matrices already")
         graph, values = build_graph_spec(doc)
     elif "layers" in doc.data:
         graph, values = build_network(read_network(doc), group=group)

@@ -47,6 +47,7 @@ class FigureOptions:
     theme: str = "light"
     highlight: Optional[str] = None
     legend: bool = True
+    max_cells: int = 4          # matrix mode: grids up to this many rows and columns
 
     @classmethod
     def make(cls, **settings) -> "FigureOptions":

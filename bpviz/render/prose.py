@@ -60,6 +60,8 @@ PROSE = {
         "agrees": "which agrees with the chain rule.",
         "disagrees": "which DISAGREES with the chain rule ({ours}); please report this.",
         "closed_form_skipped": "Closed forms are left out for graphs over {limit} nodes.",
+        "closed_form_matrix": "Closed forms are written element by element for scalar programs; in matrix form "
+                              "the backward pass below is the derivation.",
         "closed_form_too_large": "Closed forms are left out: written out in full, the expression has "
                                  "{size} terms, more than the {limit} sympy is given.",
         "closed_form_too_deep": "Closed forms are left out: the expression nests {depth} functions, more "
@@ -136,6 +138,7 @@ PROSE = {
         "agrees": "与链式法则的结果一致。",
         "disagrees": "与链式法则的结果（{ours}）不一致，请报告此问题。",
         "closed_form_skipped": "节点数超过 {limit} 的图不给出闭式解。",
+        "closed_form_matrix": "闭式解只对标量程序逐项给出；矩阵形式下，下面的反向传播就是推导。",
         "closed_form_too_large": "不给出闭式解：完全展开后表达式有 {size} 项，超过交给 sympy 的上限 {limit}。",
         "closed_form_too_deep": "不给出闭式解：表达式嵌套了 {depth} 层函数，超过交给 sympy 的上限 {limit}。",
         "update": "梯度下降更新",
