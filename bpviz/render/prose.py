@@ -28,6 +28,7 @@ PROSE = {
         "definition": "definition",
         "with_numbers": "with numbers",
         "value": "value",
+        "shape": "shape",
         "local": "Local derivatives",
         "local_intro": "For every edge, the derivative of a node with respect to one of its inputs, "
                        "holding the others fixed.",
@@ -112,6 +113,7 @@ PROSE = {
         "definition": "定义",
         "with_numbers": "代入数值",
         "value": "值",
+        "shape": "形状",
         "local": "局部导数",
         "local_intro": "每条边上，节点对其某个输入的导数（其他输入视为常数）。",
         "edge": "边",

@@ -9,6 +9,8 @@ from rich.text import Text
 from ..escape import one_line
 from .prose import prose
 from ..graph import Graph
+from fractions import Fraction
+
 from ..numeric import fmt
 
 VALUE_STYLE = "bold cyan"
@@ -31,32 +33,59 @@ def render_table(graph: Graph, digits: int = 4, check=None, lang: str = "en"):
     table.add_column(t("node"))
     table.add_column(t("op"))
     table.add_column(t("formula"))
-    table.add_column(t("value"), justify="right", style=VALUE_STYLE)
-    table.add_column(f"∂{out}/∂{t('node')}", justify="right", style=GRAD_STYLE)
+    if graph.matrix:
+        table.add_column(t("shape"), justify="right")
+    grids = {"no_wrap": True} if graph.matrix else {}       # a matrix's rows stay rows
+    table.add_column(t("value"), justify="right", style=VALUE_STYLE, **grids)
+    table.add_column(f"∂{out}/∂{t('node')}", justify="right", style=GRAD_STYLE, **grids)
     shown = graph.nodes if len(graph.nodes) <= TABLE_ROWS else graph.nodes[:TABLE_ROWS - 1] + [graph.out]
     for node in shown:
         if node is graph.out and len(shown) < len(graph.nodes):
             table.add_row("…", Text(t("rows_left_out", count=f"{len(graph.nodes) - len(shown):,}"), style="dim"),
-                          "", "", "", "")
+                          *[""] * (len(table.columns) - 2))
         name = Text(node.name, style=KIND_STYLE[node.kind] + (" bold" if node.index == graph.output else ""))
         op = t(node.kind) if node.op is None else f"{node.symbol}  {node.op.name}"
         formula = "" if node.op is None else graph.formula(node, "uni")
-        table.add_row(str(node.index), name, Text(op), Text(formula),
-                      Text(fmt(node.value, digits)), Text(fmt(node.grad, digits)))
+        shape = (Text("×".join(map(str, node.shape)) or "scalar"),) if graph.matrix else ()
+        table.add_row(str(node.index), name, Text(op), Text(formula), *shape,
+                      Text(cell_text(node.value, digits)), Text(cell_text(node.grad, digits)))
     summary = Text()
     summary.append(f"{out} = ", style="bold")
-    summary.append(fmt(graph.out.value, digits), style=VALUE_STYLE)
+    summary.append(cell_text(graph.out.value, digits), style=VALUE_STYLE)
     inputs = graph.inputs
     for node in inputs[:SUMMARY_ROWS]:
         summary.append("\n")
         summary.append(f"∂{out}/∂{node.name} = ")
-        summary.append(fmt(node.grad, digits), style=GRAD_STYLE)
+        text = cell_text(node.grad, digits)
+        summary.append(("\n" if "\n" in text else "") + text, style=GRAD_STYLE)
     if len(inputs) > SUMMARY_ROWS:
         summary.append("\n" + t("rows_left_out", count=f"{len(inputs) - SUMMARY_ROWS:,}"), style="dim")
     parts = [table, summary]
     if check is not None:
         parts.append(render_check(check, digits, lang))
     return Group(*parts)
+
+
+GRID_CELLS = 6          # matrices up to 6×6 print in full; larger ones as shape and summary
+
+
+def cell_text(value, digits: int) -> str:
+    """A number, a small vector or matrix as aligned rows, a big one as its summary; "—" for no
+    value (shape-only mode)."""
+    if value is None:
+        return "—"
+    if value.__class__ is Fraction or value.__class__ is float:
+        return fmt(value, digits)
+    from ..tensor import summary
+    if value.ndim == 1 and value.shape[0] <= GRID_CELLS ** 2 // 2:
+        rows = [[fmt(v, digits) for v in value]]
+    elif value.ndim == 2 and max(value.shape) <= GRID_CELLS:
+        rows = [[fmt(v, digits) for v in row] for row in value]
+    else:
+        return summary(value, digits)
+    width = max(len(cell) for row in rows for cell in row)
+    text = "\n".join(" ".join(cell.rjust(width) for cell in row) for row in rows)
+    return f"[{text}]" if value.ndim == 1 else text
 
 
 def _maybe(value) -> str:
