@@ -303,7 +303,8 @@ def evaluate_arrays(graph: Graph, values: Mapping, hint: Callable = at_hint,
             with np.errstate(all="ignore"):
                 step = tensor.vjp(node.op, slot, g, args, results[node.index], locals_[node.index],
                                   node.param, shapes_in)
-                total = step if grads[src] is None else tensor.settle(np.add(*tensor.same_kind([grads[src], step])))
+                total = step if grads[src] is None else \
+                    tensor.settle(np.asarray(np.add(*tensor.same_kind([grads[src], step]))))
             if not tensor.exact(tensor.as_array(total)) and not np.all(np.isfinite(total)):
                 raise DomainError(f"the gradient flowing back through {node.name!r} "
                                   f"({node.where or graph.formula(node)}): {OVERFLOW}")

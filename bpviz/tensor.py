@@ -192,6 +192,8 @@ def same_kind(args: Sequence) -> list:
 
 def plain(a):
     """A 0-d array as a plain number (Fraction or float); other arrays as they are."""
+    if isinstance(a, np.generic):                    # numpy hands back scalars from 0-d arithmetic
+        return float(a)
     if isinstance(a, np.ndarray) and a.shape == ():
         v = a[()]
         return v if isinstance(v, Fraction) else float(v)

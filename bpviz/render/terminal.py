@@ -28,13 +28,19 @@ def render_table(graph: Graph, digits: int = 4, check=None, lang: str = "en"):
     t = prose(lang)
     out = graph.out.name
     title = Text(one_line(graph.title)) if graph.title else None
-    table = Table(title=title, title_style="bold", header_style="bold", show_lines=False)
-    table.add_column("#", justify="right", style="dim")
-    table.add_column(t("node"))
-    table.add_column(t("op"))
-    table.add_column(t("formula"))
+    from rich import box
+    table = Table(title=title, title_style="bold", header_style="bold", show_lines=False,
+                  box=box.SIMPLE_HEAD if graph.matrix else box.HEAVY_HEAD)
+    keep = (lambda texts: {"no_wrap": True, "min_width": max(map(len, texts), default=1)}) if graph.matrix \
+        else (lambda texts: {})
+    table.add_column("#", justify="right", style="dim", **keep([str(len(graph.nodes))]))
+    table.add_column(t("node"), **keep([n.name for n in graph.nodes]))
+    if not graph.matrix:                    # a matrix table is wide: its formula says the op
+        table.add_column(t("op"))
+    table.add_column(t("formula"), **({"min_width": 10} if graph.matrix else {}))
     if graph.matrix:
-        table.add_column(t("shape"), justify="right")
+        table.add_column(t("shape"), justify="right", **keep(["×".join(map(str, n.shape)) or "scalar"
+                                                               for n in graph.nodes]))
     grids = {"no_wrap": True} if graph.matrix else {}       # a matrix's rows stay rows
     table.add_column(t("value"), justify="right", style=VALUE_STYLE, **grids)
     table.add_column(f"∂{out}/∂{t('node')}", justify="right", style=GRAD_STYLE, **grids)
@@ -47,7 +53,7 @@ def render_table(graph: Graph, digits: int = 4, check=None, lang: str = "en"):
         op = t(node.kind) if node.op is None else f"{node.symbol}  {node.op.name}"
         formula = "" if node.op is None else graph.formula(node, "uni")
         shape = (Text("×".join(map(str, node.shape)) or "scalar"),) if graph.matrix else ()
-        table.add_row(str(node.index), name, Text(op), Text(formula), *shape,
+        table.add_row(str(node.index), name, *(() if graph.matrix else (Text(op),)), Text(formula), *shape,
                       Text(cell_text(node.value, digits)), Text(cell_text(node.grad, digits)))
     summary = Text()
     summary.append(f"{out} = ", style="bold")
@@ -56,7 +62,7 @@ def render_table(graph: Graph, digits: int = 4, check=None, lang: str = "en"):
     for node in inputs[:SUMMARY_ROWS]:
         summary.append("\n")
         summary.append(f"∂{out}/∂{node.name} = ")
-        text = cell_text(node.grad, digits)
+        text = cell_text(node.grad, digits, full=True)
         summary.append(("\n" if "\n" in text else "") + text, style=GRAD_STYLE)
     if len(inputs) > SUMMARY_ROWS:
         summary.append("\n" + t("rows_left_out", count=f"{len(inputs) - SUMMARY_ROWS:,}"), style="dim")
@@ -66,10 +72,18 @@ def render_table(graph: Graph, digits: int = 4, check=None, lang: str = "en"):
     return Group(*parts)
 
 
-GRID_CELLS = 6          # matrices up to 6×6 print in full; larger ones as shape and summary
+GRID_CELLS = 6          # matrices up to 6×6 print in full when their rows fit GRID_WIDTH characters;
+GRID_WIDTH = 22         # larger ones print as their range (the gradients of inputs print in full below)
 
 
-def cell_text(value, digits: int) -> str:
+def span(value, digits: int) -> str:
+    """A matrix too wide for a cell, as its range."""
+    from ..tensor import to_float
+    f = to_float(value)
+    return f"{fmt(float(f.min()), min(digits, 3))} … {fmt(float(f.max()), min(digits, 3))}"
+
+
+def cell_text(value, digits: int, full: bool = False) -> str:
     """A number, a small vector or matrix as aligned rows, a big one as its summary; "—" for no
     value (shape-only mode)."""
     if value is None:
@@ -84,6 +98,8 @@ def cell_text(value, digits: int) -> str:
     else:
         return summary(value, digits)
     width = max(len(cell) for row in rows for cell in row)
+    if (width + 1) * len(rows[0]) > GRID_WIDTH and not full:
+        return span(value, digits)
     text = "\n".join(" ".join(cell.rjust(width) for cell in row) for row in rows)
     return f"[{text}]" if value.ndim == 1 else text
 
