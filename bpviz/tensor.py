@@ -348,7 +348,7 @@ def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
                 try:
                     out[index] = op.forward([w[index] for w in wide], param)
                 except (DomainError, ZeroDivisionError, OverflowError) as exc:
-                    raise _entry_error(exc, index, names, wide) from None
+                    raise _entry_error(exc, index, names, arrays) from None
             return settle(out)
         arrays = [to_float(a) for a in arrays]
     arrays = [to_float(a) for a in arrays]
@@ -476,14 +476,19 @@ def _check_finite(out: np.ndarray, opname: str, names, wide) -> None:
         raise DomainError(f"{opname} {what} at entry {index_text(index) or '(the scalar)'}: {args}")
 
 
-def _entry_error(exc, index: tuple, names, wide) -> DomainError:
+def _entry_error(exc, index: tuple, names, arrays) -> DomainError:
+    """A scalar rule's error at one entry, naming each array operand's own entry (a broadcast
+    operand's index is its own: b[2], not b[1, 2])."""
     message = getattr(exc, "message", None) or ("division by zero" if isinstance(exc, ZeroDivisionError)
                                                  else "the result is too large for a 64-bit float")
     if not index:
         return DomainError(message)
-    args = ", ".join(f"{names[i] if i < len(names) else 'operand'}{index_text(index)} = {fmt(w[index], 6)}"
-                     for i, w in enumerate(wide) if w.ndim)
-    return DomainError(f"{message} (at entry {index_text(index)}: {args})")
+    shown = []
+    for i, a in enumerate(arrays):
+        if a.ndim:
+            own = tuple(0 if d == 1 else j for j, d in zip(index[len(index) - a.ndim:], a.shape))
+            shown.append(f"{names[i] if i < len(names) else 'operand'}{index_text(own)} = {fmt(a[own], 6)}")
+    return DomainError(f"{message}, at {' and '.join(shown)}")
 
 
 # -- shape inference: before any number is computed ---------------------------------------------------
