@@ -270,7 +270,7 @@ def spec(
                               help="neurons: draw each unit's Σ w·x + b as one node (networks only)."),
     view: str = typer.Option("scalar", "--view", metavar="scalar|matrix",
                              help="matrix: a network as one node per layer quantity (x, h.W, h.b, h.z, h.a, …) "
-                                  "with shapes; a spec with a batch of samples needs it (docs/matrix.md)."),
+                                  "with shapes; a spec with a batch of samples needs it (docs/spec.md)."),
     options=None,
 ) -> None:
     """Differentiate a YAML spec: a graph of named assignments, or a dense neural network.

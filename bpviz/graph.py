@@ -57,6 +57,8 @@ class SpecInfo:
     values_key: str                          # where its values live: "values" or a network's "inputs"
     learning_rate: Optional[Fraction] = None
     softmax_cross_entropy: tuple = ()        # ((z name, a name, target), ...) of a softmax + CE output
+    samples: Optional[int] = None            # a batch's N (matrix view); None: one sample
+    reduction: str = "mean"                  # how a batch's loss reduces over its samples
 
 
 @dataclass

@@ -1,9 +1,13 @@
 """Dense networks as computation graphs: layers, activations, losses and weight initialisation.
 
-Takes a validated ``Network`` (bpviz.parse.spec reads and checks the YAML) and builds its scalar
-graph node by node, named ``h.W[j,i]``, ``h.b[j]``, ``h.z[j]``, ``h.a[j]`` (1-based). Activations
-are the op table's (``activation=`` entries of bpviz.ops) plus layer-level ones such as softmax;
-losses are the ``LOSSES`` table below. Adding a loss is one ``Loss`` entry and its tests.
+Takes a validated ``Network`` (bpviz.parse.spec reads and checks the YAML) and builds its graph in
+one of two views. The scalar view (``build_network``) has a node per number, named ``h.W[j,i]``,
+``h.b[j]``, ``h.z[j]``, ``h.a[j]`` (1-based). The matrix view (``build_matrix_network``) has a node
+per layer quantity, ``x``, ``h.W``, ``h.b``, ``h.z``, ``h.a``, …, ``y``, whose values are arrays
+(bpviz.tensor), with the spec's convention: rows of W are units, ``z = W a + b``, samples are columns.
+Only the matrix view takes a batch of samples. Activations are the op table's (``activation=``
+entries of bpviz.ops) plus layer-level ones such as softmax; losses are the ``LOSSES`` table below.
+Adding a loss is one ``Loss`` entry (both views) and its tests.
 """
 
 from __future__ import annotations
@@ -33,18 +37,30 @@ class Layer:
 class Loss:
     """A loss: how to build it from the outputs, and what its targets must satisfy."""
     build: Callable        # (builder, activations, targets, scale, name) -> node index
-    check: Callable        # targets -> a complaint, or None
+    check: Callable        # targets (of one sample) -> a complaint, or None
     scaled: bool = False   # takes ``scale`` (mse's ½)
+    build_matrix: Optional[Callable] = None   # matrix view: (builder, a, y, targets, scale, axis, name)
+    #   -> the loss of each sample, summed over the units (axis 0 of a batch; axis None: one sample)
 
 
 @dataclass
 class Network:
-    inputs: dict           # name -> exact value
+    inputs: dict           # name -> exact value; with a batch, name -> [value per sample]
     layers: list           # [Layer]
     loss: str              # a key of LOSSES
-    targets: list
+    targets: list          # one per unit of the last layer; with a batch, one such row per sample
     scale: Fraction = Fraction(1, 2)
     loss_name: str = "L"
+    reduction: str = "mean"          # a batch's loss: the mean or the sum of the samples' losses
+    samples: Optional[int] = None    # N for a batch (matrix view only); None: one sample
+
+    @property
+    def batch(self) -> bool:
+        return self.samples is not None
+
+
+REDUCTIONS = ("mean", "sum")
+INPUTS_NODE, TARGETS_NODE = "x", "y"      # the matrix view's names for the inputs and the targets
 
 
 # -- weight initialisation -------------------------------------------------------------------
@@ -179,10 +195,40 @@ def _binary(targets: list) -> Optional[str]:
     return None
 
 
+# -- losses in the matrix view: a, y are (units,) for one sample, (units, N) for a batch ----------
+
+def _mse_matrix(b: GraphBuilder, a: int, y: int, targets: list, scale: Fraction, axis, name) -> int:
+    """scale · Σ_units (y − a)²."""
+    squares = b.op("powc", (b.op("sub", (y, a)),), param=Fraction(2))
+    if scale == 1:
+        return b.op("sum", (squares,), param=axis, name=name)
+    return b.op("mul", (b.const(scale), b.op("sum", (squares,), param=axis)), name=name)
+
+
+def _cross_entropy_matrix(b: GraphBuilder, a: int, y: int, targets: list, scale, axis, name) -> int:
+    """−Σ_units y ⊙ log(p)."""
+    return b.op("neg", (b.op("sum", (b.op("mul", (y, b.op("log", (a,)))),), param=axis),), name=name)
+
+
+def _binary_cross_entropy_matrix(b: GraphBuilder, a: int, y: int, targets: list, scale, axis, name) -> int:
+    """−Σ_units [y ⊙ log(a) + (1 − y) ⊙ log(1 − a)]; as in the scalar view, a term whose weight is 0
+    for every target (all targets 1, or all 0) is left out, so a saturated output cannot give log(0)."""
+    ones, zeros = all(t == 1 for t in targets), all(t == 0 for t in targets)
+    terms = []
+    if not zeros:
+        log = b.op("log", (a,))
+        terms.append(log if ones else b.op("mul", (y, log)))
+    if not ones:
+        log = b.op("log", (b.op("sub", (b.const(ONE), a)),))
+        terms.append(log if zeros else b.op("mul", (b.op("sub", (b.const(ONE), y)), log)))
+    total = terms[0] if len(terms) == 1 else b.op("add", tuple(terms))
+    return b.op("neg", (b.op("sum", (total,), param=axis),), name=name)
+
+
 LOSSES = {
-    "mse": Loss(_mse, lambda targets: None, scaled=True),
-    "cross_entropy": Loss(_cross_entropy, _probabilities),
-    "binary_cross_entropy": Loss(_binary_cross_entropy, _binary),
+    "mse": Loss(_mse, lambda targets: None, scaled=True, build_matrix=_mse_matrix),
+    "cross_entropy": Loss(_cross_entropy, _probabilities, build_matrix=_cross_entropy_matrix),
+    "binary_cross_entropy": Loss(_binary_cross_entropy, _binary, build_matrix=_binary_cross_entropy_matrix),
 }
 
 
@@ -214,3 +260,69 @@ def build_network(net: Network, group: bool = False) -> tuple:
 def network_size(units: int, fan_in: int) -> int:
     """About how many scalar nodes a layer adds (weights, products, sums, activation)."""
     return units * (2 * fan_in + 4)
+
+
+def matrix_size(units: int, fan_in: int, samples: int) -> int:
+    """About how many array entries a layer adds in the matrix view (W, and z, a and their
+    gradients for every sample)."""
+    return units * fan_in + 4 * units * samples
+
+
+# -- the matrix view: one node per layer quantity ---------------------------------------------------
+
+def _matrix_softmax(b: GraphBuilder, n: str, z: int, axis) -> int:
+    """Softmax over the units (axis 0: samples are columns), drawn as the scalar view draws it:
+    exp, the sum of the exponentials ``n.Σexp``, a division (which broadcasts over the units)."""
+    exps = b.op("exp", (z,), group=n)
+    total = b.op("sum", (exps,), param=axis, name=f"{n}.Σexp", group=n)
+    return b.op("div", (exps, total), name=f"{n}.a", group=n)
+
+
+def build_matrix_network(net: Network) -> tuple:
+    """The network's matrix-view graph (values not yet computed) and its values (numpy arrays from
+    bpviz.values.value, exact while small).
+
+    ``x`` holds the inputs as a vector (one sample) or as an (inputs, N) matrix (a batch, samples as
+    columns); ``h.W`` is (units, fan-in); ``h.b`` a scalar (one shared bias, broadcast), a vector
+    (one sample) or a (units, 1) column (a batch, broadcast over the columns); ``h.z = h.W @ a + h.b``;
+    ``y`` the targets as ``o.a`` is shaped. The loss is each sample's loss (summed over the units),
+    reduced over the samples by ``net.reduction`` (one sample: no reduction).
+    """
+    from .values import value
+    b = GraphBuilder()
+    batch = net.batch
+    axis = Fraction(0) if batch else None          # the units' axis of a batch; all of a vector
+    values: dict = {INPUTS_NODE: value([list(v) for v in net.inputs.values()] if batch
+                                       else list(net.inputs.values()), "the inputs")}
+    params: list = []
+    a = b.input(INPUTS_NODE)
+    for layer in net.layers:
+        n = layer.name
+        w = _param(b, f"{n}.W", value(layer.weights, f"{n}.W"), values, params)
+        bias = layer.bias
+        if isinstance(bias, list):
+            bias = value([[v] for v in bias] if batch else bias, f"{n}.b")
+        z = b.op("matmul", (w, a), name=None if bias is not None else f"{n}.z", group=n)
+        if bias is not None:
+            z = b.op("add", (z, _param(b, f"{n}.b", bias, values, params)), name=f"{n}.z", group=n)
+        if layer.activation == "softmax":
+            a = _matrix_softmax(b, n, z, axis)
+        else:
+            a = b.op(ELEMENTWISE[layer.activation], (z,), name=f"{n}.a", group=n)
+    flat = [t for row in net.targets for t in row] if batch else list(net.targets)
+    # y is (units, N): the spec gives one row per sample, so the rows become columns
+    values[TARGETS_NODE] = value([list(col) for col in zip(*net.targets)] if batch else list(net.targets),
+                                 "the targets")
+    y = b.input(TARGETS_NODE)
+    loss = LOSSES[net.loss]
+    per_sample = loss.build_matrix(b, a, y, flat, net.scale, axis, None if batch else net.loss_name)
+    out = b.op(net.reduction, (per_sample,), name=net.loss_name) if batch else per_sample
+    graph = b.finish(out)
+    graph.params = [p for p in params if p in graph]
+    last = net.layers[-1]
+    combined = ()
+    if net.loss == "cross_entropy" and last.activation == "softmax":
+        combined = ((f"{last.name}.z", f"{last.name}.a", values[TARGETS_NODE]),)
+    graph.spec = SpecInfo(values_key="inputs", softmax_cross_entropy=combined,
+                          samples=net.samples, reduction=net.reduction)
+    return graph, {name: v for name, v in values.items() if name in graph}

@@ -32,6 +32,8 @@ EXTRA = [  # variants worth showing in the docs
 
 
 SPEC_EXTRA = [
+    ["spec", "examples/two-layer.yaml", "--view", "matrix", "-o", "docs/img/two-layer-matrix.svg"],
+    ["spec", "examples/two-layer.yaml", "--view", "matrix", "-o", "docs/examples/two-layer-matrix.md"],
     ["spec", "examples/two-layer.yaml", "--group", "neurons", "-o", "docs/img/two-layer-neurons.png"],
     ["spec", "examples/two-layer.yaml", "--group", "neurons", "-o", "docs/img/two-layer-neurons.svg"],
     ["spec", "examples/softmax.yaml", "--group", "neurons", "-o", "docs/img/softmax-neurons.svg"],
@@ -66,6 +68,10 @@ def main() -> None:
         if spec.name.endswith(".values.yaml"):
             continue
         path = f"examples/{spec.name}"
+        if spec.stem.endswith("-batch"):          # a batch of samples: matrix view only
+            for target in (f"docs/img/{spec.stem}.svg", f"docs/examples/{spec.stem}.md"):
+                run(["spec", path, "--view", "matrix", "-o", target])
+            continue
         run(["spec", path, "-o", f"docs/img/{spec.stem}.svg"])
         network = "layers:" in spec.read_text()   # networks read best neuron by neuron in a note
         run(["spec", path, *(["--group", "neurons"] if network else []), "-o", f"docs/examples/{spec.stem}.md"])

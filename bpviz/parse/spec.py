@@ -2,7 +2,9 @@
 YAML line. Only ``yaml.SafeLoader`` reads the file; a spec is data, never code.
 
 A graph spec becomes an expression program (bpviz.parse.expr); a network spec becomes a checked
-``bpviz.network.Network``, which bpviz.network turns into a graph. Numbers are read from the YAML
+``bpviz.network.Network``, which bpviz.network turns into a graph: the scalar view (a node per number)
+or, with ``view="matrix"``, one node per layer quantity. A batch of samples (inputs that are lists,
+targets that are rows) is matrix-view only. Numbers are read from the YAML
 text itself, so ``1.1`` is exactly 11/10 (YAML's own float would be 1.1000000000000000888...).
 """
 
@@ -14,22 +16,24 @@ import re
 from fractions import Fraction
 from typing import Any, Optional
 
-from ..errors import BpvizError, ParseError, SpecError
+from ..errors import BpvizError, ParseError, SpecError, UsageError
 from ..escape import one_line
 from ..graph import SpecInfo
-from ..network import (ACTIVATIONS, INIT_SCHEMES, LAST_LAYER_ONLY, LOSSES, Layer, Network, build_network,
-                       init_weights, network_size)
+from ..network import (ACTIVATIONS, INIT_SCHEMES, INPUTS_NODE, LAST_LAYER_ONLY, LOSSES, REDUCTIONS,
+                       TARGETS_NODE, Layer, Network, build_matrix_network, build_network, init_weights,
+                       matrix_size, network_size)
 from ..numeric import NumberRangeError, check_exact, from_float, parse_number
 from ..values import canonical
 
 MAX_BYTES = 2_000_000      # spec text
 MAX_NODES = 100_000        # graph nodes a network may expand to
+MAX_ENTRIES = 1_000_000    # array entries a network may hold in the matrix view (weights, activations)
 MAX_VALUES = 1_000_000     # YAML values after aliases are expanded
 MAX_DEPTH = 64             # nesting of mappings and lists
 GRAPH_KEYS = ("title", "values", "graph", "output", "learning_rate")
 NETWORK_KEYS = ("title", "inputs", "layers", "loss", "learning_rate", "init")
 LAYER_KEYS = ("name", "activation", "weights", "bias", "units", "init")
-LOSS_KEYS = ("kind", "targets", "scale", "name")
+LOSS_KEYS = ("kind", "targets", "scale", "name", "reduction")
 INIT_KEYS = ("scheme", "seed")
 
 
@@ -336,13 +340,23 @@ def _init_weights(doc: Doc, path: tuple, init: dict, units: int, fan_in: int, la
     return init_weights(scheme, int(seed), units, fan_in, layer_index)
 
 
-def _check_size(doc: Doc, path: tuple, nodes: int) -> None:
-    if nodes > MAX_NODES:
+def _check_size(doc: Doc, path: tuple, nodes: int, matrix: bool = False) -> None:
+    if matrix:
+        if nodes > MAX_ENTRIES:
+            raise doc.error(path, f"the network is too large: about {nodes:,} array entries (weights and "
+                                  f"activations of every sample), over the limit of {MAX_ENTRIES:,}")
+    elif nodes > MAX_NODES:
         raise doc.error(path, f"the network is too large: about {nodes:,} graph nodes, over the limit of "
                               f"{MAX_NODES:,} (bpviz draws every weight; keep it to a few hundred)")
 
 
-def _layers(doc: Doc, data: dict, fan_in: int) -> list:
+def _layers(doc: Doc, data: dict, fan_in: int, samples: Optional[int] = None) -> list:
+    """The layers, checked; ``samples`` (the matrix view: 1, or a batch's N) sizes the network by
+    array entries instead of scalar nodes."""
+    matrix = samples is not None
+
+    def size(units: int, fan_in: int) -> int:
+        return matrix_size(units, fan_in, samples) if matrix else network_size(units, fan_in)
     layers = _list(doc, ("layers",), data["layers"])
     if not layers:
         raise doc.error(("layers",), "a network needs at least one layer")
@@ -383,7 +397,7 @@ def _layers(doc: Doc, data: dict, fan_in: int) -> list:
                 raise doc.error(path, "missing key 'init' (e.g. init: {scheme: xavier, seed: 0}) "
                                       "to generate the weights")
             init_path = path + ("init",) if "init" in layer else ("init",)
-            _check_size(doc, path, total + network_size(int(units), fan_in))   # before drawing any weight
+            _check_size(doc, path, total + size(int(units), fan_in), matrix)   # before drawing any weight
             weights = _init_weights(doc, init_path, init, int(units), fan_in, index)
         units = len(weights)
         bias = layer.get("bias")
@@ -392,39 +406,104 @@ def _layers(doc: Doc, data: dict, fan_in: int) -> list:
                     enumerate(_list(doc, path + ("bias",), bias, units, "biases (one per unit)"))]
         elif bias is not None:
             bias = _number(doc, path + ("bias",), bias)
-        total += network_size(units, fan_in)
-        _check_size(doc, path, total)
+        total += size(units, fan_in)
+        _check_size(doc, path, total, matrix)
         result.append(Layer(name, activation, weights, bias))
         fan_in = units
     return result
 
 
-def read_network(doc: Doc) -> Network:
-    """A network spec, every key checked, as a ``Network``."""
-    data = _keys(doc, (), doc.data, NETWORK_KEYS, required=("inputs", "layers", "loss"))
-    inputs = data["inputs"]
+def _inputs(doc: Doc, inputs: Any, view: str) -> tuple:
+    """The inputs: name -> a number, or (a batch, matrix view only) name -> a list of N numbers;
+    and N (None without a batch)."""
     if not isinstance(inputs, dict) or not inputs:
         raise doc.error(("inputs",), "expected a mapping of input names to numbers, e.g. {x1: 0.05}")
-    values = {}
+    values, samples, first = {}, None, None
     for name, v in inputs.items():
-        values[_name(doc, ("inputs", name), name)] = _number(doc, ("inputs", name), v)
-    layers = _layers(doc, data, len(values))
+        path = ("inputs", name)
+        _name(doc, path, name)
+        if not isinstance(v, list):
+            values[name] = _number(doc, path, v)
+            continue
+        if view != "matrix":
+            raise doc.error(path, f"a list of {len(v)} value{'s' * (len(v) != 1)} is a batch (one value per "
+                                  f"sample), which only the matrix view draws: use --view matrix")
+        if not v:
+            raise doc.error(path, "expected a number, or a list with one number per sample; found an empty list")
+        if samples is None:
+            samples, first = len(v), name
+        elif len(v) != samples:
+            raise doc.error(path, f"expected {samples} values (one per sample, as inputs.{first} has), "
+                                  f"found {len(v)}")
+        values[name] = [_number(doc, path + (k,), x) for k, x in enumerate(v)]
+    if samples is not None:
+        single = next((name for name, v in values.items() if not isinstance(v, list)), None)
+        if single is not None:
+            raise doc.error(("inputs", single), f"a single number, but inputs.{first} is a batch of "
+                                                f"{samples} values: give every input one value per sample")
+    return values, samples
+
+
+def _targets(doc: Doc, raw: Any, last: Layer, samples: Optional[int], check, matrix: bool) -> list:
+    """One target per unit of the last layer; with a batch, one such row per sample (for a last
+    layer of one unit, a plain list of one target per sample is accepted too). ``check`` is the
+    loss's check, applied to each sample's targets."""
+    path = ("loss", "targets")
+    units = len(last.weights)
+    what = f"targets (one per unit of the last layer, {last.name!r})"
+    raw = _list(doc, path, raw)
+    if samples is None:
+        row = next((k for k, t in enumerate(raw) if isinstance(t, list)), None)
+        if row is not None:
+            raise doc.error(path + (row,), "a row of targets is for a batch of samples, but the inputs are "
+                                           "single numbers (one sample): give each input a list of values, "
+                                           "one per sample" + ("" if matrix else ", and use --view matrix"))
+        targets = [_number(doc, path + (j,), t) for j, t in enumerate(_list(doc, path, raw, units, what))]
+        complaint = check(targets)
+        if complaint:
+            raise doc.error(path, complaint)
+        return targets
+    if units == 1 and not any(isinstance(t, list) for t in raw):
+        _list(doc, path, raw, samples, f"targets (one per sample; the last layer, {last.name!r}, has one unit)")
+        rows = [[_number(doc, path + (k,), t)] for k, t in enumerate(raw)]
+    else:
+        _list(doc, path, raw, samples, f"rows of targets (one per sample: the inputs have {samples} values each)")
+        rows = []
+        for k, row in enumerate(raw):
+            if not isinstance(row, list):
+                raise doc.error(path + (k,), f"expected a row of {units} {what}, not {_kind(row)}")
+            _list(doc, path + (k,), row, units, what)
+            rows.append([_number(doc, path + (k, j), t) for j, t in enumerate(row)])
+    for k, row in enumerate(rows):
+        complaint = check(row)
+        if complaint:
+            raise doc.error(path + (k,), f"sample {k + 1}: {complaint}")
+    return rows
+
+
+def read_network(doc: Doc, view: str = "scalar") -> Network:
+    """A network spec, every key checked, as a ``Network``; a batch (lists of inputs) only with
+    ``view="matrix"``."""
+    data = _keys(doc, (), doc.data, NETWORK_KEYS, required=("inputs", "layers", "loss"))
+    values, samples = _inputs(doc, data["inputs"], view)
+    layers = _layers(doc, data, len(values), (samples or 1) if view == "matrix" else None)
     loss = _keys(doc, ("loss",), data["loss"], LOSS_KEYS, required=("kind", "targets"))
     kind = _choice(doc, ("loss", "kind"), loss["kind"], tuple(LOSSES))
-    last = layers[-1]
-    targets = [_number(doc, ("loss", "targets", j), t) for j, t in enumerate(
-        _list(doc, ("loss", "targets"), loss["targets"], len(last.weights),
-              f"targets (one per unit of the last layer, {last.name!r})"))]
+    if view == "matrix" and LOSSES[kind].build_matrix is None:
+        raise doc.error(("loss", "kind"), f"{kind} has no matrix view yet; draw it without --view matrix")
+    targets = _targets(doc, loss["targets"], layers[-1], samples, LOSSES[kind].check, view == "matrix")
     if "scale" in loss and not LOSSES[kind].scaled:
         raise doc.error(("loss", "scale"), f"scale applies to {', '.join(k for k, l in LOSSES.items() if l.scaled)} only")
     scale = _number(doc, ("loss", "scale"), loss["scale"]) if "scale" in loss else Fraction(1, 2)
+    reduction = _choice(doc, ("loss", "reduction"), loss.get("reduction", "mean"), REDUCTIONS)
     loss_name = _name(doc, ("loss", "name"), loss.get("name", "L"))
     if loss_name in values:
         raise doc.error(("loss", "name"), f"{loss_name!r} is already the name of an input; name the loss otherwise")
-    complaint = LOSSES[kind].check(targets)
-    if complaint:
-        raise doc.error(("loss", "targets"), complaint)
-    return Network(values, layers, kind, targets, scale, loss_name)
+    if view == "matrix" and loss_name in (INPUTS_NODE, TARGETS_NODE):
+        what = "inputs" if loss_name == INPUTS_NODE else "targets"
+        raise doc.error(("loss", "name"), f"{loss_name!r} is the matrix view's node of the {what}; "
+                                          f"name the loss otherwise")
+    return Network(values, layers, kind, targets, scale, loss_name, reduction, samples)
 
 
 # -- entry point ---------------------------------------------------------------------------------
@@ -447,7 +526,13 @@ def load_spec(text: str, filename: str = "spec", overrides: Optional[list] = Non
                             "values may be matrices already")
         graph, values = build_graph_spec(doc)
     elif "layers" in doc.data:
-        graph, values = build_network(read_network(doc), group=group)
+        if view == "matrix":
+            if group:
+                raise UsageError("--group neurons draws units of the scalar view; --view matrix has one "
+                                 "node per layer")
+            graph, values = build_matrix_network(read_network(doc, view))
+        else:
+            graph, values = build_network(read_network(doc), group=group)
     else:
         keys = ", ".join(doc.data) or "none"
         raise doc.error((), f"a spec needs 'graph' (named assignments) or 'layers' (a network); "
