@@ -32,6 +32,8 @@ def _display(lines: list) -> list:
 
 def render_markdown(note: Note, fragment: bool = False) -> str:
     """The note; with ``fragment``, without its title and footer (to paste into a larger note)."""
+    if note.matrix is not None:
+        return render_matrix_markdown(note, fragment)
     x = note.text
     fence = md_fence(note.source)
     out = [f"# {md_text(note.title)}", "", f"**{x['program']}**", "", f"{fence}{note.source_lang}", note.source,
@@ -66,6 +68,79 @@ def render_markdown(note: Note, fragment: bool = False) -> str:
         out += [f"## {x['update']}", "", u["intro"], "", "$$", u["rule"], "$$", ""]
         out += _table([x["parameter"], x["old"], f"$\\partial {x['output_tex']} / \\partial p$", x["new"]], u["rows"], "lrrl")
         out += ["", u["after"], ""]
+    if fragment:
+        return "\n".join(out[2:]).rstrip("\n") + "\n"
+    out += ["---", "", f"*{x['generated']}*", ""]
+    return "\n".join(out)
+
+
+# -- matrix form ------------------------------------------------------------------------------------
+
+def _aligned(lines: list) -> list:
+    return ["$$", "\\begin{aligned}", " \\\\\n".join(lines), "\\end{aligned}", "$$"]
+
+
+def _blocks(blocks: list) -> list:
+    out = []
+    for block in blocks:
+        if block.intro:
+            out += [block.intro, ""]
+        if block.lines:
+            out += _aligned(block.lines) + [""]
+        if block.notes:
+            out += [f"- {line}" for line in block.notes] + [""]
+    return out
+
+
+def _head(note: Note) -> list:
+    """Title, program and figure: the same in both kinds of note."""
+    x = note.text
+    fence = md_fence(note.source)
+    return [f"# {md_text(note.title)}", "", f"**{x['program']}**", "", f"{fence}{note.source_lang}", note.source,
+            fence, ""]
+
+
+def _figure(note: Note) -> list:
+    x = note.text
+    if note.figure.link:
+        return [f"![{md_text(x['figure_alt'])}]({md_link_target(note.figure.link)})", "",
+                f"*{x['figure_caption']}*", ""]
+    return [f"*{x['figure_left_out']}*", ""]
+
+
+def render_matrix_markdown(note: Note, fragment: bool = False) -> str:
+    """A matrix program's note: shapes, forward and backward pass in matrix form, entries, the step."""
+    m, x = note.matrix, note.text
+    mx = m.text
+    out = _head(note)
+    if m.inputs:
+        out += [f"**{mx['values']}**", ""] + _aligned(m.inputs) + [""]
+    else:
+        out += [f"*{mx['values']}*", ""]
+    out += _figure(note)
+
+    out += [f"## {mx['shapes']}", "", mx["shapes_intro"], "",
+            f"| {mx['symbol']} | {mx['shape']} | {mx['role']} |", "| :--- | :--- | :--- |"]
+    for symbol, shape, role in m.shapes:
+        shown = f"${md_math_cell(shape)}$" if shape else md_text(mx["scalar"])
+        out.append(f"| ${md_math_cell(symbol)}$ | {shown} | {md_text(role)} |")
+    out += ["", mx["notation"], ""]
+    if mx["roles"]:
+        out += [mx["roles"], ""]
+
+    out += [f"## {mx['forward_matrix']}", "", mx["forward_intro"], ""] + _blocks(m.forward)
+    out += [f"## {mx['backward_matrix']}", ""]
+    if note.chain_note:
+        out += [f"*{note.chain_note}*", ""]
+    out += [mx["backward_intro"], ""] + _blocks(m.backward)
+    if m.identities:
+        out += [f"## {mx['identities']}", ""] + _blocks(m.identities)
+    if m.readings:
+        out += [f"## {mx['readings']}", "", mx["readings_intro"], ""] + _blocks(m.readings)
+    if m.update:
+        u = m.update
+        out += [f"## {mx['update']}", "", u["intro"], "", "$$", u["rule"], "$$", ""] + _blocks(u["blocks"])
+        out += [u["after"], ""]
     if fragment:
         return "\n".join(out[2:]).rstrip("\n") + "\n"
     out += ["---", "", f"*{x['generated']}*", ""]

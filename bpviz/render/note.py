@@ -62,6 +62,7 @@ class Note:
     combined: Optional[tuple] = None      # (prose, aligned lines): softmax + cross-entropy
     update: Optional[dict] = None
     text: dict = field(default_factory=dict)   # headings and intros, already translated
+    matrix: Optional[object] = None       # a matrix program's note (bpviz.render.matrix_note.MatrixNote)
 
 
 def partial(top: str, bottom: str) -> str:
@@ -97,6 +98,8 @@ class NoteBuilder:
 
     # -- sections -----------------------------------------------------------------------------
     def build(self) -> Note:
+        if self.g.matrix:
+            return self.build_matrix()
         g, t = self.g, self.t
         output = self.J
         text = {key: t(key) for key in ("program", "at", "forward", "forward_intro", "node",
@@ -120,6 +123,23 @@ class NoteBuilder:
             fanout=self.fanout_notes(), chain=chain, chain_note=chain_note, combined=self.combined(),
             update=self.update(),
             text=text)
+
+    def build_matrix(self) -> Note:
+        """A matrix program's note: the derivation in matrix form (bpviz.render.matrix_note)."""
+        from .matrix_note import build_matrix_note
+        g, t = self.g, self.t
+        text = {key: t(key) for key in ("program", "update")}
+        text["figure_alt"] = t("figure_alt", output=g.out.name)
+        text["figure_caption"] = t("figure_caption_shapes" if g.shapes_only else "figure_caption_matrix",
+                                   output=f"${self.J}$")
+        text["generated"] = t("generated", version=__version__)
+        text["figure_left_out"] = t("figure_left_out", reason=t(self.figure.reason or "no_figure",
+                                                               **self.figure.fields))
+        key, fields = self.closed_skipped
+        return Note(lang=self.lang, title=g.title or t("title_matrix", output=g.out.name), source=g.source.strip(),
+                    source_lang="yaml" if g.spec else "text", values=[], figure=self.figure, forward=[],
+                    local=[], backward=[], fanout=[], chain=[], chain_note=t(key, **fields), text=text,
+                    matrix=build_matrix_note(self))
 
     def forward_rows(self) -> list:
         g = self.g

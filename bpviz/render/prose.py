@@ -95,6 +95,78 @@ PROSE = {
         "check_kink_note": "at a kink (relu or abs at 0, a power's exponent at a negative base) the gradient "
                            "is a convention; those rows are not compared",
         "check_sympy_skipped": "sympy: skipped, {why}",
+        # matrix-form notes (bpviz/render/matrix_note.py)
+        "title_matrix": "Backpropagation through {output} in matrix form",
+        "figure_caption_matrix": "Blue: forward values. Vermillion: gradients of {output}. Edges: what each node "
+                                 "sends back to its operands.",
+        "figure_caption_shapes": "Each node with its shape. Edges: what each node sends back to its operands.",
+        "shapes_only": "Shapes only: no numbers were given, so this page is the dimension analysis: every "
+                       "step with its shapes, and every gradient checked against the shape it must have.",
+        "shapes": "Shapes",
+        "shapes_intro": "Every symbol of the derivation with its shape, rows × columns. A vector of n entries "
+                        "(a numpy 1-D array) is written n: it is neither a row nor a column (its numbers are "
+                        "printed in a row), and added to a matrix it is added to every row.",
+        "symbol": "symbol",
+        "role": "what it is",
+        "role_input": "input",
+        "role_parameter": "parameter",
+        "role_intermediate": "intermediate",
+        "role_output": "output",
+        "scalar": "scalar",
+        "roles_unknown": "Which inputs are parameters is known from --param (with --lr) or from a network "
+                         "spec; without either, every input is listed as an input.",
+        "notation": "Notation: {bar} is the gradient of any node v, summed over every use of v, and has the "
+                    "shape of v; {delta} is kept for the gradient at a pre-activation, the input of an "
+                    "activation function; ∂ alone is a local derivative. {odot} multiplies entry by entry, "
+                    "and {ones} is a vector or matrix of ones.",
+        "forward_matrix": "Forward pass in matrix form",
+        "forward_matrix_intro": "Each step of the program in matrix form, with its shapes on the right. Small "
+                                "matrices are written out, exact values as fractions; larger ones as their "
+                                "shape, smallest and largest entry, and norm.",
+        "forward_matrix_intro_shapes": "Each step of the program in matrix form, with its shapes on the right: "
+                                       "in every product the inner dimensions meet.",
+        "backward_matrix": "Backward pass in matrix form",
+        "backward_matrix_intro": "In reverse order, each node's gradient from the gradients of the nodes that "
+                                 "use it, starting from {seed}. On the right of each line is its dimension "
+                                 "check: the shapes of the factors as they are multiplied, the shape that "
+                                 "gives, and {mark} when it is the node's own shape, as a gradient's must be.",
+        "delta": "{node} is the pre-activation of {act}, so its gradient is the error signal the textbooks "
+                 "call {delta}: {bar}.",
+        "delta_spec": "{node} is a pre-activation, so its gradient is the error signal the textbooks call "
+                      "{delta}: {bar}.",
+        "broadcast_rows": "{name} is added to every row of {sum}, that is to every example of a batch laid out "
+                          "one per row, so its gradient is a sum over the batch (over the rows) of {grad}: "
+                          "{formula}.",
+        "broadcast_cols": "{name} is added to every column of {sum}, that is to every example of a batch laid "
+                          "out one per column, so its gradient is a sum over the batch (over the columns) of "
+                          "{grad}: {formula}.",
+        "broadcast_all": "{name} is a scalar added to every entry of {sum}, so its gradient is the sum of all "
+                         "the entries of {grad}: {formula}.",
+        "readings": "One entry at a time: where the transposes come from",
+        "readings_intro": "Each matrix product read entry by entry. Differentiating one entry, then summing "
+                          "over the index the operand does not have, gives the matrix form above, "
+                          "transpose included.",
+        "reading_intro": "The product {product}, where {a} is {ashape} and {b} is {bshape}:",
+        "reading_numbers": "With the numbers, entry (1, 1):",
+        "reading_fanout": "{name} is used elsewhere too: this is the part of its gradient that comes through "
+                          "{product}, and the other parts add to it.",
+        "identities": "The shortcut at the output layer",
+        "softmax_ce_matrix": "{p} is the softmax of {z}{rows}, and {output} is its cross-entropy against "
+                             "{y}{scaled}. Through the log, the product with {y} and the softmax's Jacobian, "
+                             "the gradient at the logits collapses to",
+        "sigmoid_bce_matrix": "{p} is the sigmoid of {z}, and {output} is its binary cross-entropy against "
+                              "{y}{scaled}. Through both logs and the sigmoid's local derivative, the gradient "
+                              "at {z} collapses to",
+        "scaled_by": ", scaled by {coefficient}",
+        "row_by_row": ", row by row",
+        "identity_agrees": "which is the {bar} of the backward pass above.",
+        "identity_rows_assumed": "This assumes each row of {y} sums to 1, as one-hot labels do.",
+        "softmax_ce_not_rows": "{p} is the softmax of {z}{rows}, and {output} is its cross-entropy against "
+                               "{y}{scaled}. The rows of {y} do not all sum to 1, so the shortcut P − Y, which "
+                               "needs them to, does not apply here: the backward pass above gives the gradient.",
+        "identity_why_softmax": "Why: one entry at a time, with the softmax's local derivative, and every row "
+                                "of the targets summing to 1:",
+        "identity_why_sigmoid": "Why: with the sigmoid's local derivative, entry by entry:",
     },
     "zh": {
         "title": "{output} 的反向传播",
@@ -168,6 +240,57 @@ PROSE = {
         "check_disagree": "不一致",
         "check_kink_note": "在不可导点（relu 或 abs 在 0 处、负底数的幂对指数）梯度是约定值，这些行不参与比较",
         "check_sympy_skipped": "sympy：跳过，{why}",
+        "title_matrix": "{output} 的反向传播（矩阵形式）",
+        "figure_caption_matrix": "蓝色：前向值。橙红色：{output} 的梯度。边上：每个节点传回给其操作数的量。",
+        "figure_caption_shapes": "每个节点及其形状。边上：每个节点传回给其操作数的量。",
+        "shapes_only": "只给了形状：没有数值，因此本页是维度分析——每一步的形状，以及每个梯度与它应有形状的核对。",
+        "shapes": "形状",
+        "shapes_intro": "推导中的每个符号及其形状（行 × 列）。n 个元素的向量（numpy 的一维数组）记作 n："
+                        "它既不是行向量也不是列向量（数值写成一行），与矩阵相加时加到每一行上。",
+        "symbol": "符号",
+        "role": "含义",
+        "role_input": "输入",
+        "role_parameter": "参数",
+        "role_intermediate": "中间量",
+        "role_output": "输出",
+        "scalar": "标量",
+        "roles_unknown": "哪些输入是参数，由 --param（配合 --lr）或网络规格给出；两者都没有时，所有输入都列为输入。",
+        "notation": "记号：{bar} 是任一节点 v 的梯度，对 v 的所有用处求和，形状与 v 相同；{delta} "
+                    "专指预激活值（激活函数的输入）处的梯度；单独的 ∂ 表示局部导数。{odot} 表示逐元素相乘，"
+                    "{ones} 是全 1 的向量或矩阵。",
+        "forward_matrix": "矩阵形式的前向传播",
+        "forward_matrix_intro": "程序的每一步写成矩阵形式，右侧是形状。小矩阵写出全部元素（精确值写成分数）；"
+                                "大矩阵只给形状、最小与最大元素和范数。",
+        "forward_matrix_intro_shapes": "程序的每一步写成矩阵形式，右侧是形状：每个乘积的内侧维度都相同。",
+        "backward_matrix": "矩阵形式的反向传播",
+        "backward_matrix_intro": "按逆序，由使用某节点的各节点的梯度得到它的梯度，从 {seed} 开始。每行右侧是维度"
+                                 "核对：各因子相乘时的形状、乘得的形状，与节点自身形状相同（梯度必须如此）时标 {mark}。",
+        "delta": "{node} 是 {act} 的预激活值，因此它的梯度就是教材中称为 {delta} 的误差信号：{bar}。",
+        "delta_spec": "{node} 是预激活值，因此它的梯度就是教材中称为 {delta} 的误差信号：{bar}。",
+        "broadcast_rows": "{name} 被加到 {sum} 的每一行上，即按行排列的批次中的每个样本，因此它的梯度是 {grad} "
+                          "在整个批次上（按行）的和：{formula}。",
+        "broadcast_cols": "{name} 被加到 {sum} 的每一列上，即按列排列的批次中的每个样本，因此它的梯度是 {grad} "
+                          "在整个批次上（按列）的和：{formula}。",
+        "broadcast_all": "{name} 是加到 {sum} 每个元素上的标量，因此它的梯度是 {grad} 所有元素之和：{formula}。",
+        "readings": "逐个元素来看：转置从何而来",
+        "readings_intro": "把每个矩阵乘积逐元素展开。对一个元素求导，再对该操作数没有的下标求和，就得到上面的"
+                          "矩阵形式，转置也随之出现。",
+        "reading_intro": "乘积 {product}，其中 {a} 为 {ashape}，{b} 为 {bshape}：",
+        "reading_numbers": "代入数值，元素 (1, 1)：",
+        "reading_fanout": "{name} 还在别处被使用：这里只是经由 {product} 传回的那部分梯度，其余部分与之相加。",
+        "identities": "输出层的捷径",
+        "softmax_ce_matrix": "{p} 是 {z}{rows}的 softmax，{output} 是它对 {y} 的交叉熵{scaled}。"
+                             "经过对数、与 {y} 的乘积以及 softmax 的雅可比矩阵，logits 处的梯度化简为",
+        "sigmoid_bce_matrix": "{p} 是 {z} 的 sigmoid，{output} 是它对 {y} 的二元交叉熵{scaled}。"
+                              "经过两个对数和 sigmoid 的局部导数，{z} 处的梯度化简为",
+        "scaled_by": "，再乘以 {coefficient}",
+        "row_by_row": " 逐行",
+        "identity_agrees": "这正是上面反向传播得到的 {bar}。",
+        "identity_rows_assumed": "这里假设 {y} 的每一行之和为 1（one-hot 标签即如此）。",
+        "softmax_ce_not_rows": "{p} 是 {z}{rows}的 softmax，{output} 是它对 {y} 的交叉熵{scaled}。{y} 的各行之和"
+                               "并不都为 1，而 P − Y 的捷径需要这一点，因此在此不适用：梯度以上面的反向传播为准。",
+        "identity_why_softmax": "原因：逐元素写出，用 softmax 的局部导数，并利用目标的每一行之和为 1：",
+        "identity_why_sigmoid": "原因：用 sigmoid 的局部导数，逐元素写出：",
     },
 }
 
