@@ -214,7 +214,7 @@ def _shown(node) -> str:
 def infer_shapes(graph: Graph, shapes: Mapping) -> None:
     """Every node's shape from its inputs' shapes, before any number is computed; a mismatch is a
     ShapeError naming the operator, both operands and both shapes, with a caret."""
-    from .tensor import ShapeError, infer_shape, shape_text
+    from .tensor import ShapeError, described, infer_shape
     for node in graph.nodes:
         if node.kind == "input":
             node.shape = tuple(shapes[node.name])
@@ -229,8 +229,9 @@ def infer_shapes(graph: Graph, shapes: Mapping) -> None:
             node.shape = infer_shape(node.op, [graph.nodes[i].shape for i in node.inputs], node.param, names, fail)
     out = graph.out
     if out.shape:
-        raise ShapeError(f"the output {out.name} is {shape_text(out.shape)}, and backpropagation starts from a "
-                         f"scalar: reduce it, e.g. J = sum({out.name}) or J = mean({out.name})",
+        total = "J" if out.name != "J" else "loss"          # "J = sum(J)" would assign J twice
+        raise ShapeError(f"the output {described(out.name, out.shape)}, and backpropagation starts from a "
+                         f"scalar: reduce it, e.g. {total} = sum({out.name}) or {total} = mean({out.name})",
                          source=graph.source, pos=out.pos)
 
 

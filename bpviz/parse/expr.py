@@ -341,14 +341,14 @@ class _Parser:
     def _axis(self, e: ast.Call, fname: str) -> Optional[Fraction]:
         """The ``axis=`` of sum/mean: a whole number, or None for every entry."""
         axis = None
-        for keyword in e.keywords:
-            if keyword.arg != "axis":
-                what = "**" if keyword.arg is None else f"{keyword.arg}="
-                raise self.error(keyword.value if keyword.arg is None else keyword,
+        for given in e.keywords:
+            if given.arg != "axis":
+                what = "**" if given.arg is None else f"{given.arg}="
+                raise self.error(given.value if given.arg is None else given,
                                  f"{fname}() takes no {what}: its only keyword is axis (axis=0 or axis=1)")
-            value = self._literal(keyword.value)
+            value = self._literal(given.value)
             if value is None or value.denominator != 1 or abs(value) > 8:
-                raise self.error(keyword.value, f"{fname}(…, axis=…) takes a whole number: 0 (down the rows), "
+                raise self.error(given.value, f"{fname}(…, axis=…) takes a whole number: 0 (down the rows), "
                                                 f"1 (along each row) or -1 (the last axis)")
             axis = value
         return axis

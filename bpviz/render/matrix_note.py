@@ -148,11 +148,6 @@ class MatrixNoteBuilder:
     def rule(self, up, slot: int, name_of=None) -> str:
         """What ``up`` sends back to its operand ``slot``, in LaTeX."""
         text = self.g.local_formula(up, slot, "tex", name_of or self.name)
-        if "{None}" in text:          # a mean over symbolic dimensions: say how many it divides by
-            shape = self.g.nodes[up.inputs[0]].shape
-            count = " ".join(latex_name(str(d)) for d in (shape if up.param is None
-                                                         else (shape[int(up.param) % len(shape)],)))
-            text = text.replace("{None}", f"{{{count}}}")
         return text
 
     def _deltas(self) -> dict:
