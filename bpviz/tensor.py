@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from fractions import Fraction
 from typing import Optional, Sequence
 
@@ -564,14 +565,18 @@ def bar(name: str, style: str) -> str:
 
     >>> print(bar("W1", "text"), bar("W1", "uni"), bar("W_{1}", "tex"), bar("z", "tex"), bar("ab", "tex"))
     dW1 W̄1 \\bar{W}_{1} \\bar{z} \\overline{ab}
+    >>> print(bar("{a^{(o)}}", "tex"), bar("W^{(h)}_{2,1}", "tex"))
+    {\\bar{a}^{(o)}} {\\bar{W}^{(h)}_{2,1}}
     """
     if style == "text":
         return f"d{name}" if name.isidentifier() else f"d({name})"
     if style == "uni":
         return name[0] + "\u0304" + name[1:]
-    base, sep, sub = name.partition("_")
-    if sep and len(base) == 1:
-        return f"\\bar{{{base}}}_{sub}"
+    bare = name[1:-1] if name.startswith("{") and name.endswith("}") else name
+    indexed = re.match(r"^([A-Za-z])((?:_\{[^{}]*\}|\^\{[^{}]*\}|\^\{\([^{}]*\)\})+)$", bare)
+    if indexed:                                  # W_{1} → \bar{W}_{1}, a^{(o)} → \bar{a}^{(o)}
+        return f"{{\\bar{{{indexed.group(1)}}}{indexed.group(2)}}}" if "^" in indexed.group(2) \
+            else f"\\bar{{{indexed.group(1)}}}{indexed.group(2)}"
     return f"\\bar{{{name}}}" if len(name) == 1 else f"\\overline{{{name}}}"
 
 
