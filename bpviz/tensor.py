@@ -323,11 +323,13 @@ FLOAT_RULES = {
 
 # where an element-wise op is undefined: op -> (test on the operands, what to say)
 DOMAINS = {
-    "log": (lambda a: a[0] <= 0, "log is undefined at {x} (it needs a value > 0)"),
-    "sqrt": (lambda a: a[0] < 0, "sqrt is undefined at {x} (it needs a value ≥ 0)"),
-    "div": (lambda a: a[1] == 0, "division by zero: {y} is 0"),
-    "pow": (lambda a: (a[0] < 0) & (a[1] != np.round(a[1])),
+    "log": (lambda a, p: a[0] <= 0, "log is undefined at {x} (it needs a value > 0)"),
+    "sqrt": (lambda a, p: a[0] < 0, "sqrt is undefined at {x} (it needs a value ≥ 0)"),
+    "div": (lambda a, p: a[1] == 0, "division by zero at {y}"),
+    "pow": (lambda a, p: (a[0] < 0) & (a[1] != np.round(a[1])),
             "a negative base ({x}) raised to a non-integer power is not real"),
+    "powc": (lambda a, p: (a[0] < 0) & (p.denominator != 1),
+             "a negative base ({x}) raised to a non-integer power is not real"),
 }
 
 
@@ -358,7 +360,7 @@ def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
     wide = np.broadcast_arrays(*arrays)
     domain = DOMAINS.get(op.name)
     if domain is not None:
-        _first_bad(domain[0](wide), domain[1], names, arrays)
+        _first_bad(domain[0](wide, param), domain[1], names, arrays)
     with np.errstate(all="ignore"):
         out = np.asarray(FLOAT_RULES[op.name][0](wide, param), dtype=float)
     _check_finite(out, op.name, names, arrays)
@@ -489,7 +491,7 @@ def _check_finite(out: np.ndarray, opname: str, names, arrays) -> None:
         index = tuple(int(i) for i in np.argwhere(bad)[0]) if out.ndim else ()
         args = ", ".join(_operand_at(names, arrays, i, index) for i in range(len(arrays)))
         what = "overflows a 64-bit float" if np.isinf(out[index]) else "is not a number (NaN)"
-        raise DomainError(f"{opname} {what} at entry {index_text(index) or '(the scalar)'}: {args}")
+        raise DomainError(f"the result {what} at entry {index_text(index) or '(the scalar)'}: {args}")
 
 
 def _entry_error(exc, index: tuple, names, arrays) -> DomainError:
