@@ -13,6 +13,7 @@ from ..numeric import fmt
 from ..settings import make_settings
 from ..escape import html, html_label
 from ..ops import affine_pairs
+from ..tensor import bar, plain, shape_text, summary
 
 EDGE_LABELS = ("auto", "none", "symbolic", "numeric", "both")
 RANKDIRS = ("LR", "TB", "RL", "BT")
@@ -63,7 +64,27 @@ class FigureOptions:
 
 def num(value, digits: int) -> str:
     """A number for a figure, with a typographic minus."""
-    return fmt(value, digits).replace("-", "−")
+    return minus(fmt(value, digits))
+
+
+def minus(text: str) -> str:
+    """Text of numbers with typographic minus signs (``−0.5``, ``1e−07``)."""
+    return text.replace("-", "−")
+
+
+THIN = "&#8201;"            # a thin space each side of a grid entry keeps −1 −2 apart
+_SUPERSCRIPTS = str.maketrans("0123456789×", "⁰¹²³⁴⁵⁶⁷⁸⁹ˣ")
+
+
+def shape_label(shape: tuple) -> str:
+    """A node's shape on its card: ``ℝ³ˣ⁴`` when every dimension is a number, else ``N×Dx``.
+
+    >>> shape_label((3, 4)), shape_label((3,)), shape_label(()), shape_label(("N", "Dx")), shape_label((256, 784))
+    ('ℝ³ˣ⁴', 'ℝ³', 'ℝ', 'N×Dx', 'ℝ²⁵⁶ˣ⁷⁸⁴')
+    """
+    if any(isinstance(d, str) for d in shape):
+        return shape_text(shape)
+    return "ℝ" + (shape_text(shape).translate(_SUPERSCRIPTS) if shape else "")
 
 
 def render_dot(graph: Graph, options: Optional[FigureOptions] = None) -> str:
@@ -216,33 +237,51 @@ class _Figure:
         return style
 
     def node_label(self, node: Node) -> str:
-        p, d, g = self.p, self.o.digits, self.g
-        out = g.out.name
-        rows = []
-        if node.kind == "op":
-            symbol = f'<font point-size="17"><b>{html(node.symbol)}</b></font>'
-            name = (f'<font point-size="12" color="{p["muted"]}">{html(node.name)}</font>' if not node.named
-                    else f'<font point-size="13"><b>{html(node.name)}</b></font>')
-            rows.append(f'<tr><td colspan="2" bgcolor="{p["header"]}" cellpadding="3">'
-                        f'{symbol}  {name}</td></tr>')
-        elif node.kind == "input":
-            rows.append(f'<tr><td colspan="2" cellpadding="3"><font point-size="15"><b>{html(node.name)}'
-                        f'</b></font></td></tr>')
-        else:
+        p, g = self.p, self.g
+        if node.kind == "const":
             return (f'<table border="0" cellborder="0" cellspacing="0" cellpadding="2"><tr><td>'
-                    f'<font point-size="12" color="{p["muted"]}">{html(num(node.value, d))}</font>'
+                    f'<font point-size="12" color="{p["muted"]}">{html(num(node.value, self.o.digits))}</font>'
                     f'</td></tr></table>')
+        rows = [self._header(node)]
         if node.op is not None and node.op.neuron:     # a collapsed neuron shows its sum
             rows.append(f'<tr><td colspan="2" align="left" cellpadding="2"><font point-size="10" '
                         f'color="{p["muted"]}">{html(self._neuron_sum(node))}</font></td></tr>')
             rows += [self._param_row(g.nodes[i]) for i in node.inputs if i in self.folded]
-        rows.append(self._row("value", num(node.value, d), p["value"], p["value_bg"]))
-        if node.index != g.output:
-            rows.append(self._row(f"∂{out}/∂{node.name}", self._grad_text(node), p["grad"], p["grad_bg"]))
-        else:
-            rows.append(self._row(f"∂{out}/∂{out}", num(node.grad, d), p["grad"], p["grad_bg"]))
+        rows += self._value_rows(node)
         return ('<table border="0" cellborder="0" cellspacing="0" cellpadding="3">'
                 + "".join(rows) + "</table>")
+
+    def _header(self, node: Node) -> str:
+        """An operation's symbol and name, or an input's name; with values in matrix mode, then its
+        shape (a figure of shapes only gives it a row of its own)."""
+        p = self.p
+        shape = (f'  <font point-size="11" color="{p["muted"]}">{html(shape_label(node.shape))}</font>'
+                 if self.g.matrix and not self.g.shapes_only else "")
+        if node.kind == "input":
+            return (f'<tr><td colspan="2" cellpadding="3"><font point-size="15"><b>{html(node.name)}'
+                    f'</b></font>{shape}</td></tr>')
+        symbol = f'<font point-size="17"><b>{html(node.symbol)}</b></font>'
+        name = (f'<font point-size="12" color="{p["muted"]}">{html(node.name)}</font>' if not node.named
+                else f'<font point-size="13"><b>{html(node.name)}</b></font>')
+        return (f'<tr><td colspan="2" bgcolor="{p["header"]}" cellpadding="3">'
+                f'{symbol}  {name}{shape}</td></tr>')
+
+    def _value_rows(self, node: Node) -> list:
+        """The value row and the gradient row: numbers, or arrays as grids or summaries; in a figure
+        of shapes only, the shape instead."""
+        p, d, g = self.p, self.o.digits, self.g
+        caption = f"∂{g.out.name}/∂{node.name}"
+        if g.shapes_only:
+            return [self._shape_row(node)]
+        if g.matrix and node.shape:
+            return self._array_rows(node, caption)
+        grad = num(node.grad, d) if node.index == g.output else self._grad_text(node)
+        return [self._row("value", num(node.value, d), p["value"], p["value_bg"]),
+                self._row(caption, grad, p["grad"], p["grad_bg"])]
+
+    def _shape_row(self, node: Node) -> str:
+        return (f'<tr><td colspan="2" cellpadding="3" width="60"><font point-size="13">'
+                f'{html(shape_label(node.shape))}</font></td></tr>')
 
     def _grad_text(self, node: Node) -> str:
         """A gradient; at fan-out, the sum of its out-edges' contributions: ``2 + 3 = 5``."""
@@ -251,7 +290,7 @@ class _Figure:
         total = num(node.grad, d)
         if len(uses) < 2:
             return total
-        parts = [num(g.contribution(dst, slot), d) for dst, slot in uses]
+        parts = [num(plain(g.contribution(dst, slot)), d) for dst, slot in uses]
         if len(parts) > 4:
             return f"Σ {total}"
         terms = parts[0] + "".join(f" − {t[1:]}" if t.startswith("−") else f" + {t}" for t in parts[1:])
@@ -275,13 +314,69 @@ class _Figure:
                 f'<font point-size="11" color="{p["grad"]}"><b>{html(num(param.grad, d))}</b></font></td></tr>')
 
     def _row(self, caption: str, number: str, color: str, bg: str) -> str:
+        return self._cells(caption, self._number(number, color), bg)
+
+    @staticmethod
+    def _number(number: str, color: str) -> str:
+        return f'<font point-size="13" color="{color}"><b>{html(number)}</b></font>'
+
+    def _cells(self, caption: str, content: str, bg: str) -> str:
+        """A captioned row of a card; ``content`` is markup."""
+        return (f'<tr><td align="left" bgcolor="{bg}"><font point-size="10" color="{self.p["muted"]}">'
+                f'{html(caption)}</font></td><td align="right" bgcolor="{bg}" cellpadding="4">{content}</td></tr>')
+
+    # -- arrays (matrix mode) -------------------------------------------------------------------
+    def _array_rows(self, node: Node, caption: str) -> list:
+        """An array's value and gradient rows: one table of bracketed grids sharing their columns
+        (the two have the same shape) when they fit in max_cells, else a one-line summary each."""
         p = self.p
-        return (f'<tr><td align="left" bgcolor="{bg}"><font point-size="10" color="{p["muted"]}">'
-                f'{html(caption)}</font></td><td align="right" bgcolor="{bg}" cellpadding="4">'
-                f'<font point-size="13" color="{color}"><b>{html(number)}</b></font></td></tr>')
+        blocks = (("value", node.value, p["value"], p["value_bg"]),
+                  (caption, node.grad, p["grad"], p["grad_bg"]))
+        if not self._fits(node.value):
+            return [self._cells(text, self._summary(a, color), bg) for text, a, color, bg in blocks]
+        rows = [row for text, a, color, bg in blocks for row in self._grid(a, color, bg, text)]
+        return [f'<tr><td colspan="2" cellpadding="0">{self._table(rows)}</td></tr>']
+
+    def _array(self, value, color: str) -> str:
+        """A value on its own (an edge's contribution): a number, a grid, or a summary."""
+        value = plain(value)
+        if not getattr(value, "shape", ()):
+            return self._number(num(value, self.o.digits), color)
+        return self._table(self._grid(value, color)) if self._fits(value) else self._summary(value, color)
+
+    def _fits(self, value) -> bool:
+        return max(value.shape) <= self.o.max_cells
+
+    def _summary(self, value, color: str) -> str:
+        return f'<font point-size="10" color="{color}">{html(minus(summary(value, self.o.digits)))}</font>'
+
+    @staticmethod
+    def _table(rows: list) -> str:
+        return ('<table border="0" cellborder="0" cellspacing="0" cellpadding="2">'
+                + "".join(rows) + "</table>")
+
+    def _grid(self, value, color: str, bg: str = "", caption: Optional[str] = None) -> list:
+        """A vector or matrix in brackets, entries right-aligned; a vector is one row. Rows of a
+        table whose columns are: [caption] [ entries… ] and a margin; a thin band above and below
+        keeps brackets of stacked grids apart."""
+        d, h = self.o.digits, (1 if value.ndim == 1 else value.shape[0])
+        matrix = value.reshape(h, -1)
+        fill = f' bgcolor="{bg}"' if bg else ""
+        band = f'<td colspan="{matrix.shape[1] + 3}" height="3" cellpadding="0"{fill}></td>'
+        head = (f'<td rowspan="{h + 2}" align="left" cellpadding="3"{fill}><font point-size="10" '
+                f'color="{self.p["muted"]}">{html(caption)}</font></td>' if caption is not None else "")
+        bracket = f'<td rowspan="{h}" width="3" border="1" sides="%sTB" color="{color}"{fill}></td>'
+        rows = [f"<tr>{head}{band}</tr>"]
+        for i, entries in enumerate(matrix):
+            cells = "".join(f'<td align="right"{fill}><font point-size="11" color="{color}">{THIN}'
+                            f'{html(num(plain(v), d))}{THIN}</font></td>' for v in entries)
+            if i == 0:
+                cells = bracket % "L" + cells + bracket % "R" + f'<td rowspan="{h}" width="3"{fill}></td>'
+            rows.append(f"<tr>{cells}</tr>")
+        return rows + [f"<tr>{band}</tr>"]
 
     def edge_style(self, src: int, dst: int, slot: int) -> dict:
-        g, p, d = self.g, self.p, self.o.digits
+        g, p = self.g, self.p
         source, node = g.nodes[src], g.nodes[dst]
         style: dict = {}
         if self.on_path is not None:
@@ -293,45 +388,85 @@ class _Figure:
             return style
         if self.quiet_neurons and node.op.neuron:
             return style        # the weight and its gradient are in the neuron's card already
-        lines = []
+        label = self._vjp_label(src, dst, slot) if g.matrix else self._local_label(src, dst, slot)
+        style["label"] = html_label(label)
+        return style
+
+    def _local_label(self, src: int, dst: int, slot: int) -> str:
+        """∂head/∂tail as a rule and a number; at fan-out, also upstream × local → contribution."""
+        g, p, d = self.g, self.p, self.o.digits
+        source, node = g.nodes[src], g.nodes[dst]
         partial = f"∂{node.name}/∂{source.name}"
         symbolic = g.local_formula(node, slot, "uni")
         numeric = num(node.local[slot], d)
         if self.edge_mode == "symbolic":
-            lines.append(f"{partial} = {symbolic}")
+            line = f"{partial} = {symbolic}"
         elif self.edge_mode == "numeric":
-            lines.append(f"{partial} = {numeric}")
+            line = f"{partial} = {numeric}"
         else:
             same = symbolic.replace("−", "-") == fmt(node.local[slot], d)
-            lines.append(f"{partial} = {symbolic}" + ("" if same else f" = {numeric}"))
-        label = f'<font color="{p["muted"]}">{html(lines[0])}</font>'
+            line = f"{partial} = {symbolic}" + ("" if same else f" = {numeric}")
+        label = f'<font color="{p["muted"]}">{html(line)}</font>'
         if len(g.consumers[src]) > 1 and self.edge_mode != "symbolic":
             contribution = num(g.contribution(dst, slot), d)
             label += (f'<br/><font color="{p["grad"]}">{html(num(node.grad, d))} × {html(numeric)}'
                       f' → {html(contribution)}</font>')
-        style["label"] = html_label(label)
-        return style
+        return label
+
+    def _vjp_label(self, src: int, dst: int, slot: int) -> str:
+        """What the head sends back to the tail, as a vector-Jacobian product: ``X̄ = Z̄·Wᵀ``. At
+        fan-out the contributions add (``X̄ +=``), and unless symbolic this one is shown too."""
+        g, p = self.g, self.p
+        fan = len(g.consumers[src]) > 1
+        rule = (f"{bar(g.nodes[src].name, 'uni')} {'+=' if fan else '='} "
+                f"{g.local_formula(g.nodes[dst], slot, 'uni')}")
+        text = f'<font color="{p["muted"]}">{html(rule)}</font>'
+        if not fan or self.edge_mode == "symbolic" or g.shapes_only:
+            return text
+        return (f'<table border="0" cellborder="0" cellspacing="0" cellpadding="1"><tr><td>{text}</td></tr>'
+                f'<tr><td>{self._array(g.contribution(dst, slot), p["grad"])}</td></tr></table>')
 
     def heading(self) -> str:
         """The title (for specs) and a one-line legend, above the graph."""
-        p, out = self.p, html(self.g.out.name)
+        p = self.p
         lines = []
         if self.g.title:
             lines.append(f'<tr><td align="left"><font point-size="16"><b>{html(self.g.title)}</b></font></td></tr>')
         if self.o.legend:
-            legend = (f'<font color="{p["value"]}"><b>value</b></font>'
-                      f'<font color="{p["muted"]}">  forward value       </font>'
-                      f'<font color="{p["grad"]}"><b>∂{out}/∂v</b></font>'
-                      f'<font color="{p["muted"]}">  gradient of {out} with respect to v</font>')
+            legend = self._cards_key()
             if self.edge_mode != "none":
-                legend += (f'<br align="left"/><font color="{p["muted"]}">edge label: local derivative ∂head/∂tail'
-                           f'{"; at fan-out, upstream × local → contribution" if self._fans_out() else ""}'
+                legend += (f'<br align="left"/><font color="{p["muted"]}">{html(self._edges_key())}'
                            f'</font><br align="left"/>')
             lines.append(f'<tr><td align="left" cellpadding="2"><font point-size="10">{legend}</font></td></tr>'
                          f'<tr><td cellpadding="4"> </td></tr>')
         if not lines:
             return ""
         return f'<table border="0" cellborder="0" cellspacing="0" cellpadding="2">{"".join(lines)}</table>'
+
+    def _cards_key(self) -> str:
+        p, out, g = self.p, html(self.g.out.name), self.g
+        if g.shapes_only:
+            return (f'<font color="{p["muted"]}">each card: a node and its shape; the gradient ∂{out}/∂v '
+                    f'has the shape of v</font>')
+        key = (f'<font color="{p["value"]}"><b>value</b></font>'
+               f'<font color="{p["muted"]}">  forward value       </font>'
+               f'<font color="{p["grad"]}"><b>∂{out}/∂v</b></font>'
+               f'<font color="{p["muted"]}">  gradient of {out} with respect to v</font>')
+        if g.matrix and any(n.shape and not self._fits(n.value) for n in g.nodes):
+            n = self.o.max_cells
+            key += (f'<font color="{p["muted"]}">; arrays larger than {n}×{n}: their minimum, maximum '
+                    f'and norm ‖·‖</font>')
+        return key
+
+    def _edges_key(self) -> str:
+        fans_out = self._fans_out()
+        if not self.g.matrix:
+            return ("edge label: local derivative ∂head/∂tail"
+                    + ("; at fan-out, upstream × local → contribution" if fans_out else ""))
+        shown = self.edge_mode != "symbolic" and not self.g.shapes_only
+        fan_out = f"; at fan-out the shares add up (+=){', each under its rule' if shown else ''}"
+        return (f"edge label: what the head sends back to its operand v, v̄ = ∂{self.g.out.name}/∂v "
+                f"(a vector-Jacobian product)" + (fan_out if fans_out else ""))
 
     def _fans_out(self) -> bool:
         return any(len(c) > 1 for n, c in zip(self.g.nodes, self.g.consumers) if n.kind != "const")
