@@ -602,6 +602,14 @@ def reduction_text(axes: tuple, ndim: int, keepdims: bool, inner: str, style: st
     return f"\\sum_{{\\text{{{where}}}}} {_paren(inner, True)}" if where else f"\\sum {_paren(inner, True)}"
 
 
+def _factor(text: str, style: str) -> str:
+    """A local derivative multiplied onto a gradient: parenthesised unless it is one name or number
+    (J̄·(−t6/N²), not J̄·−t6/N²)."""
+    if re.fullmatch(r"[\w.]+|\\?[A-Za-z]+(\{[^{}]*\})?(_\{[^{}]*\})?|\\frac\{[^{}]*\}\{[^{}]*\}", text):
+        return text
+    return f"\\left({text}\\right)" if style == "tex" else f"({text})"
+
+
 def _dim(d, style: str) -> str:
     """A dimension as a formula writes it: ``Dx`` in LaTeX is ``\\mathrm{Dx}``."""
     if style != "tex" or not isinstance(d, str):
@@ -687,7 +695,8 @@ def vjp_text(op, slot: int, names: Sequence[str], out: str, shapes: Sequence[Sha
         inner = f"{minus}{g}"
     else:
         joiner = _ODOT[style] if out_shape else {"text": " * ", "uni": "·", "tex": " \\cdot "}[style]
-        inner = f"{g}{joiner}{_paren(local, style == 'tex') if not own else local}"
+        factor = local if own else _paren(local, style == "tex") if out_shape else _factor(local, style)
+        inner = f"{g}{joiner}{factor}"
     axes = reduced_axes(shapes[slot], out_shape)
     keep = bool(axes) and len(shapes[slot]) == len(out_shape)
     return reduction_text(axes, len(out_shape), keep, inner, style)
