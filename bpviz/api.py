@@ -158,7 +158,7 @@ class Options:
     check: bool = False                    # compare with sympy's diff and finite differences
     digits: int = 4                        # significant digits of inexact numbers
     edge_labels: str = "auto"              # figures
-    rankdir: str = "LR"
+    rankdir: str = "AUTO"                  # LR for scalar graphs, TB for matrix graphs
     theme: str = "light"
     highlight: Optional[str] = None
     legend: bool = True

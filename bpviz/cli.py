@@ -73,8 +73,9 @@ OUTPUT_OPTIONS = {
         "auto", "--edge-labels", metavar="none|symbolic|numeric|both",
         help="Local derivatives on the figure's edges (auto: both on small graphs, numeric on larger ones, "
              "none on huge ones).")),
-    "rankdir": (str, typer.Option("LR", "--rankdir", metavar="|".join(RANKDIRS),
-                                  help="Figure direction: left-right or top-bottom.")),
+    "rankdir": (str, typer.Option("auto", "--rankdir", metavar="auto|" + "|".join(RANKDIRS),
+                                  help="Figure direction: left-right or top-bottom (auto: LR for formulas, "
+                                       "TB for matrix programs, whose cards stack down a page).")),
     "theme": (str, typer.Option("light", "--theme", metavar="light|dark",
                                 help="Figure colours (dark for dark pages).")),
     "highlight": (Optional[str], typer.Option(

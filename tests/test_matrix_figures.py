@@ -238,3 +238,11 @@ def test_shapes_only_svg_from_the_cli(tmp_path):
     assert result.exit_code == 0, result.output
     texts = ["".join(t.itertext()) for t in ET.parse(out).getroot().iter("{http://www.w3.org/2000/svg}text")]
     assert "N×Dx" in texts and "Dx×H" in texts
+
+
+def test_auto_direction_stacks_matrix_cards_down_the_page():
+    from bpviz.render.dot import FigureOptions, render_dot
+    matrix = bpviz.from_expression("Z = X @ W; J = sum(Z)", {"X": [[1, 2]], "W": [[1], [2]]})
+    scalar = bpviz.from_expression("J = w * x", {"w": 2, "x": 3})
+    assert "rankdir=TB" in render_dot(matrix) and "rankdir=LR" in render_dot(scalar)
+    assert "rankdir=LR" in render_dot(matrix, FigureOptions.make(rankdir="LR"))

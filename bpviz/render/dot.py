@@ -43,7 +43,7 @@ PALETTES = {
 @dataclass(frozen=True)
 class FigureOptions:
     edge_labels: str = "auto"
-    rankdir: str = "LR"
+    rankdir: str = "AUTO"       # AUTO: LR for scalar graphs, TB for matrix graphs (cards stack down a page)
     digits: int = 4
     theme: str = "light"
     highlight: Optional[str] = None
@@ -54,7 +54,7 @@ class FigureOptions:
     def make(cls, **settings) -> "FigureOptions":
         """Build options, rejecting unknown keys and values."""
         opts = make_settings(cls, settings, "figure option(s)")
-        for name, allowed in (("edge_labels", EDGE_LABELS), ("rankdir", RANKDIRS), ("theme", THEMES)):
+        for name, allowed in (("edge_labels", EDGE_LABELS), ("rankdir", RANKDIRS + ("AUTO",)), ("theme", THEMES)):
             value = getattr(opts, name)
             if value not in allowed:
                 flag = "--" + name.replace("_", "-")
@@ -149,6 +149,7 @@ def _graphviz(job, fmt: str) -> bytes:
 class _Figure:
     def __init__(self, graph: Graph, options: FigureOptions):
         self.g, self.o = graph, options
+        self.rankdir = options.rankdir if options.rankdir != "AUTO" else ("TB" if graph.matrix else "LR")
         self.p = PALETTES[options.theme]
         self.folded = self._folded()
         edges = sum(1 for src, dst, slot in graph.edges() if src not in self.folded)
@@ -199,8 +200,9 @@ class _Figure:
         import graphviz
         p, g = self.p, self.g
         dot = graphviz.Digraph("bpviz", format="svg")
-        dot.attr(rankdir=self.o.rankdir, bgcolor=p["bg"], fontname=FONT, fontcolor=p["text"],
-                 nodesep="0.35", ranksep="0.55" if self.o.rankdir in ("LR", "RL") else "0.45",
+        rankdir = self.rankdir
+        dot.attr(rankdir=rankdir, bgcolor=p["bg"], fontname=FONT, fontcolor=p["text"],
+                 nodesep="0.35", ranksep="0.55" if rankdir in ("LR", "RL") else "0.45",
                  pad="0.25", newrank="true")
         if len(g.nodes) > FAST_LAYOUT_NODES:
             dot.attr(**FAST_LAYOUT)
