@@ -64,14 +64,21 @@ def one_line(text: str) -> str:
     return _CONTROL.sub("", _BREAKS.sub(" ", text)).strip()
 
 
-def html(text: str) -> str:
-    r"""Escape text for a Graphviz HTML-like label (and so for the SVG made from it).
+# Math glyphs the figures' fonts lack (the embedded renderer's font, and Arial/Liberation Sans without a
+# fallback), drawn with close ones they have: ⊙ (Hadamard) as ◦, the ones-vector 𝟏 and indicator 𝟙 as 1,
+# angle brackets as ‹ ›.
+FIGURE_GLYPHS = str.maketrans({"⊙": "◦", "∘": "◦", "𝟏": "1", "𝟙": "1", "⟨": "‹", "⟩": "›"})
 
-    >>> html("a\x01b\nc")
-    'a b c'
+
+def html(text: str) -> str:
+    r"""Escape text for a Graphviz HTML-like label (and so for the SVG made from it), with math glyphs
+    its fonts lack drawn as close ones (FIGURE_GLYPHS).
+
+    >>> html("a\x01b\nc"), html("Ā ⊙ 𝟙[Z > 0]")
+    ('a b c', 'Ā ◦ 1[Z &gt; 0]')
     """
-    return (one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    return (one_line(text).translate(FIGURE_GLYPHS).replace("&", "&amp;").replace("<", "&lt;")
+            .replace(">", "&gt;").replace('"', "&quot;"))
 
 
 def html_label(inner: str) -> str:

@@ -124,7 +124,7 @@ def test_max_cells_is_the_most_rows_and_columns_of_a_grid(max_cells, grids):
 
 @pytest.mark.parametrize("tail, head, rule", [
     ("X", "t1", "X̄ = t̄1·Wᵀ"), ("W", "t1", "W̄ = Xᵀ·t̄1"), ("t1", "Z", "t̄1 = Z̄"),
-    ("b", "Z", "b̄ = Σ_rows Z̄"), ("Z", "A", "Z̄ = Ā ⊙ A ⊙ (1 − A)"), ("t2", "J", "t̄2 = J̄·𝟏 / 9"),
+    ("b", "Z", "b̄ = Σ_rows Z̄"), ("Z", "A", "Z̄ = Ā ◦ A ◦ (1 − A)"), ("t2", "J", "t̄2 = J̄·1 / 9"),
 ])
 def test_edges_carry_the_vector_jacobian_product(tail, head, rule):
     g = bpviz.from_expression(LAYER, LAYER_AT)
@@ -139,7 +139,7 @@ def test_fan_out_edges_add_up_and_show_their_share_unless_symbolic():
     share = g.contribution(g.node("t2").index, 0)
     for mode, shown in (("auto", True), ("both", True), ("numeric", True), ("symbolic", False)):
         lines = edge(render_dot(g, FigureOptions(edge_labels=mode)), g, "A", "t2")
-        assert len(lines) == 2 and all(nfc("Ā += t̄2 ⊙ A") in nfc(line) for line in lines)
+        assert len(lines) == 2 and all(nfc("Ā += t̄2 ◦ A") in nfc(line) for line in lines)
         assert all((cell(num(share[0, 0], 4)) in line) == shown for line in lines), mode
     legend = render_dot(g)
     assert "at fan-out the shares add up (+=), each under its rule" in legend
@@ -225,7 +225,7 @@ def test_embedded_renderer_draws_an_svg_with_the_grids(tmp_path):
     root = ET.parse(out).getroot()
     texts = [nfc("".join(t.itertext()).strip("\u2009 ")) for t in root.iter("{http://www.w3.org/2000/svg}text")]
     assert "ℝ³ˣ²" in texts and "16" in texts and "2.501e−08" in texts
-    assert nfc("X̄ = t̄1·Wᵀ") in texts and nfc("Ā += t̄2 ⊙ A") in texts
+    assert nfc("X̄ = t̄1·Wᵀ") in texts and nfc("Ā += t̄2 ◦ A") in texts
     assert len(root.findall(".//{http://www.w3.org/2000/svg}polyline")) >= 20    # the brackets
 
 
