@@ -50,17 +50,26 @@ def parse_assignments(text: str) -> dict:
     {'θ': Fraction(1, 2)}
     """
     values: dict = {}
-    for pair in _pairs(text):
-        if "=" not in pair:
-            raise ValuesError(f"expected name=value, got {pair.strip()!r}")
-        name, raw = (s.strip() for s in pair.split("=", 1))
-        name = canonical(name)
-        if not _NAME.match(name):
-            raise ValuesError(f"{name!r} is not a valid name (in {pair.strip()!r})")
-        if name in values:
-            raise ValuesError(f"{name!r} is given twice in {text.strip()!r}")
+    for name, raw in _named(text, "expected name=value, got {pair!r}", "", "is given twice in " + repr(text.strip())):
         values[name] = value(_bracketed(raw) if raw.startswith("[") else raw, f"the value of {name}")
     return values
+
+
+def _named(text: str, no_equals: str, flag: str, twice: str) -> list:
+    """``name=raw`` pairs of ``text`` as [(canonical name, raw text)], each name valid and given once;
+    the messages name the option (``flag``) and say what a repeat is (``twice``)."""
+    found: dict = {}
+    for pair in _pairs(text):
+        if "=" not in pair:
+            raise ValuesError(no_equals.format(pair=pair.strip()))
+        name, raw = (part.strip() for part in pair.split("=", 1))
+        name = canonical(name)
+        if not _NAME.match(name):
+            raise ValuesError(f"{name!r} is not a valid name (in {flag}{pair.strip()!r})")
+        if name in found:
+            raise ValuesError(f"{name!r} {twice}")
+        found[name] = raw
+    return list(found.items())
 
 
 def _pairs(text: str) -> list:
@@ -142,15 +151,9 @@ def parse_shapes(text: str) -> dict:
     {'W': (3, 4)}
     """
     shapes: dict = {}
-    for pair in _pairs(text):
-        if "=" not in pair:
-            raise ValuesError(f"--shape takes NAME=(DIMS), e.g. X=(N,Dx); got {pair.strip()!r}")
-        name, raw = (part.strip() for part in pair.split("=", 1))
-        name = canonical(name)
-        if not _NAME.match(name):
-            raise ValuesError(f"{name!r} is not a valid name (in --shape {pair.strip()!r})")
-        if name in shapes:
-            raise ValuesError(f"{name!r} is given two shapes")
+    for name, raw in _named(text, "--shape takes NAME=(DIMS), e.g. X=(N,Dx); got {pair!r}", "--shape ",
+                            "is given two shapes"):
+        pair = f"{name}={raw}"
         inner = raw[1:-1] if raw[:1] + raw[-1:] in ("()", "[]") else raw
         dims = [d.strip() for d in inner.split(",")]
         if dims and dims[-1] == "":

@@ -6,6 +6,8 @@ import json
 import re
 import shutil
 import subprocess
+
+import pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,3 +47,18 @@ def mathjax_errors(formulas: list) -> list:
     proc = subprocess.run([node, str(MATHJAX / "check.js")], input=json.dumps(items),
                           capture_output=True, text=True, timeout=300, check=True)
     return [(formulas[f["index"]][0], f["error"]) for f in json.loads(proc.stdout)]
+
+
+# -- pdflatex ------------------------------------------------------------------------------------
+
+needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None,
+                                    reason="pdflatex is not installed (Debian: texlive-latex-base "
+                                           "texlive-latex-recommended; .ci/run installs them)")
+
+
+def compile_tex(tmp_path, name):
+    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", name],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    errors = [line for line in proc.stdout.splitlines() if line.startswith("!")]
+    assert proc.returncode == 0, errors or proc.stdout[-2000:]
+    assert (tmp_path / name.replace(".tex", ".pdf")).stat().st_size > 5000

@@ -4,8 +4,6 @@ P − Y with its numbers, one gradient step, shape-only pages, Chinese, LaTeX, a
 formula. Numbers are checked against a hand-written numpy network, not against bpviz's own walker."""
 
 import re
-import shutil
-import subprocess
 from fractions import Fraction
 
 import numpy as np
@@ -21,7 +19,7 @@ from bpviz.render.note import Figure, NoteBuilder
 from bpviz.render.prose import PROSE
 from bpviz.values import parse_shapes, value
 from conftest import EXAMPLES
-from notes_support import latex_formulas, markdown_formulas, mathjax_errors
+from notes_support import compile_tex, latex_formulas, markdown_formulas, mathjax_errors, needs_pdflatex
 
 runner = CliRunner()
 
@@ -460,16 +458,6 @@ def test_every_matrix_formula_typesets_in_mathjax():
 
 # -- pdflatex and the command line --------------------------------------------------------------------
 
-needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None,
-                                    reason="pdflatex is not installed (Debian: texlive-latex-base "
-                                           "texlive-latex-recommended; .ci/run installs them)")
-
-
-def _compile(tmp_path, name):
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", name],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    errors = [line for line in proc.stdout.splitlines() if line.startswith("!")]
-    assert proc.returncode == 0, errors or proc.stdout[-2000:]
 
 
 def _has_cjk() -> bool:
@@ -485,7 +473,7 @@ def test_matrix_latex_documents_compile(tmp_path, lang):
     for i, n in enumerate(m for m in matrix_documents() if m.lang == lang):
         (tmp_path / f"n{i}.tex").write_text(render_latex(n, figure_file=None).replace(
             "\\includegraphics[width=\\linewidth,height=0.45\\textheight,keepaspectratio]{figure.svg}", ""))
-        _compile(tmp_path, f"n{i}.tex")
+        compile_tex(tmp_path, f"n{i}.tex")
 
 
 @needs_pdflatex
@@ -494,7 +482,7 @@ def test_matrix_note_from_the_command_line_compiles(tmp_path):
                                  str(EXAMPLES / "cs224n.values.yaml"), "--lr", "0.5", "--param", "W1,b1,W2,b2",
                                  "-o", str(tmp_path / "cs224n.tex")])
     assert result.exit_code == 0, result.output
-    _compile(tmp_path, "cs224n.tex")
+    compile_tex(tmp_path, "cs224n.tex")
 
 
 def test_command_line_writes_a_matrix_note_and_its_figure(tmp_path):

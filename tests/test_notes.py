@@ -3,8 +3,6 @@ every emitted formula, pdflatex over the LaTeX document, and the CLI's files."""
 
 import base64
 import re
-import shutil
-import subprocess
 from fractions import Fraction
 
 import pytest
@@ -19,7 +17,7 @@ from bpviz.api import Options, build_spec, note_for
 from bpviz.render.note import PATH_LIMIT, PARTIALS_PER_LINE, Figure
 from bpviz.render.prose import PROSE
 from conftest import APPLES, APPLES_AT, COLAH, COLAH_AT, EVERY_OP, EVERY_OP_AT, NG, NG_AT
-from notes_support import ROOT, latex_formulas, markdown_formulas, mathjax_errors
+from notes_support import ROOT, compile_tex, latex_formulas, markdown_formulas, mathjax_errors, needs_pdflatex
 
 runner = CliRunner()
 
@@ -167,17 +165,6 @@ def test_markdown_tables_have_no_bare_pipes_in_math():
 
 # -- pdflatex -----------------------------------------------------------------------------------
 
-needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None,
-                                    reason="pdflatex is not installed (Debian: texlive-latex-base "
-                                           "texlive-latex-recommended; .ci/run installs them)")
-
-
-def _compile(tmp_path, name):
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", name],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    errors = [line for line in proc.stdout.splitlines() if line.startswith("!")]
-    assert proc.returncode == 0, errors or proc.stdout[-2000:]
-    assert (tmp_path / name.replace(".tex", ".pdf")).stat().st_size > 5000
 
 
 @needs_pdflatex
@@ -193,7 +180,7 @@ def test_latex_document_compiles(tmp_path, program, values):
     else:
         assert (tmp_path / "derivation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "\\includegraphics" in (tmp_path / "derivation.tex").read_text()
-    _compile(tmp_path, "derivation.tex")
+    compile_tex(tmp_path, "derivation.tex")
 
 
 @needs_pdflatex
@@ -203,7 +190,7 @@ def test_spec_latex_documents_compile(tmp_path, name, group):
     args = ["spec", str(ROOT / "examples" / f"{name}.yaml"), "--lr", "0.5", "-o", str(tmp_path / "net.tex")]
     result = runner.invoke(app, args + (["--group", "neurons"] if group else []))
     assert result.exit_code == 0, result.output
-    _compile(tmp_path, "net.tex")
+    compile_tex(tmp_path, "net.tex")
 
 
 @needs_pdflatex
@@ -216,7 +203,7 @@ def test_latex_fragment_inputs_into_a_document(tmp_path):
     (tmp_path / "main.tex").write_text(
         "\\documentclass{article}\n\\usepackage{amsmath,amssymb,graphicx,array,longtable}\n"
         "\\begin{document}\n\\input{body}\n\\end{document}\n")
-    _compile(tmp_path, "main.tex")
+    compile_tex(tmp_path, "main.tex")
 
 
 def _has_cjk() -> bool:
@@ -231,7 +218,7 @@ def test_chinese_latex_document_compiles(tmp_path):
     result = runner.invoke(app, ["expr", NG, "--at", "w=2, x=-2, b=8, y=2", "--lang", "zh",
                                  "-o", str(tmp_path / "zh.tex")])
     assert result.exit_code == 0, result.output
-    _compile(tmp_path, "zh.tex")
+    compile_tex(tmp_path, "zh.tex")
 
 
 # -- the command line ---------------------------------------------------------------------------

@@ -53,6 +53,15 @@ def _table(header: list, rows: list, columns: str = COLUMNS) -> list:
     return lines
 
 
+def _figure(figure_file: Optional[str], x) -> list:
+    """The figure, centred under its caption, or the sentence saying why it was left out."""
+    if not figure_file:
+        return [f"\\noindent\\textit{{{tex_prose(x['figure_left_out'])}}}", ""]
+    return ["\\begin{center}",
+            f"\\includegraphics[width=\\linewidth,height=0.45\\textheight,keepaspectratio]{{{figure_file}}}",
+            "", f"{{\\small {tex_prose(x['figure_caption'])}}}", "\\end{center}", ""]
+
+
 def render_latex(note: Note, fragment: bool = False, figure_file: Optional[str] = None) -> str:
     """The document (or, with ``fragment``, its body only). ``figure_file`` is a PNG beside it."""
     x = note.text
@@ -66,12 +75,7 @@ def render_latex(note: Note, fragment: bool = False, figure_file: Optional[str] 
     body += ["\\end{quote}", "",
              f"\\noindent\\textbf{{{tex_prose(x['at'])}}} " + ", ".join(f"${n} = {v}$" for n, v in note.values),
              ""]
-    if figure_file:
-        body += ["\\begin{center}",
-                 f"\\includegraphics[width=\\linewidth,height=0.45\\textheight,keepaspectratio]{{{figure_file}}}",
-                 "", f"{{\\small {tex_prose(x['figure_caption'])}}}", "\\end{center}", ""]
-    else:
-        body += [f"\\noindent\\textit{{{tex_prose(x['figure_left_out'])}}}", ""]
+    body += _figure(figure_file, x)
 
     body += [f"\\subsection*{{{tex_prose(x['forward'])}}}", tex_prose(x["forward_intro"]), ""]
     body += _table([x["node"], x["definition"], x["with_numbers"], x["value"]], note.forward)
@@ -162,12 +166,7 @@ def _matrix_body(note: Note, title: str, figure_file: Optional[str]) -> list:
         body += [f"\\noindent\\textbf{{{tex_prose(mx['values'])}}}"] + _align(m.inputs) + [""]
     else:
         body += [f"\\noindent\\textit{{{tex_prose(mx['values'])}}}", ""]
-    if figure_file:
-        body += ["\\begin{center}",
-                 f"\\includegraphics[width=\\linewidth,height=0.45\\textheight,keepaspectratio]{{{figure_file}}}",
-                 "", f"{{\\small {tex_prose(x['figure_caption'])}}}", "\\end{center}", ""]
-    else:
-        body += [f"\\noindent\\textit{{{tex_prose(x['figure_left_out'])}}}", ""]
+    body += _figure(figure_file, x)
 
     body += [f"\\subsection*{{{tex_prose(mx['shapes'])}}}", tex_prose(mx["shapes_intro"]), "",
              f"\\begin{{longtable}}{{{SHAPE_COLUMNS}}}",
