@@ -322,6 +322,9 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
         raise UsageError("--lr adds a gradient step to a note (-o FILE.md or FILE.tex)")
     if chosen.terminal and options.out not in (None, "-"):
         raise UsageError(f"the {chosen.name} format prints to the terminal; use -f json or a file extension")
+    if source.kind == "expr" and source.shapes is not None and (options.check or options.lr is not None):
+        raise UsageError(f"{'--check' if options.check else '--lr'} needs numbers, and --shape gives shapes "
+                         f"only: give values with --at or --values instead")
     if options.params and options.lr is None and source.kind == "expr":
         raise UsageError("--param names what --lr updates; give --lr too (e.g. --lr 0.1 --param w,b)")
     if chosen.note and options.lr is not None and source.kind == "expr" and not options.params:

@@ -227,12 +227,52 @@ def infer_shapes(graph: Graph, shapes: Mapping) -> None:
                 raise ShapeError(f"{head}: {message}", source=graph.source, pos=node.pos)
             names = [_shown(graph.nodes[i]) for i in node.inputs]
             node.shape = infer_shape(node.op, [graph.nodes[i].shape for i in node.inputs], node.param, names, fail)
+            _warn_outer_broadcast(graph, node, names)
     out = graph.out
     if out.shape:
         total = "J" if out.name != "J" else "loss"          # "J = sum(J)" would assign J twice
         raise ShapeError(f"the output {described(out.name, out.shape)}, and backpropagation starts from a "
                          f"scalar: reduce it, e.g. {total} = sum({out.name}) or {total} = mean({out.name})",
                          source=graph.source, pos=out.pos)
+
+
+MAX_GRAPH_ENTRIES = 50_000_000     # array entries over every node of a matrix program (values alone: 400 MB)
+MAX_PRODUCT_WORK = 20_000_000_000  # multiply-adds of all its matrix products (seconds of numpy each way)
+
+
+def _warn_outer_broadcast(graph: Graph, node, names: list) -> None:
+    """numpy's classic surprise: a column and a row-like vector broadcast into a matrix that neither
+    operand's shape has (``c + v`` with c 3×1, v of 3 is 3×3). Legal, so a warning, not an error."""
+    from .tensor import entries, shape_text
+    shapes = [graph.nodes[i].shape for i in node.inputs]
+    if node.op.structural or len(shapes) != 2 or not all(shapes) or node.shape in shapes:
+        return
+    if any(entries(s) is None for s in shapes + [node.shape]):
+        return
+    graph.warnings.append(f"{_shown_definition(graph, node)}: {names[0]} ({shape_text(shapes[0])}) and {names[1]} "
+                          f"({shape_text(shapes[1])}) broadcast into {shape_text(node.shape)}, a shape neither "
+                          f"has; if you meant them to line up, give both the same shape")
+
+
+def _check_work(graph: Graph) -> None:
+    """Refuse, before any number, a matrix program whose arrays or products would take more memory or
+    time than one run gets."""
+    from .tensor import ShapeError, entries
+    total = work = 0
+    for node in graph.nodes:
+        size = entries(node.shape)
+        if size is None:                   # symbolic dimensions: nothing is computed
+            return
+        total += size
+        if node.op is not None and node.op.structural and len(node.inputs) == 2:
+            a, b = (graph.nodes[i].shape for i in node.inputs)
+            work += (entries(a) or 1) * (b[-1] if len(b) == 2 else 1)
+    if total > MAX_GRAPH_ENTRIES:
+        raise ShapeError(f"the program's arrays hold {total:,} entries in all, more than the {MAX_GRAPH_ENTRIES:,} "
+                         f"bpviz computes in one run (each with a value and a gradient); use smaller arrays")
+    if work > MAX_PRODUCT_WORK:
+        raise ShapeError(f"the program's matrix products take {work:,} multiply-adds, more than the "
+                         f"{MAX_PRODUCT_WORK:,} bpviz computes in one run; use smaller arrays or fewer products")
 
 
 def forward_arrays(graph: Graph, values: Mapping) -> list:
@@ -267,10 +307,14 @@ def evaluate_arrays(graph: Graph, values: Mapping, hint: Callable = at_hint,
                             + " ".join(f"--shape '{m}=(…)'" for m in missing[:3]))
         infer_shapes(graph, given)
         graph.values = {}
+        for node in graph.nodes:            # constants are known even without values
+            if node.kind == "const":
+                node.value = node.param
         return graph
     graph.values = bind_values(graph, values, hint)
     infer_shapes(graph, {name: np.shape(v) if type(v).__name__ == "ndarray" else ()
                          for name, v in graph.values.items()})
+    _check_work(graph)                     # before any number: memory and time a run may take
     results = forward_arrays(graph, graph.values)
     locals_: list = [()] * len(graph.nodes)
     for node in graph.nodes:

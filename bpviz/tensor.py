@@ -75,6 +75,8 @@ class ShapeError(ProgramError):
             if 0 < line <= len(lines):
                 text, caret = _window(lines[line - 1], max(column - 1, 0))
                 detail = f"  {text}\n  {' ' * caret}^"
+                if len(source.strip().splitlines()) > 1:
+                    message = f"line {line}: {message}"
         super().__init__(message, detail=detail)
 
 
@@ -161,13 +163,21 @@ def as_array(value) -> np.ndarray:
 
 
 def to_float(a: np.ndarray) -> np.ndarray:
+    """An exact array as float64, or a DomainError naming an entry that float64 cannot hold (beyond
+    1.8e308, or nonzero below 2.2e-308, where it would print as a wrong number)."""
     if a.dtype != object:
         return a
-    flat = [float(v) for v in a.ravel()]
-    out = np.array(flat, dtype=float).reshape(a.shape)
-    if not np.all(np.isfinite(out)):
-        raise DomainError("an exact value is too large for a 64-bit float")
-    return out
+    from .numeric import as_float
+    flat = []
+    for i, v in enumerate(a.ravel()):
+        f = as_float(v) if isinstance(v, Fraction) else float(v)
+        if f is None or not math.isfinite(f):
+            where = index_text(tuple(int(j) for j in np.unravel_index(i, a.shape))) if a.ndim else ""
+            size = "large" if abs(v) > 1 else "small"
+            raise DomainError(f"the exact value {fmt(v)}{f' (entry {where})' if where else ''} is too {size} "
+                              f"for the 64-bit floats this step computes in")
+        flat.append(f)
+    return np.array(flat, dtype=float).reshape(a.shape)
 
 
 def settle(a: np.ndarray) -> np.ndarray:
@@ -211,8 +221,22 @@ def summary(a, digits: int = 4) -> str:
     f = to_float(as_array(a))
     if f.size == 0:
         return "empty"
-    return (f"min {fmt(float(f.min()), digits)}, max {fmt(float(f.max()), digits)}, "
-            f"‖·‖ {fmt(float(np.sqrt(np.sum(f * f))), digits)}")
+    return f"min {fmt(float(f.min()), digits)}, max {fmt(float(f.max()), digits)}, ‖·‖ {norm_text(f, digits)}"
+
+
+def norm_text(f: np.ndarray, digits: int = 4) -> str:
+    """The Frobenius norm, scaled so that large entries do not overflow; beyond float64 it says so."""
+    top = float(np.max(np.abs(f)))
+    if top == 0:
+        return "0"
+    with np.errstate(all="ignore"):
+        scaled = f / top
+        norm = math.sqrt(float(np.sum(scaled * scaled)))
+    total = top * norm
+    if math.isinf(total):                  # the norm itself is beyond float64: write it from its logarithm
+        exponent = math.log10(top) + math.log10(norm)
+        return f"{10 ** (exponent % 1):.{max(digits - 1, 0)}f}e+{int(exponent)}"
+    return fmt(total, digits)
 
 
 def nested(a, number) -> object:
@@ -378,7 +402,7 @@ def local(op, args: list, out: np.ndarray, param) -> tuple:
             try:
                 ds = op.local([w[index] for w in wide], out[index], param)
             except (DomainError, ZeroDivisionError, OverflowError) as exc:
-                raise DomainError(f"the derivative at entry {index_text(index)}: {getattr(exc, 'message', exc)}") from None
+                raise DomainError(f"{getattr(exc, 'message', exc)}, at entry {index_text(index)}") from None
             for r, d in zip(results, ds):
                 r[index] = d
         return tuple(settle(r) for r in results)
@@ -390,7 +414,7 @@ def local(op, args: list, out: np.ndarray, param) -> tuple:
         d = np.broadcast_to(np.asarray(d, dtype=float), out.shape)
         if not np.all(np.isfinite(d)):
             index = tuple(int(i) for i in np.argwhere(~np.isfinite(d))[0])
-            raise DomainError(f"the derivative of {op.name} is not finite at entry {index_text(index)}")
+            raise DomainError(f"{op.name} has no finite derivative at entry {index_text(index)}")
         result.append(d)
     return tuple(result)
 
@@ -535,7 +559,8 @@ def infer_shape(op, shapes: Sequence[Shape], param, names: Sequence[str], fail) 
         axis = normal_axis(int(param), shapes[0])
         if axis == -1:
             axes = " and ".join(str(i) for i in range(len(shapes[0]))) or "none"
-            fail(f"{name}(…, axis={int(param)}): {described(names[0], shapes[0])}, which has axes {axes}")
+            has = f"which has axes {axes}" if shapes[0] else "which has no axes"
+            fail(f"{name}(…, axis={int(param)}): {described(names[0], shapes[0])}, {has}")
         return reduced_shape(shapes[0], axis)
     if name == "softmax":
         if not shapes[0]:
@@ -544,8 +569,13 @@ def infer_shape(op, shapes: Sequence[Shape], param, names: Sequence[str], fail) 
 
     def mismatch(i, j, axis):
         which = "last" if axis == -1 else "first" if axis == -2 else f"{-axis}th from last"
+        hint = ""
+        for k, other in ((i, j), (j, i)):
+            if len(shapes[k]) == 1 and len(shapes[other]) == 2 and _same(shapes[k][0], shapes[other][0]):
+                hint = (f"; a vector is added to every row, so to add {names[k]} to every column give it "
+                        f"the shape ({shapes[k][0]}, 1), a column")
         fail(f"{described(names[i], shapes[i])} but {described(names[j], shapes[j])}: they do not "
-             f"broadcast ({shapes[i][axis]} ≠ {shapes[j][axis]} in the {which} axis, and neither is 1)")
+             f"broadcast ({shapes[i][axis]} ≠ {shapes[j][axis]} in the {which} axis, and neither is 1){hint}")
     return broadcast_shape(shapes, mismatch)
 
 

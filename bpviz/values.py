@@ -188,7 +188,7 @@ def number(raw, what: str) -> Fraction:
     bpviz.errors.ValuesError: the value of x must be a finite number, got nan
     """
     if isinstance(raw, bool) or raw is None:
-        raise ValuesError(f"{what} must be a number, got {raw!r}")
+        raise ValuesError(f"{what} must be a number, got {_kind_of(raw)}")
     if isinstance(raw, Decimal):
         raw = str(raw)
     if isinstance(raw, numbers.Rational):      # int, Fraction, numpy integers: plain Python ints inside
@@ -208,7 +208,24 @@ def number(raw, what: str) -> Fraction:
             raise ValuesError(f"{what}: {exc}") from None
         except (ValueError, ArithmeticError, TypeError):
             pass
-    raise ValuesError(f"{what} must be a number, got {raw!r}")
+    raise ValuesError(f"{what} must be a number, got {_kind_of(raw)}")
+
+
+def _kind_of(raw) -> str:
+    """What a value that is not a number is, as a user wrote it.
+
+    >>> _kind_of(None), _kind_of({"a": 1}), _kind_of("abc"), _kind_of(True)
+    ('null', 'a mapping', "'abc'", 'True')
+    """
+    if raw is None:
+        return "null"
+    if isinstance(raw, dict):
+        return "a mapping"
+    if isinstance(raw, str):
+        return repr(raw if len(raw) <= 40 else raw[:40] + "…")
+    if isinstance(raw, (bool, int, float)):
+        return repr(raw)
+    return f"a {type(raw).__name__}"
 
 
 def load_values_file(path: str) -> dict:
@@ -219,6 +236,9 @@ def load_values_file(path: str) -> dict:
         import json
         try:
             data = json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
+        except RecursionError:
+            raise ValuesError(f"{path}: the JSON is nested too deeply (values are numbers, vectors and "
+                              f"matrices)") from None
         except ValueError as exc:
             raise ValuesError(f"{path}: invalid JSON: {exc}") from None
         return _values_mapping(path, data)

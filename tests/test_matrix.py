@@ -722,11 +722,11 @@ BAD = [
     ("non-numeric JSON", "J = sum(W)", ["--values", "v.json"], {"v.json": '{"W": [[1, "abc"]]}'}, 1,
      ["v.json: the value of W[0, 1] must be a number, got 'abc'"], None),
     ("null JSON", "J = sum(W)", ["--values", "v.json"], {"v.json": '{"W": [1, null]}'}, 1,
-     ["the value of W[1] must be a number, got None"], None),
+     ["the value of W[1] must be a number, got null"], None),
     ("non-numeric past the exact limit", "J = sum(W)", ["--values", "v.json"], {"v.json": _big("x")}, 1,
      ["the value of W[7, 13] must be a number, got 'x'"], None),
     ("null past the exact limit", "J = sum(W)", ["--values", "v.json"], {"v.json": _big(None)}, 1,
-     ["the value of W[7, 13] must be a number, got None"], None),
+     ["the value of W[7, 13] must be a number, got null"], None),
     ("boolean JSON", "J = sum(W)", ["--values", "v.json"], {"v.json": '{"W": [[1, true], [3, 4]]}'}, 1,
      ["v.json: the value of W[0, 1] must be a number, got True"], None),
     ("boolean YAML", "J = sum(W)", ["--values", "v.yaml"], {"v.yaml": "W:\n  - [1, 2]\n  - [yes, 4]\n"}, 1,
@@ -970,3 +970,81 @@ def test_shape_only_mode_infers_every_shape_symbolically(tmp_path):
     assert result.exit_code == 0, result.output
     nodes = {n["name"]: n for n in json.loads(out.read_text())["nodes"]}
     assert nodes["Z1"]["shape"] == ["N", "H"] and nodes["Z1"]["value"] is None and nodes["Z1"]["grad"] is None
+
+
+# -- found by trying it as a new user and an attacker ------------------------------------------------------
+
+@pytest.mark.parametrize("suffix", [".dot", ".md", ".svg"])
+def test_shape_only_figures_and_notes_of_programs_with_constants(tmp_path, suffix):
+    out = tmp_path / f"ng{suffix}"
+    result = runner.invoke(app, ["expr", "J = -mean(Y * log(A) + (1 - Y) * log(1 - A))", "--shape", "Y=(1,m), A=(1,m)",
+                                 "-o", str(out), "--renderer", "embedded"])
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_size > 500
+
+
+@pytest.mark.parametrize("extra", [["--lr", "0.1", "--param", "X", "-o", "n.md"], ["--check"]])
+def test_shapes_only_refuses_what_needs_numbers(extra):
+    result = runner.invoke(app, ["expr", "J = sum(X)", "--shape", "X=(2,3)", *extra])
+    assert result.exit_code == 2 and "needs numbers" in result.output
+
+
+def test_huge_rate_on_matrices_is_an_error_not_a_crash(tmp_path):
+    result = runner.invoke(app, ["expr", "J = sum(sigmoid(W))", "--at", "W=[[0.5, 2]]", "--lr", "1e400", "--param", "W",
+                                 "-o", str(tmp_path / "n.md"), "--no-figure"])
+    assert result.exit_code == 1 and "too large" in result.output and not (tmp_path / "n.md").exists()
+
+
+def test_deeply_nested_json_values(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"X": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(BpvizError, match="nested too deeply"):
+        from bpviz.values import load_values_file
+        load_values_file(str(deep))
+
+
+def test_memory_and_time_are_bounded_before_any_number():
+    big = np.ones((2000, 2000))
+    with pytest.raises(BpvizError, match="multiply-adds"):
+        bpviz.from_expression("J = sum(X @ X @ X @ X @ X @ X @ X @ X)", {"X": big})
+    with pytest.raises(BpvizError, match="entries in all"):
+        bpviz.from_expression("J = sum(" + "*".join(["X"] * 20) + ")", {"X": big})
+
+
+@pytest.mark.parametrize("program, message", [
+    ("J = sum(sum(X, axis=0, axis=1))", "given axis twice"),
+    ("J = sum(sum(X, axis=1.0))", "takes a whole number"),
+    ("J = sum(sum(X, axis=1e0))", "takes a whole number"),
+    ("J = mean(s, axis=0)", "which has no axes"),
+])
+def test_axis_is_one_whole_number(program, message):
+    with pytest.raises(BpvizError, match=message):
+        bpviz.from_expression(program, {"s": 1} if "s," in program else {"X": [[1, 2], [3, 4]]})
+
+
+def test_norm_of_huge_entries_does_not_overflow():
+    from bpviz.tensor import norm_text, summary
+    assert norm_text(np.full(300, 1e200)) == "1.732e+201"
+    assert norm_text(np.full(4, 1e308)) == "2.000e+308"
+    assert summary(np.array([3.0, -4.0])) == "min -4, max 3, ‖·‖ 5"
+
+
+def test_an_exact_value_float64_cannot_hold_is_an_error_not_a_zero():
+    with pytest.raises(DomainError, match="1e-400 .*too small"):
+        bpviz.from_expression("J = sum(X @ W)", {"X": [["1/3", "1e-400"]], "W": [[1], [1]]})
+
+
+def test_outer_broadcast_is_computed_and_warned():
+    graph = bpviz.from_expression("J = sum(c + v)", {"c": [[1], [2], [3]], "v": [1, 2, 3]})
+    assert graph.node("t1").shape == (3, 3) and graph.out.value == 36
+    assert any("broadcast into 3×3, a shape neither has" in w for w in graph.warnings)
+    same = bpviz.from_expression("J = sum(X + b)", {"X": [[1, 2], [3, 4]], "b": [1, 2]})
+    assert not same.warnings
+
+
+def test_a_vector_bias_on_columns_suggests_a_column_and_names_the_line():
+    with pytest.raises(BpvizError) as caught:
+        bpviz.from_expression("Z = W @ X + b\nJ = sum(Z)", {"W": [[1, 2], [3, 4], [5, 6]],
+                                                         "X": [[1, 2, 3, 4], [1, 1, 1, 1]], "b": [1, 2, 3]})
+    assert caught.value.message.startswith("line 1: Z = W @ X + b:")
+    assert "give it the shape (3, 1), a column" in caught.value.message

@@ -346,8 +346,12 @@ class _Parser:
                 what = "**" if given.arg is None else f"{given.arg}="
                 raise self.error(given.value if given.arg is None else given,
                                  f"{fname}() takes no {what}: its only keyword is axis (axis=0 or axis=1)")
-            value = self._literal(given.value)
-            if value is None or value.denominator != 1 or abs(value) > 8:
+            if axis is not None:
+                raise self.error(given, f"{fname}() is given axis twice")
+            literal = given.value.operand if isinstance(given.value, ast.UnaryOp) else given.value
+            whole = isinstance(literal, ast.Constant) and type(literal.value) is int
+            value = self._literal(given.value) if whole else None
+            if value is None or abs(value) > 8:
                 raise self.error(given.value, f"{fname}(…, axis=…) takes a whole number: 0 (down the rows), "
                                                 f"1 (along each row) or -1 (the last axis)")
             axis = value
