@@ -170,6 +170,8 @@ def fmt(value: Number, digits: int = 4) -> str:
     '-2.2'
     >>> fmt(Fraction(1, 3))
     '0.3333'
+    >>> fmt(Fraction(143767, 100000)), fmt(Fraction(3775, 10000))      # one precision, exact or not
+    ('1.438', '0.3775')
     >>> fmt(0.7513650695523157)
     '0.7514'
     >>> fmt(2.0)
@@ -188,7 +190,7 @@ def fmt(value: Number, digits: int = 4) -> str:
         if _terminating(value) and max(value.numerator.bit_length(), value.denominator.bit_length()) < 200:
             text = exact_text(value)
             significant = text.replace("-", "").replace(".", "").lstrip("0")
-            if len(significant) <= max(digits, 6) and "/" not in text:
+            if len(significant) <= digits and "/" not in text:
                 return text
         return _decimal_g(value, digits)
     if value == 0:
@@ -202,6 +204,23 @@ def fmt(value: Number, digits: int = 4) -> str:
             mantissa = mantissa.rstrip("0").rstrip(".")
         return f"{mantissa}e{exponent}"
     return text
+
+
+_SUPERSCRIPTS = str.maketrans("0123456789-+", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺")
+
+
+def fmt_uni(value: Number, digits: int = 4) -> str:
+    """``fmt`` for people reading Unicode (figures, the terminal): a typographic minus and scientific
+    notation as ``5.93×10⁻⁶``, never ``5.93e-06``.
+
+    >>> fmt_uni(-5.929e-06), fmt_uni(Fraction(-11, 5)), fmt_uni(3e+20, 3)
+    ('−5.929×10⁻⁶', '−2.2', '3×10²⁰')
+    """
+    text = fmt(value, digits)
+    if "e" in text and not text.lstrip("-").startswith(("inf", "nan")):
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}×10{str(int(exponent)).translate(_SUPERSCRIPTS)}"
+    return text.replace("-", "−")
 
 
 def _decimal_g(q: Fraction, digits: int) -> str:

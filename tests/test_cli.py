@@ -22,7 +22,7 @@ def run(*args, input=None):
 def test_table_lists_every_node_and_gradients():
     result = run("expr", NG, "--at", "w=2", "--at", "x=-2", "--at", "b=8", "--at", "y=2")
     assert result.exit_code == 0, result.output
-    for fragment in ("w·x", "a − y", "∂J/∂w = -4", "∂J/∂b = 2", "J = 2"):
+    for fragment in ("w·x", "a − y", "∂J/∂w = −4", "∂J/∂b = 2", "J = 2"):
         assert fragment in result.output
 
 

@@ -11,7 +11,7 @@ from .prose import prose
 from ..graph import Graph
 from fractions import Fraction
 
-from ..numeric import fmt
+from ..numeric import fmt_uni as fmt
 
 VALUE_STYLE = "bold cyan"
 GRAD_STYLE = "bold magenta"
