@@ -355,7 +355,7 @@ def _affine_local(a, o, p):
 def _affine_formula(joiner: str) -> Callable:
     def text(args, p, out, style):
         pairs, bias = affine_pairs(args, p)
-        terms = [f"{wrap(w)}{joiner}{wrap(x)}" for w, x in pairs] + ([bias] if bias is not None else [])
+        terms = [f"{wrap(w)}{joiner}{wrap(x)}" for w, x in pairs] + ([wrap(bias)] if bias is not None else [])
         return " + ".join(terms)
     return text
 

@@ -227,3 +227,11 @@ def test_a_power_with_an_input_exponent_at_a_negative_base():
     graph = bpviz.from_expression("J = x ** n", {"x": -2, "n": 2})
     assert graph.out.value == 4 and graph.gradients() == {"x": -4, "n": 0}
     assert any("not differentiable with respect to n at x = -2" in w for w in graph.warnings)
+
+
+def test_negative_terms_are_parenthesised_never_plus_minus():
+    """`+ (−0.1)`, never `+ -0.1` (a neuron's bias written with its number)."""
+    for style in ("text", "uni", "tex"):
+        formula = OPS["affine"].formula(style, ["-0.3", "0.5", "0.5", "-1", "-0.1"], Fraction(1))
+        assert "+ -" not in formula and formula.endswith("+ (-0.1)")
+    assert OPS["add"].formula("uni", ["a", "-2"], None) == "a + (-2)"
