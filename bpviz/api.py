@@ -48,7 +48,8 @@ class Source:
     values: Mapping = field(default_factory=dict)   # expr: input values (numbers or decimal text)
     output: Optional[str] = None           # expr: the node to differentiate
     overrides: tuple = ()                  # spec: --set KEY.PATH=VALUE
-    group: bool = False                    # spec: one node per neuron
+    group: Optional[bool] = None           # spec: one node per neuron; None: in figures of networks
+                                           # above NETWORK_GROUP_NODES nodes (bpviz.render.dot)
     shapes: Optional[Mapping] = None       # expr: shapes only, no values (name -> dims)
     view: str = "scalar"                   # spec: "scalar" (one node per number) or "matrix" (per layer)
 
@@ -58,7 +59,7 @@ class Source:
         return cls(text, "expr", values=values if values is not None else {}, output=output, shapes=shapes)
 
     @classmethod
-    def spec(cls, text: str, name: str = "spec", overrides=(), group: bool = False,
+    def spec(cls, text: str, name: str = "spec", overrides=(), group: Optional[bool] = None,
              view: str = "scalar") -> "Source":
         return cls(text, "spec", name=name, overrides=overrides, group=group, view=view)
 
@@ -84,7 +85,7 @@ class Source:
 
     def build(self) -> Graph:
         if self.kind == "spec":
-            return build_spec(self.text, self.name, list(self.overrides), self.group, self.view)
+            return build_spec(self.text, self.name, list(self.overrides), bool(self.group), self.view)
         if self.shapes is not None:
             if self.values:
                 raise UsageError("shapes only means no values: give shapes or values, not both")
@@ -166,7 +167,7 @@ class Options:
     dpi: int = 144
     max_cells: int = 4                     # matrix figures: grids up to this many rows and columns
     large: bool = False                    # draw figures beyond FIGURE_NODES (slow, memory bounded)
-    lang: str = "en"                       # notes
+    lang: str = "en"                       # notes, figures' legends
     lr: Optional[Fraction] = None
     wrt: tuple = ()
     params: tuple = ()
@@ -216,7 +217,7 @@ class Options:
         from .render.dot import FigureOptions
         return FigureOptions.make(edge_labels=self.edge_labels, rankdir=self.rankdir, digits=self.digits,
                                   theme=self.theme, highlight=self.highlight, legend=self.legend,
-                                  max_cells=self.max_cells)
+                                  max_cells=self.max_cells, lang=self.lang)
 
 
 def _names(value, option: str) -> tuple:
@@ -264,6 +265,7 @@ class Result:
     files: list = field(default_factory=list)   # [(path, str | bytes)]; "-" is standard output
     display: Optional[object] = None       # what the terminal printer shows (a rich renderable)
     warnings: list = field(default_factory=list)
+    layout: Optional[object] = None        # a drawn figure's bpviz.render.dot.FigureLayout
 
     @property
     def written(self) -> list:
@@ -307,8 +309,8 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
     if not chosen.note and any(getattr(options, k) for k in NOTE_ONLY):
         raise UsageError("--wrt, --param, --embed, --tex-fragment and --md-fragment apply to notes "
                          "(-o FILE.md or FILE.tex)")
-    if not (chosen.note or chosen.terminal) and options.lang != "en":
-        raise UsageError("--lang applies to notes and the terminal table")
+    if not (chosen.note or chosen.terminal or chosen.draws) and options.lang != "en":
+        raise UsageError("--lang applies to notes, figures and the terminal table")
     if options.embed and not chosen.embeds:
         raise UsageError(f"--embed applies to Markdown notes; a {chosen.name} note has its figure beside it")
     figure_options = [name for name in FIGURE_ONLY
@@ -336,10 +338,13 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
         result.check = check(graph)
     result.warnings += graph.warnings
     job = Job(graph=graph, options=options, check=result.check, progress=progress)
+    drawn, grouped = _figure_job(source, job) if chosen.draws or chosen.note else (job, False)
     if chosen.note:
-        figure, result.files = _note_figure(chosen, job)
+        figure, result.files = _note_figure(chosen, drawn, grouped, result)
         result.note = job.note = note_for(graph, options, figure)
-    output = chosen.render(job)
+    output = chosen.render(drawn if chosen.draws else job)
+    if chosen.draws:
+        _figure_done(result, drawn, grouped, output, chosen.name)
     if chosen.terminal:
         result.display = output
     else:
@@ -347,9 +352,35 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
     return result
 
 
-def _note_figure(note_printer: Printer, job: Job) -> tuple:
+def _figure_job(source: Source, job: Job) -> tuple:
+    """The job a figure draws, and whether bpviz grouped its neurons: a network spec's figure
+    above NETWORK_GROUP_NODES scalar nodes draws one card per neuron unless the reader chose
+    --group (the JSON, the table and the note keep every weight as a node)."""
+    from dataclasses import replace
+    from .render.dot import NETWORK_GROUP_NODES, is_network
+    graph = job.graph
+    if not (source.kind == "spec" and source.group is None and source.view == "scalar" and not graph.matrix
+            and is_network(graph) and len(graph.nodes) > NETWORK_GROUP_NODES):
+        return job, False
+    return replace(job, graph=build_spec(source.text, source.name, list(source.overrides), True)), True
+
+
+def _figure_done(result: Result, job: Job, grouped: bool, image, fmt: str):
+    """Record how a rendered figure was laid out, and warn in one line when it will not read at
+    page width or was slow to lay out. Returns the layout."""
+    from .render.dot import figure_layout, figure_pixels, is_network, size_warning
+    layout = result.layout = figure_layout(job.graph, job.options.figure_options(), grouped)
+    if fmt != "dot":            # DOT text is not laid out here
+        warning = size_warning(layout, figure_pixels(image, fmt, job.options.dpi), is_network(job.graph))
+        if warning:
+            result.warnings.append(warning)
+    return layout
+
+
+def _note_figure(note_printer: Printer, job: Job, grouped: bool = False, result: Optional[Result] = None) -> tuple:
     """A note's figure: a file beside the note (its link relative), inlined as a data URI with
-    --embed, or left out, with the reason the note gives."""
+    --embed, or left out, with the reason the note gives. A drawn figure's ``fields["layout"]`` is
+    its FigureLayout (bpviz.render.dot): the options that drew it, for the note to say."""
     from .render.note import Figure
     options = job.options
     if not options.figure:
@@ -366,13 +397,16 @@ def _note_figure(note_printer: Printer, job: Job) -> tuple:
     figure_printer = next((p for p in map(printer, note_printer.figure) if not p.missing()),
                           printer(note_printer.figure[-1]))
     image = figure_printer.render(job)
+    layout = {"layout": _figure_done(result if result is not None else Result(job.graph, note_printer), job,
+                                     grouped, image, figure_printer.name)}
     if inline:
         data = image.encode("utf-8") if isinstance(image, str) else image
-        return Figure(link=f"data:{figure_printer.mime};base64," + base64.b64encode(data).decode("ascii")), []
+        return Figure(link=f"data:{figure_printer.mime};base64," + base64.b64encode(data).decode("ascii"),
+                      fields=layout), []
     beside = Path(out).with_suffix(figure_printer.extensions[0])
     if figure_printer.extensions[0] == note_printer.compiles_to:     # pdflatex writes NAME.pdf itself
         beside = beside.with_name(f"{beside.stem}-figure{beside.suffix}")
-    return Figure(link=beside.name), [(str(beside), image)]
+    return Figure(link=beside.name, fields=layout), [(str(beside), image)]
 
 
 def note_for(graph: Graph, options: Options, figure=None):

@@ -20,7 +20,7 @@ from .errors import BpvizError, InputError, ParseError, SpecError, UsageError
 from .escape import terminal_text
 from .parse.expr import MAX_PROGRAM_BYTES
 from .api import DIGITS, DPI, MAX_CELLS
-from .render.dot import FIGURE_NODES, RANKDIRS
+from .render.dot import FIGURE_NODES, NETWORK_GROUP_NODES, RANKDIRS
 from .render.prose import LANGUAGES
 from .write import MAX_PNG_PIXELS, read_text
 from .render import EXTENSIONS, PRINTERS
@@ -267,8 +267,9 @@ def spec(
     set_: List[str] = typer.Option([], "--set", metavar="KEY.PATH=VALUE",
                                    help="Override one value of the spec, e.g. --set inputs.x1=0.3 or "
                                         "--set layers.0.bias=0.5 (repeatable)."),
-    group: str = typer.Option("none", "--group", metavar="none|neurons",
-                              help="neurons: draw each unit's Σ w·x + b as one node (networks only)."),
+    group: str = typer.Option("auto", "--group", metavar="auto|none|neurons",
+                              help="neurons: draw each unit's Σ w·x + b as one node (networks only); auto: "
+                                   f"in figures of networks above {NETWORK_GROUP_NODES} nodes."),
     view: str = typer.Option("scalar", "--view", metavar="scalar|matrix",
                              help="matrix: a network as one node per layer quantity (x, h.W, h.b, h.z, h.a, …) "
                                   "with shapes; a spec with a batch of samples needs it (docs/spec.md)."),
@@ -279,14 +280,15 @@ def spec(
     Example: bpviz spec examples/two-layer.yaml -o two-layer.md --lr 0.5
     """
     from .api import Source
-    if group.lower() not in ("none", "neurons"):
-        raise UsageError(f"--group must be none or neurons, not {group!r}")
+    if group.lower() not in ("auto", "none", "neurons"):
+        raise UsageError(f"--group must be auto, none or neurons, not {group!r}")
     if view.lower() not in ("scalar", "matrix"):
         raise UsageError(f"--view must be scalar or matrix, not {view!r}")
     if view.lower() == "matrix" and group.lower() == "neurons":
         raise UsageError("--group neurons draws units of the scalar view; --view matrix has one node per layer")
     text, name = read_spec(file)
-    show(Source.spec(text, name, set_, group=group.lower() == "neurons", view=view.lower()), options)
+    grouped = {"auto": None, "none": False, "neurons": True}[group.lower()]
+    show(Source.spec(text, name, set_, group=grouped, view=view.lower()), options)
 
 
 def read_spec(file: str) -> tuple:
@@ -324,6 +326,7 @@ def doctor() -> None:
     cjk = find_tex_package("CJKutf8.sty")
     tools.add_row("--lang zh in .tex notes", _escape(cjk or "CJKutf8 not found (Debian: latex-cjk-chinese)"))
     console.print(tools)
+    console.print(_fonts_table())
     try:
         chosen = choose_renderer("auto")
     except BpvizError as exc:
@@ -331,6 +334,24 @@ def doctor() -> None:
         raise typer.Exit(1)
     console.print(f"bpviz will use the [bold]{chosen.kind}[/] renderer: {_escape(chosen.why)}. "
                   f"Choose with --renderer auto|system|embedded.")
+
+
+def _fonts_table():
+    """Which fonts PNG and PDF figures are drawn with, and whether Chinese text renders."""
+    from rich.table import Table
+    from . import fonts
+    from .write import cairo_missing
+    table = Table(title="Fonts for PNG and PDF figures (drawn from the SVG by cairosvg)", header_style="bold")
+    for column in ("text", "drawn with", "renders"):
+        table.add_column(column, overflow="fold")
+    missing = cairo_missing()
+    if missing:
+        table.add_row("all", _escape(f"no cairo: {missing}; PNG comes from the renderer itself, which has "
+                                     f"no Chinese font in the embedded case"), "[red]no[/]")
+        return table
+    for what, used, ok in fonts.report():
+        table.add_row(_escape(what), _escape(used), "yes" if ok else "[red]no[/]")
+    return table
 
 
 def _terminated(signum, frame) -> None:

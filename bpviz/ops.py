@@ -145,7 +145,8 @@ class Op:
         return (f"at {names[0]} = 0", self.kink, (0,)) if args[0] == 0 else None
 
     def mark(self, param: Optional[Fraction]) -> str:
-        """The node's mark: ``x²`` for ``x**2``, else the op's symbol."""
+        """The node's mark: ``(·)²`` for ``x**2`` (not ``x²``, which reads as an input x), else the
+        op's symbol."""
         return self.param_symbol(param) if self.param_symbol else self.symbol
 
     def formula(self, style: str, args: Sequence[str], param: Optional[Fraction], arrays: bool = False) -> str:
@@ -396,11 +397,11 @@ defop("pow", arity=2, symbol="^", forward=lambda a, p: _power(a[0], a[1]),
       d=("$w1 * $w0 ** ($a1 - 1)", "$w0 ** $w1 * log($a0)"),
       duni=("$w1·$w0^($a1−1)", "$w0^$w1·ln $w0"),
       dtex=("$w1 \\cdot {$w0}^{$a1 - 1}", "{$w0}^{$a1} \\ln $w0"), sympy=lambda s, p: s[0] ** s[1])
-defop("powc", arity=1, symbol="xⁿ", forward=lambda a, p: _power(a[0], p),
+defop("powc", arity=1, symbol="(·)ⁿ", forward=lambda a, p: _power(a[0], p),
       local=lambda a, o, p: (ZERO if p == 0 else tame(p * _power(a[0], p - 1)),),
       text="$w0 ** $p", uni="$w0$p", tex="{$w0}^{$p}", d=(_powc_derivative,),
       sympy=lambda s, p: s[0] ** _sympy().Rational(p.numerator, p.denominator),
-      param_field="exponent", param_symbol=lambda p: f"x{sup(p)}")
+      param_field="exponent", param_symbol=lambda p: f"(·){sup(p)}")
 defop("neg", arity=1, symbol="−", forward=lambda a, p: -a[0], local=lambda a, o, p: (-ONE,),
       text="-$w0", uni="−$w0", d=("-1",), duni=("−1",), sympy=lambda s, p: -s[0])
 defop("id", arity=1, symbol="=", forward=lambda a, p: a[0], local=lambda a, o, p: (ONE,),

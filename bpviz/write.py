@@ -4,6 +4,7 @@ all-or-nothing atomic writes, and Graphviz."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -258,15 +259,90 @@ def choose_renderer(choice: str = "auto") -> Renderer:
 
 MAX_PNG_PIXELS = 8000      # the long side of a PNG: a bitmap of a huge layout is scaled down, not
                            # allocated at full size (a 500-node chain once asked for 24 GB)
+FORMATS = ("svg", "png", "pdf")
 
 
 def render_graphviz(dot_source: str, fmt: str, renderer: Renderer, dpi: int = 144,
                     timeout: float = 120.0) -> bytes:
-    """Run the renderer on DOT text; return the SVG or PNG bytes."""
-    args = [renderer.command, f"-T{fmt}"]
-    if fmt == "png":
+    """Lay out DOT text and return the figure as SVG, PNG or PDF bytes.
+
+    PNG and PDF are drawn from the SVG by cairosvg, with every run of text the SVG's font lacks set
+    in an installed font that has it (bpviz.fonts): neither renderer's own PNG draws every glyph
+    (graphviz-pure bundles only Latin fonts). A character no installed font has is an error, not a
+    box. Without the cairo library, PNG falls back to the renderer's own, where that can draw it.
+    """
+    from . import fonts
+    if fmt not in FORMATS:
+        raise UsageError(f"cannot render {fmt!r} (known: {', '.join(FORMATS)})")
+    if fmt == "png" and cairo_missing() is not None:
+        if renderer.kind == "embedded" and fonts.lang_of(dot_source):
+            raise RenderError(f"the embedded renderer's own PNG has no Chinese, Japanese or Korean font, and "
+                              f"bpviz draws them with cairo, which is missing here ({cairo_missing()}); "
+                              f"install it, or write SVG (-o FILE.svg)")
         inches = MAX_PNG_PIXELS / dpi
-        args += [f"-Gdpi={dpi}", f"-Gsize={inches:.2f},{inches:.2f}"]
+        return _run_renderer(renderer, dot_source, "png",
+                             [f"-Gdpi={dpi}", f"-Gsize={inches:.2f},{inches:.2f}"], timeout)
+    svg = render_svg(dot_source, renderer, timeout)
+    return svg if fmt == "svg" else draw_svg(svg, fmt, dpi)
+
+
+def render_svg(dot_source: str, renderer: Renderer, timeout: float = 120.0) -> bytes:
+    """The renderer's SVG. graphviz-pure underestimates the width of CJK text (it counts each byte of
+    a character as a space), so it lays out a copy of the DOT padded with invisible markers that
+    make it reserve their real width, which are then taken out of its SVG."""
+    from . import fonts
+    if renderer.kind == "embedded" and fonts.needs_padding(dot_source):
+        svg = _run_renderer(renderer, fonts.pad_wide(dot_source), "svg", [], timeout)
+        return fonts.unpad(svg.decode("utf-8")).encode("utf-8")
+    return _run_renderer(renderer, dot_source, "svg", [], timeout)
+
+
+def cairo_missing() -> Optional[str]:
+    """Why cairosvg cannot draw here (no cairosvg, no cairo library), or None."""
+    try:
+        import cairosvg  # noqa: F401  (loads the cairo library through cairocffi)
+    except ImportError as exc:
+        return f"cairosvg is not installed: {exc}"
+    except OSError as exc:
+        return f"the cairo library is missing (Debian: apt-get install libcairo2): {exc}"
+    return None
+
+
+_FILL_ONLY = re.compile(r'(<polygon\b[^>]*?\bstroke="(?:none|transparent)")')
+_SIZE = re.compile(r'<svg\b[^>]*?\bwidth="([\d.]+)pt"[^>]*?\bheight="([\d.]+)pt"')
+
+
+def draw_svg(svg: bytes, fmt: str, dpi: int = 144) -> bytes:
+    """A Graphviz SVG as PNG (at ``dpi``, the long side at most MAX_PNG_PIXELS) or vector PDF, by
+    cairosvg, with fallback fonts for every glyph. The same SVG gives the same bytes."""
+    from . import fonts
+    import cairosvg
+    try:
+        text = fonts.with_fallback_fonts(svg.decode("utf-8"))
+    except fonts.MissingGlyphs as exc:
+        shown = " ".join(exc.chars[:12]) + (" …" if len(exc.chars) > 12 else "")
+        hint = ("install a font for them (Debian: apt-get install fonts-noto-cjk)" if fonts.lang_of("".join(exc.chars))
+                else "install a font that has them")
+        raise RenderError(f"no installed font has {shown}: the {fmt.upper()} would show boxes; {hint}, "
+                          f"or write SVG (-o FILE.svg), which the viewer's fonts draw (a LaTeX note: "
+                          f"--no-figure)") from None
+    # the cells of a card's row are abutting rectangles at fractional coordinates: drawn without
+    # anti-aliasing, no hairline of the card's fill shows between them
+    data = _FILL_ONLY.sub(r'\1 shape-rendering="crispEdges"', text).encode("utf-8")
+    if fmt == "pdf":
+        pdf = cairosvg.svg2pdf(bytestring=data)
+        # cairo stamps the time of the run; the same input must give the same bytes (and the same
+        # length keeps the PDF's byte offsets right)
+        return re.sub(rb"/(CreationDate|ModDate) \(D:\d{14}", rb"/\1 (D:20000101000000", pdf)
+    size = _SIZE.search(text)
+    width, height = (float(size.group(1)), float(size.group(2))) if size else (72.0, 72.0)
+    scale = min(dpi / 72, MAX_PNG_PIXELS / max(width, height, 1.0))
+    return cairosvg.svg2png(bytestring=data, output_width=max(1, round(width * scale)),
+                            output_height=max(1, round(height * scale)))
+
+
+def _run_renderer(renderer: Renderer, dot_source: str, fmt: str, extra: list, timeout: float) -> bytes:
+    args = [renderer.command, f"-T{fmt}", *extra]
     try:
         proc = subprocess.run(args, input=dot_source.encode("utf-8"), capture_output=True,
                               timeout=timeout)

@@ -58,7 +58,7 @@ needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None,
 
 def compile_tex(tmp_path, name):
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", name],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                          cwd=tmp_path, capture_output=True, text=True, errors="replace", timeout=120)
     errors = [line for line in proc.stdout.splitlines() if line.startswith("!")]
     assert proc.returncode == 0, errors or proc.stdout[-2000:]
     assert (tmp_path / name.replace(".tex", ".pdf")).stat().st_size > 5000

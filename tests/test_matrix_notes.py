@@ -247,8 +247,10 @@ def test_fan_out_is_a_sum_of_terms_each_checked():
 
 def test_notation_bar_delta_partial():
     text = render_markdown(cs224n())
-    assert "Notation: $\\bar{v} = \\partial J / \\partial v$ is the gradient of any node v" in text
-    assert "$\\delta_{1} = \\bar{Z}_{1}$" in text and "$\\delta_{2} = \\bar{Z}_{2}$" in text
+    first = text.split("**Program**")[0]              # the notation is said in the note's first lines
+    assert "Notation: $\\bar{v}$ is the gradient of $J$ with respect to a node $v$" in first
+    assert "Notation" not in section(text, "Shapes")
+    assert "$\\delta_{1} \\equiv \\bar{Z}_{1}$" in text and "$\\delta_{2} \\equiv \\bar{Z}_{2}$" in text
     backward = section(text, "Backward pass in matrix form")
     assert "\\delta" not in "".join(re.findall(r"\\begin\{aligned\}.*?\\end\{aligned\}", backward, re.S))
     assert "\\frac{\\partial" not in backward          # gradients are bars; ∂ is for local derivatives
@@ -289,8 +291,8 @@ def test_softmax_cross_entropy_shortcut_with_numbers():
     ours = numpy_cs224n()
     text = render_markdown(cs224n())
     shortcut = section(text, "The shortcut at the output layer")
-    lines = block(shortcut, "\\delta_{2} = \\bar{Z}_{2}")
-    assert lines[0] == "\\delta_{2} = \\bar{Z}_{2} &= \\frac{1}{2} \\left(P - Y\\right)"
+    lines = block(shortcut, "\\delta_{2} \\equiv \\bar{Z}_{2}")
+    assert lines[0] == "\\delta_{2} \\equiv \\bar{Z}_{2} &= \\frac{1}{2} \\left(P - Y\\right)"
     assert lines[1].startswith("&= \\frac{1}{2} \\left(")
     p, y = matrices(lines[1])
     close(p, ours["P"])
@@ -304,9 +306,9 @@ def test_shortcut_with_a_mean_over_the_batch_divides_by_n():
     cs = (EXAMPLES / "cs224n.txt").read_text()
     values = __import__("yaml").safe_load((EXAMPLES / "cs224n.values.yaml").read_text())
     text = render_markdown(note(cs, values))
-    assert "\\delta_{2} = \\bar{Z}_{2} &= \\frac{1}{3} \\left(P - Y\\right)" in text
+    assert "\\delta_{2} \\equiv \\bar{Z}_{2} &= \\frac{1}{3} \\left(P - Y\\right)" in text
     dims = render_markdown(note(cs, shapes=CS224N_SHAPES))
-    assert "\\delta_{2} = \\bar{Z}_{2} &= \\frac{1}{N} \\left(P - Y\\right)" in dims
+    assert "\\delta_{2} \\equiv \\bar{Z}_{2} &= \\frac{1}{N} \\left(P - Y\\right)" in dims
     assert "This assumes each row of $Y$ sums to 1" in dims
 
 
@@ -340,8 +342,8 @@ def test_sigmoid_binary_cross_entropy_shortcut():
     ng = (EXAMPLES / "ng-matrix.txt").read_text()
     values = __import__("yaml").safe_load((EXAMPLES / "ng-matrix.values.yaml").read_text())
     text = render_markdown(note(ng, values))
-    lines = block(text, "\\delta_{2} = \\bar{Z}_{2}")
-    assert lines[0] == "\\delta_{2} = \\bar{Z}_{2} &= \\frac{1}{4} \\left(A_{2} - Y\\right)"
+    lines = block(text, "\\delta_{2} \\equiv \\bar{Z}_{2}")
+    assert lines[0] == "\\delta_{2} \\equiv \\bar{Z}_{2} &= \\frac{1}{4} \\left(A_{2} - Y\\right)"
     a2, y = matrices(lines[1])
     close(matrices(lines[2])[0], (a2 - y) / 4)
 

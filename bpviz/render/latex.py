@@ -53,6 +53,22 @@ def _table(header: list, rows: list, columns: str = COLUMNS) -> list:
     return lines
 
 
+def _legend(note: Note) -> list:
+    if not note.legend:
+        return []
+    return ["\\noindent " + "".join(f"\\texttt{{{tex_code(s)}}}" if kind == "code" else tex_prose(s)
+                                     for kind, s in note.legend), ""]
+
+
+def _opening(note: Note, title: str) -> list:
+    """Title, notation (and the names' legend), then the program: the same in both kinds of note."""
+    x = note.text
+    body = [f"\\section*{{{title}}}", "", "\\noindent " + tex_prose(x["notation"]), ""] + _legend(note)
+    body += [f"\\subsection*{{{tex_prose(x['program'])}}}", "\\begin{quote}"]
+    body += [f"\\texttt{{{tex_code(line) or '~'}}}\\\\" for line in note.source.splitlines()]
+    return body + ["\\end{quote}", ""]
+
+
 def _figure(figure_file: Optional[str], x) -> list:
     """The figure, centred under its caption, or the sentence saying why it was left out."""
     if not figure_file:
@@ -69,12 +85,9 @@ def render_latex(note: Note, fragment: bool = False, figure_file: Optional[str] 
     title = tex_text(one_line(note.title))
     if note.matrix is not None:
         return _document(note, title, _matrix_body(note, title, figure_file), fragment)
-    body = [f"\\section*{{{title}}}", "", f"\\subsection*{{{tex_prose(x['program'])}}}",
-            "\\begin{quote}"]
-    body += [f"\\texttt{{{tex_code(line) or '~'}}}\\\\" for line in note.source.splitlines()]
-    body += ["\\end{quote}", "",
-             f"\\noindent\\textbf{{{tex_prose(x['at'])}}} " + ", ".join(f"${n} = {v}$" for n, v in note.values),
-             ""]
+    body = _opening(note, title)
+    body += [f"\\noindent\\textbf{{{tex_prose(x['at'])}}} "
+             + tex_prose(x["list_sep"]).join(f"${n} = {v}$" for n, v in note.values), ""]
     body += _figure(figure_file, x)
 
     body += [f"\\subsection*{{{tex_prose(x['forward'])}}}", tex_prose(x["forward_intro"]), ""]
@@ -90,20 +103,24 @@ def render_latex(note: Note, fragment: bool = False, figure_file: Optional[str] 
         body += [tex_prose(note.combined[0]), "\\begin{align*}", " \\\\\n".join(note.combined[1]),
                  "\\end{align*}"]
 
-    body += ["", f"\\subsection*{{{tex_prose(x['chain'])}}}", tex_prose(x["chain_intro"]), ""]
-    if note.chain_note:
-        body += [f"\\textit{{{tex_prose(note.chain_note)}}}", ""]
-    for d in note.chain:
-        body += [f"\\paragraph{{$\\partial {x['output_tex']} / \\partial {d.name}$}}", tex_prose(d.intro),
-                 "\\begin{align*}", " \\\\\n".join(d.lines), "\\end{align*}"]
-        if d.closed:
-            body += [tex_prose(d.closed_label), "\\[", d.closed, "\\]", tex_prose(d.closed_note), ""]
+    if note.delta is not None:
+        body += ["", f"\\subsection*{{{tex_prose(note.delta.heading)}}}", tex_prose(note.delta.intro), ""]
+        body += _blocks(note.delta.blocks)
+    if note.chain or note.delta is None:
+        body += ["", f"\\subsection*{{{tex_prose(x['chain'])}}}", tex_prose(x["chain_intro"]), ""]
+        if note.chain_note:
+            body += [f"\\textit{{{tex_prose(note.chain_note)}}}", ""]
+        for d in note.chain:
+            body += [f"\\paragraph{{${d.name}$}}", tex_prose(d.intro),
+                     "\\begin{align*}", " \\\\\n".join(d.lines), "\\end{align*}"]
+            if d.closed:
+                body += [tex_prose(d.closed_label), "\\[", d.closed, "\\]", tex_prose(d.closed_note), ""]
 
     if note.update:
         u = note.update
         body += [f"\\subsection*{{{tex_prose(x['update'])}}}", tex_prose(u["intro"]), "\\[", u["rule"],
                  "\\]"]
-        header = [x["parameter"], x["old"], f"$\\partial {x['output_tex']} / \\partial p$", x["new"]]
+        header = [x["parameter"], x["old"], x["grad_p"], x["new"]]
         body += _table(header, u["rows"], UPDATE_COLUMNS)
         body += [tex_prose(u["after"]), ""]
     body += ["\\vfill", f"{{\\footnotesize {tex_prose(x['generated'])}}}", ""]
@@ -145,6 +162,8 @@ def _align(lines: list) -> list:
 def _blocks(blocks: list) -> list:
     out = []
     for block in blocks:
+        if block.heading:
+            out += [f"\\subsubsection*{{{tex_prose(block.heading)}}}"]
         if block.intro:
             out += [tex_prose(block.intro)]
         if block.lines:
@@ -159,9 +178,7 @@ def _matrix_body(note: Note, title: str, figure_file: Optional[str]) -> list:
     """A matrix program's note: shapes, forward and backward pass in matrix form, entries, the step."""
     m, x = note.matrix, note.text
     mx = m.text
-    body = [f"\\section*{{{title}}}", "", f"\\subsection*{{{tex_prose(x['program'])}}}", "\\begin{quote}"]
-    body += [f"\\texttt{{{tex_code(line) or '~'}}}\\\\" for line in note.source.splitlines()]
-    body += ["\\end{quote}", ""]
+    body = _opening(note, title)
     if m.inputs:
         body += [f"\\noindent\\textbf{{{tex_prose(mx['values'])}}}"] + _align(m.inputs) + [""]
     else:
@@ -175,7 +192,7 @@ def _matrix_body(note: Note, title: str, figure_file: Optional[str]) -> list:
     for symbol, shape, role in m.shapes:
         shown = f"${shape}$" if shape else tex_prose(mx["scalar"])
         body.append(f"${symbol}$ & {shown} & {tex_prose(role)} \\\\")
-    body += ["\\end{longtable}", tex_prose(mx["notation"]), ""]
+    body += ["\\end{longtable}", ""]
     if mx["roles"]:
         body += [tex_prose(mx["roles"]), ""]
 

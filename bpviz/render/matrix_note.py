@@ -6,9 +6,9 @@ as they are multiplied, and the shape the product must have: the node's own); on
 matrix product read index by index, which is where the transposes come from; the softmax +
 cross-entropy (and sigmoid + binary cross-entropy) shortcut ``Z̄ = P − Y``; one gradient step.
 
-Notation, the same everywhere: ``\\bar{v}`` is any node's accumulated gradient ∂J/∂v; ``δ`` is kept
-for the gradient at a layer's pre-activation (the input of an activation function); ``∂`` alone is a
-local derivative.
+Notation, the same everywhere (and in the scalar notes, bpviz.render.note): ``\\bar{v}`` is any node's
+accumulated gradient ∂J/∂v; ``δ`` is kept for the gradient at a layer's pre-activation (the input of
+an activation function), introduced as ``δ ≡ Z̄``; ``∂`` alone is a local derivative.
 
 A program's unnamed product that only feeds a sum (``X @ W1`` in ``Z1 = X @ W1 + b1``) receives the
 sum's gradient unchanged, so it is written inside the sum (``Z_1 = X W_1 + b_1``) and its gradient
@@ -32,6 +32,7 @@ import numpy as np
 from ..escape import latex_name, tex_num
 from ..numeric import exact_text
 from ..tensor import as_array, bar, matmul_shape, reduced_axes, to_float
+from .note import Block
 
 CELLS = 4                 # matrices up to CELLS × CELLS (vectors up to CELLS entries) are written out
 ENTRY_TERMS = 8           # the numeric reading of one entry lists at most this many products,
@@ -42,14 +43,6 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh", "softplus", "softmax")
 OWN_OUTPUT = ("sigmoid", "tanh", "exp", "softmax")    # their rules name the node's own output
 TOKEN = "\u27e6{}\u27e7"                               # ⟦i⟧: a node in a rule, before its numbers go in
 LINE_WIDTH = 50           # a line of numbers wider than this many characters of entries is left out
-
-
-@dataclass
-class Block:
-    """One displayed derivation: prose before it, aligned rows (``lhs &= rhs && check``), prose after."""
-    lines: list
-    intro: Optional[str] = None
-    notes: list = field(default_factory=list)
 
 
 @dataclass
@@ -261,7 +254,7 @@ class MatrixNoteBuilder:
         J = self.base.J
         text = {key: t(key) for key in ("shapes", "shapes_intro", "symbol", "shape", "role", "scalar", "forward_matrix",
                                         "backward_matrix", "readings", "readings_intro", "identities", "update")}
-        text["notation"] = t("notation", bar=f"${bar('v', 'tex')} = \\partial {J} / \\partial v$",
+        text["notation"] = t("notation_matrix", bar=f"${bar('v', 'tex')}$", output=f"${J}$", v="$v$",
                              delta="$\\delta$", odot="$\\odot$", ones="$\\mathbf{1}$")
         text["roles"] = None if self.params else t("roles_unknown")
         text["forward_intro"] = t("forward_matrix_intro_shapes" if self.shapes_only else "forward_matrix_intro")
@@ -427,7 +420,8 @@ class MatrixNoteBuilder:
                 delta, act = self.deltas[node.index]
                 key = "delta" if act is not None else "delta_spec"
                 notes.append(t(key, node=f"${self.tex(node)}$", act=f"${self.tex(act)}$" if act else "",
-                               delta=f"${delta}$", bar=f"${delta} = {self.gbar(node)}$"))
+                               delta=f"${delta}$",
+                               bar=f"${delta} \\equiv {self.gbar(node)}$"))
             blocks.append(Block(lines=lines, notes=notes))
         return blocks
 
@@ -646,7 +640,7 @@ class MatrixNoteBuilder:
         cc = f"{c} " if c else ""
         zbar, P, Y = self.gbar(z), self.name(p), self.name(y)
         delta = self.deltas.get(z.index, (None,))[0]
-        lhs = f"{delta} = {zbar}" if delta else zbar
+        lhs = f"{delta} \\equiv {zbar}" if delta else zbar
         rhs = f"{c} \\left({P} - {Y}\\right)" if c else f"{P} - {Y}"
         fields = dict(p=f"${self.tex(p)}$", z=f"${self.tex(z)}$", y=f"${self.tex(y)}$", output=f"${J}$",
                       scaled=t("scaled_by", coefficient=f"${c}$") if c else "",

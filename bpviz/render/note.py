@@ -1,6 +1,12 @@
 """The derivation a note tells, as data: every formula already LaTeX, every sentence already
 in the reader's language. The Markdown and LaTeX printers only lay it out.
 
+Notation, the same in every note (scalar, network and matrix form): ``\\bar{v}`` is the gradient of
+the output with respect to a node v, accumulated over every path (the backward table's and the
+chain rule's left-hand sides); ``\\frac{\\partial a}{\\partial b}`` is only ever a local derivative,
+of a node with respect to one of its own inputs; ``\\delta`` is kept for the gradient at a layer's
+pre-activation (``bpviz.render.network_note``). So no equation has the same gradient on both sides.
+
 Nothing here computes: values and gradients come from the finished graph, sympy's closed forms
 (``bpviz.check.closed_forms``) and the gradient step (``bpviz.autodiff.gradient_step``) are
 computed by ``bpviz.api.note_for`` and handed in; this module only typesets them.
@@ -8,12 +14,13 @@ computed by ``bpviz.api.note_for`` and handed in; this module only typesets them
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Optional
 
 from .. import __version__
 from ..check import CLOSED_FORM_NODES
-from ..escape import latex_name, tex_num, tex_operand
+from ..escape import GREEK_LETTERS, latex_name, tex_num, tex_operand
 from ..graph import PATH_CAP, Graph, Node
 from .prose import prose
 
@@ -23,6 +30,7 @@ CLOSED_FORM_CHARS = 600     # longer closed forms are summarised, not printed
 PARTIALS_PER_LINE = 5       # \frac{∂a}{∂b} factors per line of a derivation
 NUMBERS_PER_LINE = 8
 PARAMETERS_NAMED = 6        # the update's sentence names up to this many parameters
+LEGEND_NAMES = 12           # names spelled differently in the figure and the note, listed at most
 
 
 @dataclass
@@ -35,12 +43,30 @@ class Figure:
 
 
 @dataclass
+class Block:
+    """One displayed derivation: an optional heading, prose before it, aligned rows
+    (``lhs &= rhs``, in matrix form ``&& check``), prose after it (a list)."""
+    lines: list
+    intro: Optional[str] = None
+    notes: list = field(default_factory=list)
+    heading: Optional[str] = None
+
+
+@dataclass
+class Section:
+    """A section of blocks under its own heading (a network's δ form)."""
+    heading: str
+    intro: str
+    blocks: list
+
+
+@dataclass
 class Derivation:
     """∂out/∂name by the chain rule: prose first, then aligned lines, then sympy's closed form."""
     name: str
     intro: str
     lines: list                          # rows of an align environment ("lhs &= …")
-    closed: Optional[str] = None         # LaTeX: "\frac{∂J}{∂w} = x(b + wx − y) = −4"
+    closed: Optional[str] = None         # LaTeX: "\bar{w} = x(b + wx − y) = −4"
     closed_note: Optional[str] = None    # prose after the closed form
     closed_label: Optional[str] = None   # prose before it
 
@@ -63,10 +89,37 @@ class Note:
     update: Optional[dict] = None
     text: dict = field(default_factory=dict)   # headings and intros, already translated
     matrix: Optional[object] = None       # a matrix program's note (bpviz.render.matrix_note.MatrixNote)
+    delta: Optional[Section] = None       # a network's derivation in δ form (bpviz.render.network_note)
+    legend: list = field(default_factory=list)   # [("text" | "code", str)]: names in figure vs note
 
 
 def partial(top: str, bottom: str) -> str:
+    """A local derivative ∂top/∂bottom (``top`` uses ``bottom`` directly)."""
     return f"\\frac{{\\partial {top}}}{{\\partial {bottom}}}"
+
+
+_BARRED = re.compile(r"^(\\[A-Za-z]+(?![A-Za-z{])|[A-Za-z])((?:[_^](?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z0-9]))*)$")
+
+
+def bar(tex: str) -> str:
+    r"""The gradient of the output with respect to the node named ``tex`` (LaTeX): ``\bar{v}``, the
+    bar on the letter and the indices after it; ``\overline{…}`` over a word.
+
+    >>> bar("t_{1}"), bar("W^{(h)}_{2,1}"), bar("\\theta_{2}"), bar("n_{\\mathrm{apple}}")
+    ('\\bar{t}_{1}', '\\bar{W}^{(h)}_{2,1}', '\\bar{\\theta}_{2}', '\\bar{n}_{\\mathrm{apple}}')
+    >>> bar("\\mathrm{apple\\_price}")
+    '\\overline{\\mathrm{apple\\_price}}'
+    """
+    found = _BARRED.match(tex)
+    if found:
+        return f"\\bar{{{found.group(1)}}}{found.group(2)}"
+    return f"\\overline{{{tex}}}"
+
+
+def _plain(text: str) -> str:
+    """A name and its LaTeX reduced to letters and digits, to tell when the two read alike."""
+    text = "".join(GREEK_LETTERS.get(c, c) for c in text).replace("\\mathrm", "")
+    return re.sub(r"[^A-Za-z0-9]", "", text)
 
 
 class NoteBuilder:
@@ -87,6 +140,9 @@ class NoteBuilder:
     def tex(self, node: Node) -> str:
         return latex_name(node.name)
 
+    def bar(self, node: Node) -> str:
+        return bar(self.tex(node))
+
     def num(self, value) -> str:
         return tex_num(value, self.digits)
 
@@ -96,50 +152,140 @@ class NoteBuilder:
     def _value_of(self, node: Node) -> str:
         return self.operand(node.value) if "\\times" in self.num(node.value) else self.num(node.value)
 
+    def listing(self, items) -> str:
+        """Items of a list in the reader's language: ``a, b`` or ``a、b``."""
+        return self.t("list_sep").join(items)
+
     # -- sections -----------------------------------------------------------------------------
     def build(self) -> Note:
         if self.g.matrix:
             return self.build_matrix()
+        from .network_note import read_network
         g, t = self.g, self.t
         output = self.J
+        network = read_network(g)
         text = {key: t(key) for key in ("program", "at", "forward", "forward_intro", "node",
                                         "definition", "with_numbers", "value", "local", "local_intro",
                                         "edge", "derivative", "symbolic", "backward", "gradient",
                                         "chain", "update", "parameter", "old", "new")}
-        text["backward_intro"] = t("backward_intro", seed=f"${partial(output, output)} = 1$")
+        text.update(self._common_text())
+        text["backward_intro"] = t("backward_intro", seed=f"${bar(output)} = 1$")
         text["chain_intro"] = t("chain_intro", output=f"${output}$")
-        text["figure_alt"] = t("figure_alt", output=g.out.name)
-        text["figure_caption"] = t("figure_caption", output=f"${output}$")
-        text["generated"] = t("generated", version=__version__)
+        text["notation"] = self.notation(network is not None)
+        text["figure_caption"] = self.figure_caption()
         text["output_tex"] = output
-        text["figure_left_out"] = t("figure_left_out", reason=t(self.figure.reason or "no_figure",
-                                                               **self.figure.fields))
-        chain, chain_note = self.chain()
+        text["grad_p"] = f"${bar('p')}$"
+        delta, chain, chain_note, combined = None, [], None, self.combined()
+        if network is not None:
+            from .network_note import build_delta
+            delta, covered = build_delta(self, network)
+            combined = None                  # the δ form states the shortcut at the output layer
+            rest = [name for name in self.wrt if name not in covered]
+            if rest:
+                chain, chain_note = self.chain(rest)
+        else:
+            chain, chain_note = self.chain(self.wrt)
         return Note(
             lang=self.lang, title=g.title or t("title", output=g.out.name), source=g.source.strip(),
             source_lang="yaml" if g.spec else "text",
             values=[(self.tex(n), self.num(n.value)) for n in g.inputs], figure=self.figure,
             forward=self.forward_rows(), local=self.local_rows(), backward=self.backward_rows(),
-            fanout=self.fanout_notes(), chain=chain, chain_note=chain_note, combined=self.combined(),
-            update=self.update(),
-            text=text)
+            fanout=self.fanout_notes(), chain=chain, chain_note=chain_note, combined=combined,
+            update=self.update(), text=text, delta=delta, legend=self.legend(network))
+
+    def _common_text(self) -> dict:
+        g, t = self.g, self.t
+        return {"figure_alt": t("figure_alt", output=g.out.name),
+                "generated": t("generated", version=__version__),
+                "md_header": t("md_header"), "list_sep": t("list_sep"),
+                "figure_left_out": t("figure_left_out", reason=t(self.figure.reason or "no_figure",
+                                                                  **self.figure.fields))}
+
+    def notation(self, network: bool) -> str:
+        """The note's first lines: what a bar, a ∂ and (in a network) a δ mean."""
+        t, J = self.t, self.J
+        text = t("notation", bar=f"${bar('v')}$", output=f"${J}$", v="$v$", a="$a$", b="$b$",
+                 partial=f"${partial('a', 'b')}$")
+        if network:
+            text += t("notation_delta", delta="$\\delta^{(l)}_{j}$", z="$z^{(l)}_{j}$")
+        return text
+
+    def _example_edge(self) -> Optional[tuple]:
+        """An edge to name in the figure's caption: the first between two named nodes, else the first."""
+        g = self.g
+        edges = [(src, dst) for src, dst, _ in g.edges() if g.nodes[src].kind != "const"]
+        named = [(s, d) for s, d in edges if g.nodes[s].named and g.nodes[d].named]
+        return (named or edges or [None])[0]
+
+    def figure_caption(self) -> str:
+        edge = self._example_edge()
+        if edge is None:
+            return self.t("figure_caption_plain", output=f"${self.J}$")
+        src, dst = (self.tex(self.g.nodes[i]) for i in edge)
+        return self.t("figure_caption", output=f"${self.J}$", edge=f"${src} \\to {dst}$",
+                      partial=f"$\\partial {dst} / \\partial {src}$")
+
+    def legend(self, network) -> list:
+        """Names the figure and JSON spell one way and the note another (``h.W[2,1]``,
+        $W^{(h)}_{2,1}$): segments ("text" | "code", str) of one sentence, or none."""
+        g, t = self.g, self.t
+        pairs, layers = [], []
+        for node in g.nodes:
+            if node.kind == "const" or _plain(node.name) == _plain(self.tex(node)):
+                continue
+            name = node.name
+            if network is not None:
+                spec = re.match(r"^(?P<layer>[^.\s]+)\.(?P<rest>[^\[\s]+)(?P<idx>\[[\d,\s]+\])?$", name)
+                if spec:
+                    if spec["layer"] not in layers:
+                        layers.append(spec["layer"])
+                    idx = spec["idx"]
+                    letters = "" if not idx else "[j]" if "," not in idx else "[j,i]"
+                    name = f"l.{spec['rest']}{letters}"
+                    tex = latex_name(f"l.{spec['rest']}") + ("" if not idx else "_{j}" if "," not in idx
+                                                              else "_{j,i}")
+                    if (name, tex) not in pairs:
+                        pairs.append((name, tex))
+                    continue
+            pairs.append((name, self.tex(node)))
+        if not pairs:
+            return []
+        order = ["l.W[j,i]", "l.b[j]", "l.b", "l.z[j]", "l.a[j]"]
+        pairs.sort(key=lambda pair: order.index(pair[0]) if pair[0] in order else len(order))
+        more = len(pairs) > LEGEND_NAMES
+        pairs = pairs[:LEGEND_NAMES]
+        template = t("legend_network" if layers else "legend", pairs="{pairs}", layers=self.listing(layers),
+                     more=t("legend_more") if more else "")
+        before, after = template.split("{pairs}")
+        segments = [("text", before)]
+        for k, (name, tex) in enumerate(pairs):
+            segments += ([("text", t("list_sep"))] if k else []) + [("code", name),
+                                                                     ("text", t("legend_is", tex=f"${tex}$"))]
+        segments.append(("text", after))
+        weights = [n for n in g.nodes if n.kind == "input" and re.fullmatch(r"[^.\s]+\.W\[\d+,\d+\]", n.name)]
+        if layers and weights:
+            example = next((n for n in weights if len(set(re.findall(r"\d+", n.name.split(".")[-1]))) > 1),
+                           weights[0])
+            before, after = t("legend_example", pairs="{pairs}").split("{pairs}")
+            segments += [("text", before), ("code", example.name),
+                         ("text", t("legend_is", tex=f"${self.tex(example)}$")), ("text", after)]
+        return segments
 
     def build_matrix(self) -> Note:
         """A matrix program's note: the derivation in matrix form (bpviz.render.matrix_note)."""
         from .matrix_note import build_matrix_note
         g, t = self.g, self.t
         text = {key: t(key) for key in ("program", "update")}
-        text["figure_alt"] = t("figure_alt", output=g.out.name)
+        text.update(self._common_text())
         text["figure_caption"] = t("figure_caption_shapes" if g.shapes_only else "figure_caption_matrix",
                                    output=f"${self.J}$")
-        text["generated"] = t("generated", version=__version__)
-        text["figure_left_out"] = t("figure_left_out", reason=t(self.figure.reason or "no_figure",
-                                                               **self.figure.fields))
         key, fields = self.closed_skipped
+        matrix = build_matrix_note(self)
+        text["notation"] = matrix.text["notation"]
         return Note(lang=self.lang, title=g.title or t("title_matrix", output=g.out.name), source=g.source.strip(),
                     source_lang="yaml" if g.spec else "text", values=[], figure=self.figure, forward=[],
                     local=[], backward=[], fanout=[], chain=[], chain_note=t(key, **fields), text=text,
-                    matrix=build_matrix_note(self))
+                    matrix=matrix, legend=self.legend(None))
 
     def forward_rows(self) -> list:
         g = self.g
@@ -169,20 +315,22 @@ class NoteBuilder:
                 yield dst, slot, src
 
     def backward_rows(self) -> list:
-        g, J = self.g, self.J
+        """v̄ = Σ over the nodes u that use v of ū · ∂u/∂v: a gradient on the left, the users'
+        gradients times local derivatives on the right."""
+        g = self.g
         rows = []
         for node in reversed(g.nodes):
             if node.kind == "const":
                 continue
             if node.index == g.output:
-                rows.append((self.tex(node), f"{partial(J, J)} = 1", "", "1"))
+                rows.append((self.tex(node), f"{self.bar(node)} = 1", "", "1"))
                 continue
             terms, numbers = [], []
             for dst, slot in g.consumers[node.index]:
                 up = g.nodes[dst]
-                terms.append(f"{partial(J, self.tex(up))} {partial(self.tex(up), self.tex(node))}")
+                terms.append(f"{self.bar(up)} \\, {partial(self.tex(up), self.tex(node))}")
                 numbers.append(f"{self.operand(up.grad)} \\cdot {self.operand(up.local[slot])}")
-            rule = f"{partial(J, self.tex(node))} = " + " + ".join(terms)
+            rule = f"{self.bar(node)} = " + " + ".join(terms)
             rows.append((self.tex(node), rule, " + ".join(numbers), self.num(node.grad)))
         return rows
 
@@ -191,26 +339,33 @@ class NoteBuilder:
         return [self.t("fanout", node=f"${self.tex(n)}$", count=len(g.consumers[n.index]))
                 for n in g.nodes if n.kind != "const" and len(g.consumers[n.index]) > 1]
 
+    def target_symbol(self) -> str:
+        """The letter of a network's targets: y, unless a node's name already reads y_…."""
+        taken = any(re.match(r"^y(_|$)", self.tex(n)) for n in self.g.nodes if n.kind != "const")
+        return "\\tau" if taken else "y"
+
     def combined(self) -> Optional[tuple]:
-        """Softmax + cross-entropy: ∂L/∂z_j = p_j − t_j, with the graph's own numbers."""
+        """Softmax + cross-entropy: z̄_j = p_j − y_j, with the graph's own numbers (the fallback
+        when a network cannot be read layer by layer; the δ form states it otherwise)."""
         rows = self.g.spec.softmax_cross_entropy if self.g.spec else ()
         if not rows:
             return None
+        y = self.target_symbol()
         lines = []
         for z_name, a_name, target in rows:
             z, a = self.g.node(z_name), self.g.node(a_name)
-            lines.append(f"{partial(self.J, self.tex(z))} &= {self.tex(a)} - {self.num(target)} = "
-                         f"{self.num(a.value)} - {self.num(target)} = {self.num(z.grad)}")
-        rule = f"$\\frac{{\\partial {self.J}}}{{\\partial z_j}} = p_j - t_j$"
+            lines.append(f"{bar(self.tex(z))} &= {self.tex(a)} - {self.num(target)} = "
+                         f"{self.num(a.value)} - {self.operand(target)} = {self.num(z.grad)}")
+        rule = f"$\\bar{{z}}_{{j}} = p_{{j}} - {y}_{{j}}$"
         return self.t("softmax_ce", rule=rule), lines
 
     # -- the chain rule -----------------------------------------------------------------------
-    def chain(self) -> tuple:
+    def chain(self, wrt: list) -> tuple:
         g, t = self.g, self.t
         counts = g.path_counts()
         closed, note = self._closed_forms()
         result = []
-        for name in self.wrt:
+        for name in wrt:
             node = g.node(name)
             if node.index == g.output:
                 continue
@@ -219,7 +374,7 @@ class NoteBuilder:
             factors = sum(len(p) for p in paths)
             names = dict(output=f"${self.J}$", name=f"${self.tex(node)}$")
             if count == 0:
-                lines = [f"{partial(self.J, self.tex(node))} &= 0"]
+                lines = [f"{self.bar(node)} &= 0"]
                 intro = t("no_path", **names)
             elif count > PATH_LIMIT:
                 lines = self._one_step(node)
@@ -231,7 +386,7 @@ class NoteBuilder:
             else:
                 lines = self._path_lines(node, paths)
                 intro = t("one_path", **names) if count == 1 else t("n_paths", count=count, **names)
-            derivation = Derivation(name=self.tex(node), intro=intro, lines=lines)
+            derivation = Derivation(name=self.bar(node), intro=intro, lines=lines)
             if name in closed:
                 derivation.closed, derivation.closed_note, derivation.closed_label = closed[name]
             result.append(derivation)
@@ -245,18 +400,18 @@ class NoteBuilder:
         return self._derivation(node, symbolic, numeric)
 
     def _one_step(self, node: Node) -> list:
-        """∂J/∂x = Σ over consumers c of ∂J/∂c · ∂c/∂x, with numbers: the backward-pass step."""
-        g, J = self.g, self.J
+        """x̄ = Σ over consumers c of c̄ · ∂c/∂x, with numbers: the backward-pass step."""
+        g = self.g
         symbolic, numeric = [], []
         for dst, slot in g.consumers[node.index]:
             up = g.nodes[dst]
-            symbolic.append([partial(J, self.tex(up)), partial(self.tex(up), self.tex(node))])
+            symbolic.append([self.bar(up), partial(self.tex(up), self.tex(node))])
             numeric.append([self.operand(up.grad), self.operand(up.local[slot])])
         return self._derivation(node, symbolic, numeric)
 
     def _derivation(self, node: Node, symbolic: list, numeric: list) -> list:
-        """Aligned rows: ∂J/∂node = the sum of products symbolically, then in numbers, then the value."""
-        lines = _aligned(partial(self.J, self.tex(node)), _sum_lines(symbolic, " ", PARTIALS_PER_LINE))
+        """Aligned rows: x̄ = the sum of products symbolically, then in numbers, then the value."""
+        lines = _aligned(self.bar(node), _sum_lines(symbolic, " ", PARTIALS_PER_LINE))
         lines += _aligned("", _sum_lines(numeric, " \\cdot ", NUMBERS_PER_LINE))
         lines.append(f"&= {self.num(node.grad)}")
         return lines
@@ -275,7 +430,7 @@ class NoteBuilder:
             tex = sympy.latex(expr, symbol_names={s: latex_name(n) for n, s in form.symbols.items()})
             ours, value = g.node(name).grad, form.value
             shown = self.num(value)
-            lhs = partial(self.J, latex_name(name))
+            lhs = bar(latex_name(name))
             if len(tex) > CLOSED_FORM_CHARS:
                 formula, label = f"{lhs} = {shown}", t("closed_form_long", chars=len(tex))
             else:
@@ -290,7 +445,7 @@ class NoteBuilder:
         names = [name for name, *_ in self.step.rows]
         if len(names) > PARAMETERS_NAMED:
             return self.t("n_parameters", count=len(names))
-        return ", ".join(f"${latex_name(name)}$" for name in names)
+        return self.listing(f"${latex_name(name)}$" for name in names)
 
     def update(self) -> Optional[dict]:
         if self.step is None:
@@ -302,7 +457,7 @@ class NoteBuilder:
         return dict(eta=eta, rows=table,
                     intro=self.t("update_intro", eta=f"$\\eta = {eta}$", params=self._parameters(),
                                  data=self.t("update_data") if len(self.step.rows) < len(self.g.inputs) else ""),
-                    rule=f"p \\leftarrow p - \\eta \\, {partial(self.J, 'p')}",
+                    rule=f"p \\leftarrow p - \\eta \\, {bar('p')}",
                     after=self.t("after", output=f"${self.J}$", before=f"${self.num(self.g.out.value)}$",
                                  after=f"${self.num(self.step.after)}$"))
 

@@ -14,7 +14,26 @@ PROSE = {
         "program": "Program",
         "at": "Evaluated at:",
         "figure_alt": "Computation graph of {output} with forward values and gradients",
-        "figure_caption": "Blue: forward values. Vermillion: gradients of {output}. Edges: local derivatives.",
+        "figure_caption": "Blue: forward values. Vermillion: gradients of {output}. An edge's label is a local "
+                          "derivative: the edge {edge} shows {partial}.",
+        "figure_caption_plain": "Blue: forward values. Vermillion: gradients of {output}. An edge's label is a "
+                                "local derivative.",
+        "md_header": "Written by bpviz. The math is TeX between dollar signs, inline and displayed. Typora "
+                     "leaves inline math off by default, and the tables then show raw TeX: turn on Preferences "
+                     "→ Markdown → Syntax Support → Inline Math. Obsidian, GitHub and MathJax pages need no "
+                     "setting.",
+        "list_sep": ", ",
+        "notation": "Notation: {bar} is the gradient of {output} with respect to a node {v}, summed over every "
+                    "path from {v} to {output}; {partial} is only ever a local derivative, of a node {a} with "
+                    "respect to one of its own inputs {b}, the others held fixed.",
+        "notation_delta": " In a network, {delta} is the gradient at the pre-activation {z} of unit j of layer l: "
+                          "the unit's error signal.",
+        "legend": "Names: in the figure and in the JSON output, {pairs}.{more}",
+        "legend_network": "Names: in the figure and in the JSON output, {pairs}, for each layer l ({layers}), "
+                          "unit j and input i.{more}",
+        "legend_is": " is {tex}",
+        "legend_more": " Other names are typeset the same way.",
+        "legend_example": " For example, {pairs}.",
         "figure_left_out": "The figure is left out: {reason}.",
         "no_figure": "--no-figure was given",
         "figure_stdout": "the note went to standard output, so there is no file beside it (use --embed)",
@@ -36,9 +55,9 @@ PROSE = {
         "derivative": "derivative",
         "symbolic": "symbolic",
         "backward": "Backward pass",
-        "backward_intro": "In reverse topological order, each gradient is the sum over the nodes "
-                          "that use it of upstream gradient × local derivative, starting from "
-                          "{seed}.",
+        "backward_intro": "In reverse topological order, each gradient is the sum, over the nodes "
+                          "that use it, of their gradient × the local derivative of the edge between them, "
+                          "starting from {seed}.",
         "gradient": "gradient",
         "softmax_ce": "Softmax followed by cross-entropy: the gradient that reaches each pre-activation "
                       "is the probability minus the target, {rule}, so the long chain through exp, "
@@ -115,10 +134,11 @@ PROSE = {
         "scalar": "scalar",
         "roles_unknown": "Which inputs are parameters is known from --param (with --lr) or from a network "
                          "spec; without either, every input is listed as an input.",
-        "notation": "Notation: {bar} is the gradient of any node v, summed over every use of v, and has the "
-                    "shape of v; {delta} is kept for the gradient at a pre-activation, the input of an "
-                    "activation function; ∂ alone is a local derivative. {odot} multiplies entry by entry, "
-                    "and {ones} is a vector or matrix of ones.",
+        "notation_matrix": "Notation: {bar} is the gradient of {output} with respect to a node {v}, summed "
+                           "over every use of {v}, and has the shape of {v}; {delta} is kept for the gradient at "
+                           "a pre-activation, the input of an activation function; ∂ alone is a local "
+                           "derivative. {odot} multiplies entry by entry, and {ones} is a vector or matrix of "
+                           "ones.",
         "forward_matrix": "Forward pass in matrix form",
         "forward_matrix_intro": "Each step of the program in matrix form, with its shapes on the right. Small "
                                 "matrices are written out, exact values as fractions; larger ones as their "
@@ -167,13 +187,81 @@ PROSE = {
         "identity_why_softmax": "Why: one entry at a time, with the softmax's local derivative, and every row "
                                 "of the targets summing to 1:",
         "identity_why_sigmoid": "Why: with the sigmoid's local derivative, entry by entry:",
+        # a network's δ form (bpviz/render/network_note.py)
+        "delta_form": "Backpropagation in $\\delta$ form",
+        "delta_intro": "Path by path, the chain rule repeats the same factors over and over in a network ({name} "
+                       "alone is reached along {count} paths). Textbooks (Nielsen, Mazur) instead give each unit "
+                       "j of a layer l an error signal, the gradient at its pre-activation, {delta}: it is "
+                       "computed once per unit, from the output layer down, and every weight's and bias's "
+                       "gradient is read off it. The numbers are those of the backward pass above.",
+        "delta_intro_short": "Textbooks (Nielsen, Mazur) give each unit j of a layer l an error signal, the "
+                             "gradient at its pre-activation, {delta}: it is computed once per unit, from the "
+                             "output layer down, and every weight's and bias's gradient is read off it. The "
+                             "numbers are those of the backward pass above.",
+        "delta_output_layer": "Output layer {layer}",
+        "delta_loss": "The figure computes the loss through the generated nodes {nodes}; written as one "
+                      "formula, it is",
+        "delta_loss_direct": "The loss is",
+        "delta_targets": "with the targets {targets}.",
+        "delta_output_grad": "Differentiating it with respect to each output gives the gradient at the outputs:",
+        "delta_output": "Each output unit's error signal is its activation's slope times that gradient:",
+        "delta_output_linear": "The output layer is linear (a = z), so each unit's error signal is that gradient "
+                               "itself:",
+        "delta_softmax_ce": "Softmax followed by cross-entropy: through the exponentials, their sum and the "
+                            "division, the gradient at each pre-activation collapses to the probability minus "
+                            "the target (the targets sum to 1):",
+        "delta_softmax_ce_sum": "Softmax followed by cross-entropy: through the exponentials, their sum and the "
+                                "division, the gradient at each pre-activation collapses to the probability "
+                                "times the sum of the targets ({total} here, not 1) minus the target:",
+        "delta_sigmoid_bce": "Sigmoid followed by binary cross-entropy: the sigmoid's slope a(1 − a) cancels the "
+                             "loss's denominator, so each error signal is the output minus the target:",
+        "delta_softmax": "The softmax mixes the output units, so each error signal collects the gradients of "
+                         "every output through its Jacobian:",
+        "delta_unknown": "The gradient at each output, from the backward pass above:",
+        "delta_hidden_layer": "Layer {layer}",
+        "delta_hidden": "Each unit of {layer} feeds every unit of {above}, so its error signal collects theirs "
+                        "through the weights that connect them, times its activation's slope:",
+        "delta_hidden_linear": "Each unit of {layer} feeds every unit of {above}, and the layer is linear (a = z), "
+                               "so its error signal collects theirs through the weights that connect them:",
+        "delta_zero_terms": "{count} terms with a factor 0 (a weight of 0, or a unit above whose $\\delta$ is 0) are "
+                            "left out of these sums: they add nothing.",
+        "delta_inactive": "The slope is 0 at {units}: those units are inactive, so their $\\delta$ is 0 and nothing "
+                          "passes back through them.",
+        "delta_params": "Weights and biases",
+        "delta_params_intro": "A weight multiplies one input of its unit, so its gradient is the unit's $\\delta$ times "
+                              "that input; a bias's gradient is its unit's $\\delta$, and a bias shared by a layer "
+                              "collects the $\\delta$s of all its units. The inputs of the first layer are the "
+                              "network's inputs.",
+        "delta_params_layer": "Layer {layer}:",
+        "delta_zero_unit": "Zero error signals ({units}): every weight and bias of those units has gradient 0 "
+                           "and is not listed.",
+        "delta_inputs_heading": "Inputs",
+        "delta_inputs": "An input feeds every unit of the first layer, so its gradient collects their error "
+                        "signals through its weights:",
+        "delta_checked": "sympy differentiated the whole expression of {output} on its own: its values agree "
+                         "with every gradient above.",
+        "delta_check_failed": "sympy's own derivative DISAGREES for {names}; please report this.",
     },
     "zh": {
         "title": "{output} 的反向传播",
         "program": "程序",
         "at": "取值：",
         "figure_alt": "{output} 的计算图（前向值与梯度）",
-        "figure_caption": "蓝色：前向值。橙红色：{output} 的梯度。边上：局部导数。",
+        "figure_caption": "蓝色：前向值。橙红色：{output} 的梯度。边上标的是局部偏导数：边 {edge} 上是 {partial}。",
+        "figure_caption_plain": "蓝色：前向值。橙红色：{output} 的梯度。边上标的是局部偏导数。",
+        "md_header": "由 bpviz 生成。公式是写在美元符号之间的 TeX（行内公式与独立公式）。Typora 默认关闭行内公式，"
+                     "此时表格里显示的是 TeX 源码：请开启 Preferences → Markdown → Syntax Support → Inline Math"
+                     "（中文界面：偏好设置 → Markdown → Markdown 扩展语法 → 内联公式）。Obsidian、GitHub 和 "
+                     "MathJax 页面无需设置。",
+        "list_sep": "、",
+        "notation": "记号：{bar} 是 {output} 对节点 {v} 的梯度，对从 {v} 到 {output} 的所有路径求和；{partial} "
+                    "只表示局部偏导数，即节点 {a} 对它自己的某个输入 {b} 的偏导数（其他输入视为常数）。",
+        "notation_delta": "在网络中，{delta} 是第 l 层第 j 个单元的预激活值 {z} 处的梯度，即该单元的误差信号。",
+        "legend": "命名：图和 JSON 输出中的 {pairs}。{more}",
+        "legend_network": "命名：图和 JSON 输出中的 {pairs}；l 为层（{layers}），j 为单元，i 为输入。{more}",
+        "legend_is": " 即 {tex}",
+        "legend_more": "其余名称同理。",
+        "legend_example": "例如 {pairs}。",
         "figure_left_out": "未包含计算图：{reason}。",
         "no_figure": "使用了 --no-figure",
         "figure_stdout": "笔记输出到标准输出，旁边没有文件（可用 --embed）",
@@ -186,20 +274,20 @@ PROSE = {
         "with_numbers": "代入数值",
         "value": "值",
         "shape": "形状",
-        "local": "局部导数",
-        "local_intro": "每条边上，节点对其某个输入的导数（其他输入视为常数）。",
+        "local": "局部偏导数",
+        "local_intro": "每条边上，节点对其某个输入的偏导数（其他输入视为常数）。",
         "edge": "边",
-        "derivative": "导数",
+        "derivative": "偏导数",
         "symbolic": "符号形式",
         "backward": "反向传播",
         "backward_intro": "按逆拓扑顺序，从 {seed} 开始，每个节点的梯度等于所有使用它的节点的"
-                          "上游梯度 × 局部导数之和。",
+                          "梯度 × 两者之间那条边的局部偏导数之和。",
         "gradient": "梯度",
         "softmax_ce": "softmax 之后接交叉熵：到达每个预激活值的梯度等于概率减去目标值 {rule}，"
                       "因此经过 exp、求和与除法的长链化简为",
         "fanout": "{node} 连向 {count} 个节点，因此它的梯度是 {count} 项之和。",
         "chain": "链式法则",
-        "chain_intro": "每个梯度等于从 {output} 到该输入的所有路径上局部导数乘积之和。",
+        "chain_intro": "每个梯度等于从 {output} 到该输入的所有路径上局部偏导数乘积之和。",
         "one_path": "从 {output} 到 {name} 只有一条路径。",
         "n_paths": "从 {output} 到 {name} 有 {count} 条路径，梯度是它们的和。",
         "too_many_paths": "从 {output} 到 {name} 有 {count} 条路径，超过本文列出的上限 {limit}；"
@@ -207,16 +295,16 @@ PROSE = {
         "long_path": "从 {output} 到 {name} 的路径有 {factors} 个因子，超过本文写出的上限 {limit}；"
                      "上面的反向传播逐个节点相乘，结果相同：",
         "no_path": "{output} 不依赖于 {name}，因此梯度为 0。",
-        "closed_form": "闭式解（sympy）：",
-        "closed_form_long": "闭式解（sympy）：LaTeX 长达 {chars} 个字符，不予打印；其值为：",
+        "closed_form": "解析表达式（sympy）：",
+        "closed_form_long": "解析表达式（sympy）：LaTeX 长达 {chars} 个字符，不予打印；其值为：",
         "agrees": "与链式法则的结果一致。",
         "disagrees": "与链式法则的结果（{ours}）不一致，请报告此问题。",
-        "closed_form_skipped": "节点数超过 {limit} 的图不给出闭式解。",
-        "closed_form_matrix": "闭式解只对标量程序逐项给出；矩阵形式下，下面的反向传播就是推导。",
-        "closed_form_too_large": "不给出闭式解：完全展开后表达式有 {size} 项，超过交给 sympy 的上限 {limit}。",
-        "closed_form_too_deep": "不给出闭式解：表达式嵌套了 {depth} 层函数，超过交给 sympy 的上限 {limit}。",
+        "closed_form_skipped": "节点数超过 {limit} 的图不给出解析表达式。",
+        "closed_form_matrix": "解析表达式只对标量程序逐项给出；矩阵形式下，下面的反向传播就是推导。",
+        "closed_form_too_large": "不给出解析表达式：完全展开后表达式有 {size} 项，超过交给 sympy 的上限 {limit}。",
+        "closed_form_too_deep": "不给出解析表达式：表达式嵌套了 {depth} 层函数，超过交给 sympy 的上限 {limit}。",
         "update": "梯度下降更新",
-        "update_intro": "学习率为 {eta} 的一步：每个参数（{params}）沿梯度的反方向移动。{data}",
+        "update_intro": "取学习率 {eta}，做一步梯度下降：每个参数（{params}）沿梯度的反方向移动。{data}",
         "update_data": "其余输入是数据，保持不变。",
         "n_parameters": "共 {count} 个",
         "parameter": "参数",
@@ -255,9 +343,9 @@ PROSE = {
         "role_output": "输出",
         "scalar": "标量",
         "roles_unknown": "哪些输入是参数，由 --param（配合 --lr）或网络规格给出；两者都没有时，所有输入都列为输入。",
-        "notation": "记号：{bar} 是任一节点 v 的梯度，对 v 的所有用处求和，形状与 v 相同；{delta} "
-                    "专指预激活值（激活函数的输入）处的梯度；单独的 ∂ 表示局部导数。{odot} 表示逐元素相乘，"
-                    "{ones} 是全 1 的向量或矩阵。",
+        "notation_matrix": "记号：{bar} 是 {output} 对节点 {v} 的梯度，对 {v} 的所有用处求和，形状与 {v} "
+                           "相同；{delta} 专指预激活值（激活函数的输入）处的梯度；单独的 ∂ 表示局部偏导数。"
+                           "{odot} 表示逐元素相乘，{ones} 是全 1 的向量或矩阵。",
         "forward_matrix": "矩阵形式的前向传播",
         "forward_matrix_intro": "程序的每一步写成矩阵形式，右侧是形状。小矩阵写出全部元素（精确值写成分数）；"
                                 "大矩阵只给形状、最小与最大元素和范数。",
@@ -289,8 +377,47 @@ PROSE = {
         "identity_rows_assumed": "这里假设 {y} 的每一行之和为 1（one-hot 标签即如此）。",
         "softmax_ce_not_rows": "{p} 是 {z}{rows}的 softmax，{output} 是它对 {y} 的交叉熵{scaled}。{y} 的各行之和"
                                "并不都为 1，而 P − Y 的捷径需要这一点，因此在此不适用：梯度以上面的反向传播为准。",
-        "identity_why_softmax": "原因：逐元素写出，用 softmax 的局部导数，并利用目标的每一行之和为 1：",
+        "identity_why_softmax": "原因：逐元素写出，用 softmax 的局部偏导数，并利用目标的每一行之和为 1：",
         "identity_why_sigmoid": "原因：用 sigmoid 的局部导数，逐元素写出：",
+        "delta_form": "$\\delta$ 形式的反向传播",
+        "delta_intro": "在网络中逐条路径应用链式法则，会一再重复相同的因子（仅 {name} 就有 {count} 条路径）。"
+                       "教材（Nielsen、Mazur）的做法是给第 l 层的每个单元 j 定义误差信号，即其预激活值处的梯度 "
+                       "{delta}：从输出层往下，每个单元只算一次，再由它读出每个权重和偏置的梯度。"
+                       "数值与上面的反向传播相同。",
+        "delta_intro_short": "教材（Nielsen、Mazur）给第 l 层的每个单元 j 定义误差信号，即其预激活值处的梯度 "
+                             "{delta}：从输出层往下，每个单元只算一次，再由它读出每个权重和偏置的梯度。"
+                             "数值与上面的反向传播相同。",
+        "delta_output_layer": "输出层 {layer}",
+        "delta_loss": "图中经由生成的节点 {nodes} 计算损失；写成一个公式即",
+        "delta_loss_direct": "损失为",
+        "delta_targets": "其中目标值为 {targets}。",
+        "delta_output_grad": "对每个输出求偏导，得到输出处的梯度：",
+        "delta_output": "每个输出单元的误差信号等于其激活函数的斜率乘以该梯度：",
+        "delta_output_linear": "输出层是线性的（a = z），因此每个单元的误差信号就是该梯度：",
+        "delta_softmax_ce": "softmax 之后接交叉熵：经过指数、求和与除法，每个预激活值处的梯度化简为概率减去目标值"
+                            "（目标值之和为 1）：",
+        "delta_softmax_ce_sum": "softmax 之后接交叉熵：经过指数、求和与除法，每个预激活值处的梯度化简为概率乘以"
+                                "目标值之和（此处为 {total}，不是 1）再减去目标值：",
+        "delta_sigmoid_bce": "sigmoid 之后接二元交叉熵：sigmoid 的斜率 a(1 − a) 与损失的分母相消，"
+                             "因此误差信号等于输出减去目标值：",
+        "delta_softmax": "softmax 把各输出单元混合在一起，因此每个误差信号经由其雅可比矩阵汇集所有输出的梯度：",
+        "delta_unknown": "每个输出处的梯度（取自上面的反向传播）：",
+        "delta_hidden_layer": "层 {layer}",
+        "delta_hidden": "{layer} 的每个单元都连到 {above} 的每个单元，因此它的误差信号经由相连的权重汇集上一层的"
+                        "误差信号，再乘以其激活函数的斜率：",
+        "delta_hidden_linear": "{layer} 的每个单元都连到 {above} 的每个单元，且该层是线性的（a = z），"
+                               "因此它的误差信号经由相连的权重汇集上一层的误差信号：",
+        "delta_zero_terms": "有 {count} 项含因子 0（权重为 0，或上一层单元的 $\\delta$ 为 0），对和没有贡献，已略去。",
+        "delta_inactive": "在 {units} 处斜率为 0：这些单元未被激活，$\\delta$ 为 0，梯度不经过它们传回。",
+        "delta_params": "权重与偏置",
+        "delta_params_intro": "权重乘以其单元的一个输入，因此它的梯度等于该单元的 $\\delta$ 乘以这个输入；偏置的梯度等于"
+                              "其单元的 $\\delta$，整层共享的偏置则汇集该层所有单元的 $\\delta$。第一层的输入就是网络的输入。",
+        "delta_params_layer": "层 {layer}：",
+        "delta_zero_unit": "误差信号为 0（{units}）：这些单元的每个权重和偏置的梯度都是 0，不再列出。",
+        "delta_inputs_heading": "输入",
+        "delta_inputs": "每个输入都连到第一层的每个单元，因此它的梯度经由各自的权重汇集这些单元的误差信号：",
+        "delta_checked": "sympy 独立地对 {output} 的整个表达式求偏导：结果与上面每个梯度一致。",
+        "delta_check_failed": "sympy 求得的偏导数与 {names} 的结果不一致，请报告此问题。",
     },
 }
 

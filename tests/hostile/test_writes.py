@@ -101,8 +101,26 @@ def test_a_large_figure_asks_for_large_and_a_note_leaves_it_out(tmp_path):
 
 
 def test_png_size_is_capped(monkeypatch):
+    """PNG is drawn from the SVG (bpviz.write.draw_svg): a huge layout comes out scaled down to
+    MAX_PNG_PIXELS on its long side, never allocated at full size."""
+    from bpviz import write as write_module
+    if write_module.cairo_missing():
+        pytest.skip(write_module.cairo_missing())
+    huge = (b'<svg width="100000pt" height="50pt" viewBox="0 0 100000 50" xmlns="http://www.w3.org/2000/svg">'
+            b'<rect width="100000" height="50" fill="red"/></svg>')
+    monkeypatch.setattr(write_module.subprocess, "run", lambda args, **kw:
+                        type("P", (), {"returncode": 0, "stdout": huge, "stderr": b""})())
+    renderer = write_module.Renderer("embedded", "graphviz-pure", "0", "test")
+    png = write_module.render_graphviz("digraph {}", "png", renderer, dpi=600)
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert width == write_module.MAX_PNG_PIXELS and height <= 8
+
+
+def test_png_size_is_capped_without_cairo(monkeypatch):
+    """Without cairo, PNG is the renderer's own, told the same limit."""
     from bpviz import write as write_module
     seen = []
+    monkeypatch.setattr(write_module, "cairo_missing", lambda: "no cairo here")
     monkeypatch.setattr(write_module.subprocess, "run", lambda args, **kw: seen.append(args) or
                         type("P", (), {"returncode": 0, "stdout": b"png", "stderr": b""})())
     renderer = write_module.Renderer("embedded", "graphviz-pure", "0", "test")
