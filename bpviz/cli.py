@@ -75,7 +75,8 @@ OUTPUT_OPTIONS = {
              "none on huge ones).")),
     "rankdir": (str, typer.Option("auto", "--rankdir", metavar="auto|" + "|".join(RANKDIRS),
                                   help="Figure direction: left-right or top-bottom (auto: LR for formulas, "
-                                       "TB for matrix programs, whose cards stack down a page).")),
+                                       "TB for networks and matrix programs, whose cards stack down a "
+                                       "page).")),
     "theme": (str, typer.Option("light", "--theme", metavar="light|dark",
                                 help="Figure colours (dark for dark pages).")),
     "highlight": (Optional[str], typer.Option(

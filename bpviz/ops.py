@@ -440,7 +440,7 @@ defop("softplus", symbol="softplus", **function("softplus", tex="\\operatorname{
       forward=lambda a, p: _softplus(a[0]), local=lambda a, o, p: (sigmoid(a[0]),),
       d=("sigmoid($a0)",), duni=("σ($a0)",), dtex=("\\sigma\\left($a0\\right)",),
       sympy=lambda s, p: _sympy().log(1 + _sympy().exp(s[0])))
-defop("abs", symbol="|x|", **{**function("abs"), "uni": "|$a0|", "tex": "\\left|$a0\\right|"},
+defop("abs", symbol="|·|", **{**function("abs"), "uni": "|$a0|", "tex": "\\left|$a0\\right|"},
       forward=lambda a, p: abs(a[0]), local=lambda a, o, p: (_sign(a[0]),),
       d=("sign($a0)",), dtex=("\\operatorname{sign}\\left($a0\\right)",),
       sympy=lambda s, p: _sympy().Abs(s[0]), kink="abs'(0) = 0")

@@ -393,6 +393,8 @@ def test_long_rules_are_shortened_on_edges_unless_asked():
 def test_powers_are_marked_without_a_variable_name():
     source = render_dot(bpviz.from_expression(*EXAMPLES["ng"]))
     assert "<b>(·)²</b>" in source and "<b>x²</b>" not in source      # x² read as "input x squared"
+    source = render_dot(bpviz.from_expression("J = abs(x)", {"x": -2}))
+    assert "<b>|·|</b>" in source and "|x|" not in source
 
 
 def test_a_notes_figure_says_how_it_was_laid_out(tmp_path):
