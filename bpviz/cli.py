@@ -94,7 +94,7 @@ OUTPUT_OPTIONS = {
                                  help=f"Draw figures of more than {FIGURE_NODES} nodes (slow: minutes; PNGs "
                                       f"are scaled to at most {MAX_PNG_PIXELS} pixels).")),
     "lang": (str, typer.Option("en", "--lang", metavar="|".join(LANGUAGES),
-                               help="Language of a note's headings and prose.")),
+                               help="Language of a note's headings and prose, a figure's legend and captions, and the terminal table.")),
     "lr": (Optional[str], typer.Option(None, "--lr", metavar="ETA",
                                        help="Add one gradient-descent step p <- p - ETA * dJ/dp to a note.")),
     "wrt": (List[str], typer.Option(
