@@ -228,12 +228,27 @@ def _names(value, option: str) -> tuple:
     except TypeError:
         names = (names,)
     if all(isinstance(name, str) for name in names):       # --param w,b is --param w --param b
-        names = tuple(part.strip() for name in names for part in name.split(",") if part.strip())
+        names = tuple(part.strip() for name in names for part in _outside_brackets(name) if part.strip())
     flag = "--param" if option == "params" else f"--{option}"
     for name in names:
         if not isinstance(name, str):
             raise UsageError(f"{flag} takes names, not {name!r}")
     return names
+
+
+def _outside_brackets(text: str) -> list:
+    """``text`` split at commas that are not inside brackets: ``w,h.W[1,2]`` is two names.
+
+    >>> _outside_brackets("w, h.W[1,2],b")
+    ['w', ' h.W[1,2]', 'b']
+    """
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        depth += (c == "[") - (c == "]")
+        if c == "," and depth <= 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return parts + [text[start:]]
 
 
 def _rate(lr) -> Optional[Fraction]:

@@ -253,15 +253,27 @@ def tex_prose(text: str) -> str:
     return "$".join(parts)
 
 
+_CODE_SYMBOLS = {"−": "-", "·": "\\ensuremath{\\cdot}", "×": "\\ensuremath{\\times}", "÷": "/",
+                 "²": "\\ensuremath{^2}", "³": "\\ensuremath{^3}", "∂": "\\ensuremath{\\partial}",
+                 "→": "\\ensuremath{\\to}", "←": "\\ensuremath{\\leftarrow}", "≤": "\\ensuremath{\\le}",
+                 "≥": "\\ensuremath{\\ge}", "≠": "\\ensuremath{\\ne}", "⊙": "\\ensuremath{\\odot}",
+                 "…": "\\ldots{}", "–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''"}
+
+
 def tex_code(text: str) -> str:
-    r"""Program text for LaTeX's ``\texttt``: specials escaped, Greek letters as math.
+    r"""Program text for LaTeX's ``\texttt``: specials escaped, Greek letters and common math symbols
+    as math, any other character as ``?``.
 
     >>> tex_code("J = θ_1 * x")
     'J = \\ensuremath{\\theta}\\_1 * x'
+    >>> tex_code("E = 0.5 * Σ (t − a)²")
+    'E = 0.5 * \\ensuremath{\\Sigma} (t - a)\\ensuremath{^2}'
     """
     out = []
     for c in text:
-        if c in GREEK_LETTERS:
+        if c in _CODE_SYMBOLS:
+            out.append(_CODE_SYMBOLS[c])
+        elif c in GREEK_LETTERS:
             out.append("\\ensuremath{\\" + GREEK_LETTERS[c] + "}")
         elif c in _TEX_SPECIAL:
             out.append(_TEX_SPECIAL[c])

@@ -221,3 +221,8 @@ def test_the_library_imports_no_cli_rendering_or_math_library_until_asked():
             "('typer', 'rich', 'graphviz', 'click', 'sympy', 'numpy')))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
+
+
+def test_names_with_commas_inside_brackets_are_one_name():
+    from bpviz.api import Options
+    assert Options.make(out="n.md", wrt=["h.W[1,1], o.b[2]"], params="w,b").wrt == ("h.W[1,1]", "o.b[2]")
