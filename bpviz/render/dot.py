@@ -167,13 +167,11 @@ def print_pdf(job) -> bytes:
 
 
 def pdf_missing() -> Optional[str]:
-    try:
-        import cairosvg  # noqa: F401  (loads the cairo library through cairocffi)
-    except ImportError as exc:
-        return f"PDF needs cairosvg and the cairo library (pip install cairosvg; Debian: libcairo2): {exc}"
-    except OSError as exc:
-        return f"PDF needs the cairo library (Debian: apt-get install libcairo2): {exc}"
-    return None
+    """Why a PDF cannot be drawn here, or None (bpviz.write.cairo_missing)."""
+    from ..write import cairo_missing
+    missing = cairo_missing()
+    return f"PDF needs cairosvg and the cairo library (pip install cairosvg; Debian: libcairo2): {missing}" \
+        if missing else None
 
 
 FIGURE_NODES = 400          # figures above this many nodes are drawn only with --large
