@@ -1,9 +1,12 @@
-"""Independent answers for every input's gradient: sympy's diff of the whole expression,
-and central finite differences of the float forward pass."""
+"""Independent answers for every input's gradient: sympy's diff of the whole expression (small
+expressions only), central finite differences of the float forward pass input by input (every input on
+small graphs, an even sample on big ones), and a directional check whose cost does not grow with the
+number of inputs: ∇f·d against (f(x + h·d) − f(x − h·d)) / 2h for a few seeded random directions d."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Optional
 
@@ -16,7 +19,11 @@ CLOSED_FORM_NODES = 80      # sympy closed forms only for graphs up to this size
 SYMPY_SIZE = 600            # ...and whose output unfolds into at most this many terms (sympy's diff
                             # grows with the unfolded tree, not the graph: 12 lines of repeated products
                             # unfold into 12,000 terms and take minutes); a size, so output stays deterministic
-FD_BUDGET = 20_000_000      # node evaluations --check's finite differences may take
+PER_INPUT_BUDGET = 1_000_000   # node evaluations for the input-by-input differences (2 per input per
+                               # node); past it, an evenly spread sample of the inputs (the directional
+                               # check covers every input, at 2 evaluations of the graph per direction)
+DIRECTIONS = 3              # seeded random directions for the directional check
+DIRECTION_SEED = 14         # ...so the same graph always gives the same report
 
 
 def expression_size(graph: Graph) -> int:
@@ -57,8 +64,9 @@ class CheckRow:
     name: str
     ours: Number
     symbolic: Optional[float]          # None: sympy was not asked (the expression is too large)
-    numeric: Optional[float]           # None: no finite difference stays inside the domain
+    numeric: Optional[float]           # None: no finite difference stays inside the domain, or not sampled
     at_kink: bool = False              # the gradient passes a non-differentiable point: not comparable
+    sampled: bool = True               # False: a big graph, and this input's finite difference was not taken
 
     @property
     def error(self) -> float:
@@ -68,14 +76,34 @@ class CheckRow:
 
 
 @dataclass
+class DirectionRow:
+    """One direction d of the directional check: ∇f·d from bpviz's gradients against the central
+    difference (f(x + h·d) − f(x − h·d)) / 2h; the error is relative to max(1, scale), scale being
+    √Σ(∂f/∂xᵢ · dᵢ)², the size a sum of terms with random signs has (∇f·d itself may cancel to 0; the
+    sum of the terms' sizes would hide one wrong gradient among thousands)."""
+    ours: float
+    numeric: Optional[float]           # None: no step along d stays inside the domain
+    scale: float
+    held: int = 0                      # inputs held where they are: their gradient passes a near-kink
+
+    @property
+    def error(self) -> float:
+        return 0.0 if self.numeric is None else abs(self.ours - self.numeric) / max(1.0, self.scale)
+
+
+@dataclass
 class CheckReport:
     rows: list
     tolerance: float
     sympy_skipped: Optional[str] = None    # why sympy was not asked
+    directions: list = field(default_factory=list)     # DirectionRow per direction
+    direction_seed: Optional[int] = None   # None: no directional check (matrix mode, or every input at a kink)
+    per_input_skipped: Optional[str] = None     # why some inputs have no finite difference of their own
 
     @property
     def worst(self) -> float:
-        return max((r.error for r in self.rows if not r.at_kink), default=0.0)
+        rows = max((r.error for r in self.rows if not r.at_kink), default=0.0)
+        return max([rows] + [d.error for d in self.directions])
 
     @property
     def ok(self) -> bool:
@@ -88,9 +116,19 @@ class CheckReport:
             inputs[r.name] = {"sympy": r.symbolic, "finite_difference": r.numeric}
             if r.at_kink:
                 inputs[r.name]["at_kink"] = True
+            if not r.sampled:
+                inputs[r.name]["sampled"] = False
         data = {"tolerance": self.tolerance, "largest_error": self.worst, "agree": self.ok, "inputs": inputs}
         if self.sympy_skipped:
             data["sympy_skipped"] = self.sympy_skipped
+        if self.per_input_skipped:
+            data["per_input_skipped"] = self.per_input_skipped
+        if self.direction_seed is not None:
+            data["directional"] = {
+                "seed": self.direction_seed,
+                "directions": [{"ours": d.ours, "finite_difference": d.numeric, "scale": d.scale,
+                                "error": d.error, **({"held": d.held} if d.held else {})}
+                               for d in self.directions]}
         return data
 
 
@@ -170,19 +208,18 @@ def _output_at_point(graph: Graph) -> tuple:
     return symbols, exprs[graph.output], point
 
 
-def numeric_gradient(graph: Graph, step: float = 1e-6) -> dict:
-    """Central finite differences in float64; where a step would leave a function's domain
-    (``log(x)`` at x = 1e-7), smaller steps, then one-sided differences; None if none fits."""
+def numeric_gradient(graph: Graph, step: float = 1e-6, names: Optional[list] = None) -> dict:
+    """Central finite differences in float64 for ``names`` (every input by default); where a step would
+    leave a function's domain (``log(x)`` at x = 1e-7), smaller steps, then one-sided differences; None
+    if none fits."""
     base = {k: float(v) for k, v in graph.values.items()}
-
-    def f(values: dict) -> float:
-        return float(forward(graph, values, exact=False)[graph.output])
+    f = _float_function(graph)
 
     def moved(name: str, h: float) -> dict:
         return {**base, name: base[name] + h}
 
     result = {}
-    for name in base:
+    for name in (base if names is None else names):
         x = abs(base[name])
         steps = [step * max(1.0, x)] + ([step * x, step * 1e-3 * x] if x else []) + [step * 1e-3, step * 1e-6]
         result[name] = None
@@ -200,6 +237,93 @@ def numeric_gradient(graph: Graph, step: float = 1e-6) -> dict:
                 except DomainError:
                     continue
     return result
+
+
+def _float_function(graph: Graph):
+    """The graph's output as a float function of the inputs' values by name."""
+    def f(values: dict) -> float:
+        return float(forward(graph, values, exact=False)[graph.output])
+    return f
+
+
+def directional_check(graph: Graph, skip: set, count: int = DIRECTIONS, seed: int = DIRECTION_SEED,
+                      step: float = 1e-6) -> list:
+    """``count`` DirectionRows: for seeded random directions d, ∇f·d from the graph's gradients against
+    (f(x + h·d) − f(x − h·d)) / 2h. Two forward passes per direction, whatever the number of inputs.
+
+    Every input not in ``skip`` (at a kink: it stays where it is) moves, by ±(0.5 to 1.5) × max(1, |x|),
+    so no gradient is left out and none can cancel another exactly; where that step leaves a function's
+    domain (``log(x)`` at x = 1e-7), by ±(0.5 to 1.5) × |x| (1 at 0). Where a step carries the operand of
+    a relu or abs across 0 (moving every input at once makes that likelier than moving one), h shrinks
+    (1e-6, 1e-8, 1e-10); an operand that still crosses is so near its kink (relu(x − 0.1 − 0.2 + 0.3)) that
+    the inputs it depends on are held where they are, as at a kink, and counted in the row's ``held``."""
+    import random
+    rng = random.Random(seed)
+    base = {k: float(v) for k, v in graph.values.items()}
+    grads = {n.name: _float(n.grad) for n in graph.inputs}
+    watched = sorted({node.inputs[0] for node in graph.nodes
+                      if node.op is not None and node.op.kink and not callable(node.op.kink)})
+    at_base = forward(graph, base, exact=False)
+    signs = [(i, None if at_base[i] == 0 else at_base[i] > 0) for i in watched]
+
+    def evaluate(values: dict) -> tuple:
+        """The output at ``values`` and the watched operands on the other side of their kink (or, for
+        one that is 0 in floats, moved off it: exactly at a kink its inputs do not move at all)."""
+        result = forward(graph, values, exact=False)
+        return float(result[graph.output]), [i for i, positive in signs if
+                                              (result[i] != 0 if positive is None else (result[i] > 0) != positive)]
+
+    rows = []
+    for _ in range(count):
+        v = {name: rng.choice((-1.0, 1.0)) * (0.5 + rng.random()) for name in base}
+        held = set(skip)
+        for _attempt in range(3):               # a near-kink operand: hold its inputs, try again
+            moving = [name for name in base if name not in held]
+            row, crossed = _direction(base, grads, v, moving, evaluate, step)
+            if not crossed:
+                break
+            held |= upstream_inputs(graph, crossed)
+        row.held = len(held) - len(skip)
+        rows.append(row)
+    return rows
+
+
+def _direction(base: dict, grads: dict, v: dict, moving: list, evaluate, step: float) -> tuple:
+    """One DirectionRow along v over ``moving``, and the watched operands that still cross their kink at
+    the smallest step (empty when the row has its difference, or no step stays in the domain)."""
+    row, crossed = DirectionRow(0.0, None, 0.0), []
+    for size in ("absolute", "relative"):
+        d = {name: v[name] * (max(1.0, abs(base[name])) if size == "absolute" else abs(base[name]) or 1.0)
+             for name in moving}
+        terms = [grads[name] * d[name] for name in moving]
+        largest = max(map(abs, terms), default=0.0) or 1.0    # sums of squares without overflow
+        row = DirectionRow(math.fsum(terms), None, largest * math.sqrt(math.fsum((t / largest) ** 2 for t in terms)))
+        try:
+            for h in (step, step * 1e-2, step * 1e-4):
+                up, crossed_up = evaluate({**base, **{name: base[name] + h * d[name] for name in moving}})
+                down, crossed_down = evaluate({**base, **{name: base[name] - h * d[name] for name in moving}})
+                crossed = crossed_up + crossed_down
+                if not crossed:
+                    numeric = (up - down) / (2 * h)
+                    row.numeric = numeric if math.isfinite(numeric) else None
+                    break
+        except DomainError:
+            crossed = []
+            continue
+        break
+    return row, crossed
+
+
+def upstream_inputs(graph: Graph, indices: list) -> set:
+    """The names of the inputs the nodes at ``indices`` depend on."""
+    seen = [False] * len(graph.nodes)
+    for i in indices:
+        seen[i] = True
+    for node in reversed(graph.nodes):
+        if seen[node.index]:
+            for i in node.inputs:
+                seen[i] = True
+    return {n.name for n in graph.inputs if seen[n.index]}
 
 
 def kinked_inputs(graph: Graph) -> set:
@@ -274,16 +398,15 @@ def check_matrix(graph: Graph, tolerance: float = 1e-5) -> CheckReport:
 
 
 def check(graph: Graph, tolerance: float = 1e-5) -> CheckReport:
+    """Every input's gradient against sympy (when the expression is small, see sympy_refusal) and its own
+    central difference (every input while 2 × inputs × nodes ≤ PER_INPUT_BUDGET, else an evenly spread
+    sample), plus the directional check over every input at once; O(nodes) work past the budget."""
     if graph.matrix:
         return check_matrix(graph, tolerance)
-    inputs = len(graph.inputs)
     for node in graph.nodes:
         if node.kind != "const" and (_float(node.value) is None or _float(node.grad) is None):
             raise ProgramError(f"--check compares in 64-bit floats, which cannot hold {node.name} = "
                                f"{fmt(node.value)} (∂/∂{node.name} = {fmt(node.grad)}); check it at smaller values")
-    if 2 * inputs * len(graph.nodes) > FD_BUDGET:
-        raise ProgramError(f"--check would evaluate the {len(graph.nodes):,}-node graph {2 * inputs:,} times, "
-                           f"more than the {FD_BUDGET:,} node evaluations it may take; check a smaller graph")
     skipped, symbolic = None, {}
     refusal = sympy_refusal(graph)
     if refusal is not None:
@@ -297,8 +420,33 @@ def check(graph: Graph, tolerance: float = 1e-5) -> CheckReport:
             symbolic = sympy_gradient(graph)
         except RecursionError:
             skipped = "sympy ran out of recursion on this expression; finite differences only"
-    numeric = numeric_gradient(graph)
+    names = [n.name for n in graph.inputs]
     kinked = kinked_inputs(graph)
-    rows = [CheckRow(n.name, n.grad, symbolic.get(n.name), numeric[n.name], n.name in kinked)
-            for n in graph.inputs]
-    return CheckReport(rows, tolerance, skipped)
+    sample, per_input_skipped = per_input_sample(names, len(graph.nodes))
+    numeric = numeric_gradient(graph, names=sample)
+    rows = [CheckRow(n.name, n.grad, symbolic.get(n.name), numeric.get(n.name), n.name in kinked,
+                     n.name in numeric) for n in graph.inputs]
+    moving = [name for name in names if name not in kinked]
+    # ∇f·d sums in floats: gradients near 1e308 would overflow it (the rows still compare them)
+    if any(abs(_float(graph.node(name).grad)) * max(1.0, abs(_float(graph.values[name]))) > 1e150 for name in moving):
+        moving = []
+    directions = directional_check(graph, kinked) if moving else []
+    return CheckReport(rows, tolerance, skipped, directions, DIRECTION_SEED if moving else None, per_input_skipped)
+
+
+def per_input_sample(names: list, nodes: int) -> tuple:
+    """The inputs that get a finite difference of their own, and why not all of them (None if all):
+    every input while 2 × inputs × nodes ≤ PER_INPUT_BUDGET, else every k-th, evenly spread."""
+    fits = max(1, PER_INPUT_BUDGET // (2 * max(nodes, 1)))
+    if len(names) <= fits:
+        return names, None
+    stride = -(-len(names) // fits)
+    sample = names[::stride]
+    return sample, (f"per-input finite differences for {len(sample):,} of {len(names):,} inputs (every "
+                    f"{_ordinal(stride)}): all of them would take {2 * len(names) * nodes:,} node evaluations, more "
+                    f"than {PER_INPUT_BUDGET:,}; the directional check covers every input")
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

@@ -130,3 +130,32 @@ def test_python_dash_m():
     proc = subprocess.run([sys.executable, "-m", "bpviz", "--version"], capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0 and proc.stdout.startswith("bpviz ")
+
+
+def test_check_prints_and_writes_the_directional_check():
+    result = run("expr", NG, "--at", "w=2, x=-2, b=8, y=2", "--check", "-o", "-")
+    assert result.exit_code == 0, result.output
+    directional = json.loads(result.stdout)["check"]["directional"]
+    assert directional["seed"] == 14 and len(directional["directions"]) == 3
+    for d in directional["directions"]:
+        assert set(d) == {"ours", "finite_difference", "scale", "error"} and d["error"] < 1e-8
+    table = run("expr", NG, "--at", "w=2, x=-2, b=8, y=2", "--check")
+    assert "directional check, seed 14" in table.output and "√Σ(∂·d)²" in table.output
+
+
+def test_check_on_a_big_graph_shows_the_disagreeing_rows_and_leaves_the_rest_to_the_json(monkeypatch):
+    from rich.console import Console
+
+    import bpviz
+    from bpviz.check import check
+    from bpviz.render.terminal import CHECK_ROWS, render_check
+    program = "J = " + " + ".join(f"sin(w{i}*x)" for i in range(300))
+    g = bpviz.from_expression(program, {"x": "0.5", **{f"w{i}": f"0.{i % 9 + 1}" for i in range(300)}})
+    g.node("w250").grad += 1                      # wrong, and sampled: 2 × 301 inputs × 602 nodes fit the budget
+    report = check(g)
+    assert not report.ok and report.per_input_skipped is None
+    console = Console(record=True, width=120, color_system=None, force_terminal=False)
+    console.print(render_check(report))
+    text = console.export_text()
+    assert "w250" in text and "w200 " not in text and "DISAGREE" in text
+    assert f"{len(report.rows) - CHECK_ROWS:,} more inputs left out" in text

@@ -2,6 +2,7 @@
 
 import math
 import re
+from fractions import Fraction
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -80,20 +81,110 @@ def test_check_skips_sympy_on_expressions_that_unfold_too_far():
     assert report.ok
 
 
+def _evaluated(expression: str, point: dict):
+    """The random expression evaluated at the point's values for the variables it uses; hypothesis
+    discards a bare number and a point outside the domain."""
+    used = {v: point[v] for v in VARS if re.search(rf"\b{v}\b", expression)}
+    assume(not re.fullmatch(r"-?\(?[\d.]+\)?", expression))
+    try:
+        return bpviz.from_expression(f"J = {expression}", used)
+    except DomainError:
+        assume(False)
+
+
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions, points)
 def test_path_sums_equal_the_gradient(expression, point):
     """The notes' chain-rule form: Σ over paths of Π local derivatives = the reverse-walk gradient."""
-    used = {v: point[v] for v in VARS if re.search(rf"\b{v}\b", expression)}
-    assume(not re.fullmatch(r"-?\(?[\d.]+\)?", expression))
-    try:
-        g = bpviz.from_expression(f"J = {expression}", used)
-    except DomainError:
-        assume(False)
+    g = _evaluated(expression, point)
     counts = g.path_counts()
     for node in g.inputs:
         paths = g.paths(node.index, 10_000)
         assert len(paths) == counts[node.index]
         total = sum(math.prod(float(g.nodes[dst].local[slot]) for dst, slot in path) for path in paths)
         assert total == pytest.approx(float(node.grad), rel=1e-9, abs=1e-12)
+
+
+# -- the directional check and big graphs ------------------------------------------------------------
+
+def _wide_sum(n: int):
+    """J = Σ tanh(wᵢ·xᵢ + b): 3n + 2 nodes, 2n + 1 inputs."""
+    program = "J = " + " + ".join(f"tanh(w{i}*x{i} + b)" for i in range(n))
+    values = {**{f"w{i}": f"0.{i % 9 + 1}" for i in range(n)}, **{f"x{i}": f"{i % 5 - 2}.5" for i in range(n)},
+              "b": "0.25"}
+    return bpviz.from_expression(program, values)
+
+
+def test_directional_check_catches_one_wrong_gradient_that_no_row_compares(monkeypatch):
+    import bpviz.check as check_module
+    monkeypatch.setattr(check_module, "PER_INPUT_BUDGET", 1)      # every input but the first goes unsampled
+    g = _wide_sum(300)
+    report = check(g)
+    assert report.ok and report.rows[0].sampled and not any(r.sampled for r in report.rows[1:])
+    assert report.sympy_skipped and "per-input finite differences for 1 of 601" in report.per_input_skipped
+    victim = g.node("w217")
+    victim.grad = victim.grad + Fraction(1, 100)                   # wrong by 0.01, in one input of 601
+    report = check(g)
+    rows = {r.name: r for r in report.rows}
+    assert rows["w217"].numeric is None and rows["w217"].error == 0  # no row can see it...
+    assert not report.ok                                            # ...the directions do, every one of them
+    assert all(d.error > report.tolerance for d in report.directions)
+    data = report.to_data()
+    assert data["agree"] is False and data["inputs"]["w217"]["sampled"] is False
+    assert data["directional"]["seed"] == check_module.DIRECTION_SEED
+    assert len(data["directional"]["directions"]) == check_module.DIRECTIONS
+
+
+def test_directional_check_is_seeded_and_covers_every_input():
+    g = _wide_sum(20)
+    first, second = check(g), check(g)
+    assert first.to_data() == second.to_data() and len(first.directions) == 3
+    for d in first.directions:
+        assert d.numeric == pytest.approx(d.ours, rel=1e-8) and d.held == 0
+        assert d.scale > 0 and d.ours != 0
+
+
+def test_directional_check_keeps_kinked_inputs_still():
+    g = bpviz.from_expression("J = relu(x) * y + abs(z - 1) + w", {"x": 0, "y": 2, "z": 1, "w": 3})
+    report = check(g)
+    assert {r.name for r in report.rows if r.at_kink} == {"x", "z"} and report.ok
+    for d in report.directions:                   # only y (∂ = relu(0) = 0) and w (∂ = 1) move
+        assert d.numeric == pytest.approx(d.ours, rel=1e-9)
+    everything_kinked = check(bpviz.from_expression("J = relu(x)", {"x": 0}))
+    assert everything_kinked.directions == [] and "directional" not in everything_kinked.to_data()
+
+
+@pytest.mark.parametrize("x", ["1.000000000000001", "1.00000000000000000001"])   # 0 in floats, or just above
+def test_directional_check_holds_inputs_at_a_near_kink(x):
+    # relu's operand is 1e-15 or 1e-20 from 0: every finite step crosses it, so its inputs are held still
+    from bpviz.check import directional_check
+    g = bpviz.from_expression("J = relu(x - y) * w + w * z", {"x": x, "y": 1, "w": 2, "z": 3})
+    directions = directional_check(g, set())
+    assert all(d.held == 2 and d.numeric == pytest.approx(d.ours, rel=1e-7) for d in directions)
+
+
+def test_check_of_a_big_graph_is_linear_work(monkeypatch):
+    """20,000 inputs × 30,000 nodes would be 1.2e9 node evaluations input by input; the check samples
+    within PER_INPUT_BUDGET and the directions cost 2 forward passes each."""
+    import bpviz.check as check_module
+    calls = []
+    real = check_module.forward
+    monkeypatch.setattr(check_module, "forward", lambda *a, **k: calls.append(1) or real(*a, **k))
+    g = _wide_sum(10_000)
+    report = check(g)
+    assert report.ok and report.sympy_skipped and report.per_input_skipped
+    sampled = sum(r.sampled for r in report.rows)
+    assert 2 * sampled * len(g.nodes) <= check_module.PER_INPUT_BUDGET
+    assert len(calls) <= 2 * sampled + 6 * 2 * check_module.DIRECTIONS + 1
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions, points)
+def test_check_agrees_on_random_expressions(expression, point):
+    """No false alarms: the whole report, directions included, agrees with a correct gradient."""
+    g = _evaluated(expression, point)
+    assume(all(abs(float(n.value)) < 1e6 for n in g.nodes))
+    report = check(g)
+    assert all(d.error <= report.tolerance for d in report.directions), (expression, report.directions)

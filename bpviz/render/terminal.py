@@ -68,7 +68,7 @@ def render_table(graph: Graph, digits: int = 4, check=None, lang: str = "en"):
         summary.append("\n" + t("rows_left_out", count=f"{len(inputs) - SUMMARY_ROWS:,}"), style="dim")
     parts = [table, summary]
     if check is not None:
-        parts.append(render_check(check, digits, lang))
+        parts.append(render_check(check, digits, lang, out))
     return Group(*parts)
 
 
@@ -108,14 +108,36 @@ def _maybe(value) -> str:
     return "—" if value is None else fmt(value, 10)
 
 
-def render_check(report, digits: int = 4, lang: str = "en"):
+CHECK_ROWS = 100        # a big graph's check table shows its disagreeing rows, then its first rows;
+                        # -o FILE.json has every input
+
+
+def render_check(report, digits: int = 4, lang: str = "en", output: str = "f"):
     t = prose(lang)
     table = Table(title=t("check_title"), header_style="bold")
     for key in ("input", "check_ours", "check_sympy", "check_fd", "check_error"):
         table.add_column(t(key), justify="right" if key != "input" else "left")
-    for row in report.rows:
+    rows = report.rows
+    if len(rows) > CHECK_ROWS:          # the rows that disagree first, then the first rows, in input order
+        bad = {id(r) for r in rows if not r.at_kink and r.error > report.tolerance}
+        keep = bad | {id(r) for r in rows[:max(0, CHECK_ROWS - len(bad))]}
+        rows = [r for r in rows if id(r) in keep][:CHECK_ROWS]
+    for row in rows:
         table.add_row(row.name, fmt(row.ours, 10), _maybe(row.symbolic), _maybe(row.numeric),
                       t("check_kink") if row.at_kink else f"{row.error:.1e}")
+    if len(rows) < len(report.rows):
+        table.add_row("…", Text(t("check_rows_left_out", count=f"{len(report.rows) - len(rows):,}"), style="dim"),
+                      "", "", "")
+    parts = [table]
+    if report.directions:
+        directions = Table(title=t("check_directions_title", seed=report.direction_seed, output=output),
+                           header_style="bold")
+        for key in ("check_direction", "check_ours", "check_fd", "check_scale", "check_error"):
+            directions.add_column(t(key), justify="right")
+        for number, d in enumerate(report.directions, 1):
+            error = f"{d.error:.1e}" + (f"  {t('check_held', count=f'{d.held:,}')}" if d.held else "")
+            directions.add_row(str(number), fmt(d.ours, 10), _maybe(d.numeric), fmt(d.scale, 4), error)
+        parts.append(directions)
     verdict = Text(t("check_verdict", worst=f"{report.worst:.1e}", tolerance=f"{report.tolerance:.0e}",
                      verdict=t("check_agree" if report.ok else "check_disagree")),
                    style="green" if report.ok else "bold red")
@@ -123,4 +145,6 @@ def render_check(report, digits: int = 4, lang: str = "en"):
         verdict.append("\n" + t("check_kink_note"), style="yellow")
     if report.sympy_skipped:
         verdict.append("\n" + t("check_sympy_skipped", why=report.sympy_skipped), style="yellow")
-    return Group(table, verdict)
+    if report.per_input_skipped:
+        verdict.append("\n" + t("check_per_input_skipped", why=report.per_input_skipped), style="yellow")
+    return Group(*parts, verdict)
