@@ -43,7 +43,13 @@ test: $(STAMP) $(MATHJAX) fonts
 golden: $(STAMP) $(MATHJAX)
 	$(PY) -m pytest tests --update-golden
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PY) benchmarks/run.py
 
 # `bpviz` on your PATH, outside the venv: pipx when it is there, else pip's user install.

@@ -9,16 +9,26 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import TYPE_CHECKING, Mapping, Optional
 
 from .errors import BpvizError
-from .graph import Graph, Node
+
+if TYPE_CHECKING:                      # for the annotations only: the graph code loads on first use
+    from .graph import Graph
 
 __all__ = ["from_expression", "parse_values", "Graph", "Node", "BpvizError", "__version__"]
 __version__ = "0.1.0"
 
 
-def from_expression(text: str, values: Optional[Mapping] = None, output: Optional[str] = None) -> Graph:
+def __getattr__(name: str):
+    """``Graph`` and ``Node`` on first use: `bpviz --help` need not load the graph code."""
+    if name in ("Graph", "Node"):
+        from . import graph
+        return getattr(graph, name)
+    raise AttributeError(f"module 'bpviz' has no attribute {name!r}")
+
+
+def from_expression(text: str, values: Optional[Mapping] = None, output: Optional[str] = None) -> "Graph":
     """Parse ``text``, then compute values, local derivatives and gradients at ``values`` (numbers
     or decimal text). Every problem is a ``BpvizError``."""
     from .api import build_expression, exact_values

@@ -211,7 +211,9 @@ class Options:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise UsageError(f"--{name} must be a whole number from {low} to {high}, not {value!r}")
-        self.figure_options()                      # checks edge_labels, rankdir and theme
+        if (self.edge_labels, self.rankdir, self.theme, self.lang) != ("auto", "AUTO", "light", "en"):
+            self.figure_options()                  # checks edge_labels, rankdir and theme; the defaults
+                                                   # are good, and jobs without figures skip their code
 
     def figure_options(self):
         from .render.dot import FigureOptions

@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Callable, Mapping, Optional
 
 from .errors import DomainError, ValuesError, name_list
-from .graph import Graph
+from .graph import Graph, gc_paused
 from .numeric import Number, fmt, tame
 
 ONE, ZERO = Fraction(1), Fraction(0)
@@ -99,6 +99,11 @@ def evaluate(graph: Graph, values: Mapping[str, Number], hint: Callable = at_hin
              shapes: Optional[Mapping] = None) -> Graph:
     """Fill in values, local derivatives and gradients on the graph (in place) and return it.
     ``shapes`` (name -> shape) asks for shapes only: matrix mode without numbers."""
+    with gc_paused():                       # millions of numbers that all stay alive; see gc_paused
+        return _evaluate(graph, values, hint, shapes)
+
+
+def _evaluate(graph: Graph, values: Mapping[str, Number], hint: Callable, shapes: Optional[Mapping]) -> Graph:
     if shapes is not None or needs_matrix(graph, {**graph.defaults, **values}):
         return evaluate_arrays(graph, values, hint, shapes)
     graph.values = bind_values(graph, values, hint)

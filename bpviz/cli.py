@@ -13,17 +13,21 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 
 from . import __version__
 from .errors import BpvizError, InputError, ParseError, SpecError, UsageError
 from .escape import terminal_text
-from .parse.expr import MAX_PROGRAM_BYTES
-from .api import DIGITS, DPI, MAX_CELLS
-from .render.dot import FIGURE_NODES, NETWORK_GROUP_NODES, RANKDIRS
 from .render.prose import LANGUAGES
 from .write import MAX_PNG_PIXELS, read_text
 from .render import EXTENSIONS, PRINTERS
+
+# Settings the options' help quotes, as bpviz/api.py and bpviz/render/dot.py define them: importing
+# those here would put the whole pipeline, and numpy, on the path of `bpviz --help` and of every job
+# (tests/test_cli_startup.py keeps the copies equal to the originals).
+DIGITS, DPI, MAX_CELLS = (1, 17), (36, 600), (1, 12)
+RANKDIRS = ("LR", "TB", "RL", "BT")
+NETWORK_GROUP_NODES = 20
+FIGURE_NODES = 400
 
 app = typer.Typer(
     add_completion=True, no_args_is_help=True, rich_markup_mode=None,
@@ -31,7 +35,27 @@ app = typer.Typer(
     help="Backpropagation diagrams: the computation graph of a formula or a small network, "
          "with every forward value, local derivative and gradient.",
 )
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _Stderr:
+    """rich's console on standard error, made on first use: `bpviz --help` never prints through it."""
+
+    _console = None
+
+    def print(self, *args, **kwargs) -> None:
+        if self._console is None:
+            from rich.console import Console
+            _Stderr._console = Console(stderr=True, highlight=False, soft_wrap=True)
+        self._console.print(*args, **kwargs)
+
+
+stderr = _Stderr()
+
+
+def Console(**settings):
+    """rich's Console, imported when a job prints a table (not for --help or a written file)."""
+    from rich.console import Console
+    return Console(**settings)
 
 
 def _escape(text: str) -> str:
@@ -225,6 +249,7 @@ _SUFFIX = re.compile(r"\.(txt|py|bp|bpviz|prog|md|yaml|yml|json)$")
 def read_program(program: str) -> str:
     """The program: '-' is standard input, '@PATH' a file, and so is a bare argument that names an
     existing regular file and could not be a program (no '=', ';' or line break)."""
+    from .parse.expr import MAX_PROGRAM_BYTES
     if program == "-":
         return read_text("-", MAX_PROGRAM_BYTES, InputError, "the program")
     if program.startswith("@"):

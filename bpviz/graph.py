@@ -7,7 +7,9 @@ creation order, which is topological. Node ids come from that position: no ``id(
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable, Iterator, Optional
@@ -17,7 +19,7 @@ from .numeric import Number, exact_text
 from .ops import OPS, Op
 
 
-@dataclass
+@dataclass(slots=True)                     # slots: a 40k-node graph is 40k of these
 class Node:
     index: int
     name: str
@@ -47,6 +49,26 @@ class Node:
 
 
 NameOf = Callable[[Node], str]
+
+
+@contextmanager
+def gc_paused():
+    """Pause Python's cyclic garbage collector while building a big graph (parse, evaluate, JSON).
+
+    Those steps allocate millions of small objects that all stay alive, and none of them is in a
+    reference cycle; the collector would walk every one of them again and again as they pile up,
+    which makes big jobs super-linear (issue 14 measured exponents 1.16 for parsing and 1.26 for
+    the local derivatives with it on, 1.02 with it paused). Reference counting still frees
+    everything as usual. Nested uses are fine: the outermost one switches the collector back on."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 MAX_NODES = 100_000
 PATH_CAP = 10 ** 18
 
@@ -205,6 +227,10 @@ class GraphBuilder:
         node = Node(index=len(self.nodes), **fields)
         self.nodes.append(node)
         return node.index
+
+    def known_input(self, name: str) -> Optional[int]:
+        """The index of input ``name`` when it has been made already."""
+        return self._keys.get(("input", name))
 
     def input(self, name: str, where: Optional[str] = None) -> int:
         key = ("input", name)

@@ -19,7 +19,7 @@ from typing import Optional
 
 from ..errors import ParseError, ProgramError, name_list
 from ..escape import CONTROL_CHARS
-from ..graph import Graph, GraphBuilder
+from ..graph import Graph, GraphBuilder, gc_paused
 from ..numeric import NumberRangeError, check_exact, exact_text, parse_number
 from ..ops import FUNCTIONS, OPS, RESERVED
 
@@ -97,7 +97,8 @@ def parse_program(source: str, output: Optional[str] = None) -> Graph:
     """Parse a program into a Graph (values not yet computed)."""
     if output is not None and not isinstance(output, str):
         raise ProgramError(f"--output takes a node's name, not {output!r}")
-    return _Parser(source).build(output)
+    with gc_paused():                       # a big program's nodes pile up; see gc_paused
+        return _Parser(source).build(output)
 
 
 class _Parser:
@@ -111,6 +112,8 @@ class _Parser:
         source = ascii_operators(source)
         self.source = source
         self.lines = source.splitlines()
+        self._ascii = source.isascii()
+        self.referenced: set = set()            # every name an expression uses
         self._bytes = [line.encode("utf-8", "surrogatepass") for line in source.split("\n")]
         self.builder = GraphBuilder()
         self.built: dict = {}
@@ -120,6 +123,8 @@ class _Parser:
     def _column(self, node: ast.AST) -> tuple:
         line = getattr(node, "lineno", 1)
         byte_col = getattr(node, "col_offset", 0)
+        if self._ascii and 0 < line <= len(self.lines):     # one byte per character
+            return line, min(byte_col, len(self.lines[line - 1])) + 1
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         return line, len(text.encode()[:byte_col].decode(errors="ignore")) + 1
 
@@ -219,8 +224,7 @@ class _Parser:
                                "add the formula to differentiate, e.g. 'J = w*x'")
         for name in order:
             self._name(name, None)
-        referenced = {n.id for name in order for n in ast.walk(self.assignments[name].expr)
-                      if isinstance(n, ast.Name)}
+        referenced = self.referenced            # every expression of `order` has been walked by _expr
         sinks = [name for name in order if name not in referenced]
         out_name = output or (sinks or order)[-1]
         if out_name in self.inline:
@@ -276,6 +280,9 @@ class _Parser:
         if name in self.inline:
             return self.builder.input(name, self.inline[name][1])
         if name not in self.assignments:
+            known = self.builder.known_input(name)
+            if known is not None:                   # where it is first used is already said
+                return known
             return self.builder.input(name, self._where(use) if use is not None else None)
         if name in self.visiting:
             cycle = self.visiting[self.visiting.index(name):] + [name]
@@ -290,14 +297,17 @@ class _Parser:
     # -- expressions ------------------------------------------------------------------------
     def _expr(self, e: ast.AST, top: Optional[str] = None) -> int:
         b = self.builder
-        at, text = self._located(e), self._segment(e, TEXT_LIMIT)
+        if isinstance(e, ast.Name):                # most of a big program: no position needed
+            self._check_name(e, e.id)
+            self.referenced.add(e.id)
+            index = self._name(e.id, e)
+            return b.op("id", (index,), name=top, **self._located(e), text=self._segment(e, TEXT_LIMIT)) \
+                if top else index
         if isinstance(e, ast.Constant):
             index = b.const(self._number(e))
-            return b.op("id", (index,), name=top, **at, text=text) if top else index
-        if isinstance(e, ast.Name):
-            self._check_name(e, e.id)
-            index = self._name(e.id, e)
-            return b.op("id", (index,), name=top, **at, text=text) if top else index
+            return b.op("id", (index,), name=top, **self._located(e), text=self._segment(e, TEXT_LIMIT)) \
+                if top else index
+        at, text = self._located(e), self._segment(e, TEXT_LIMIT)
         if isinstance(e, ast.UnaryOp):
             if isinstance(e.op, ast.UAdd):
                 return self._expr(e.operand, top)

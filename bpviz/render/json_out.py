@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from fractions import Fraction
 
-from ..graph import Graph
+from ..graph import Graph, gc_paused
 from ..numeric import exact_text, json_number
+from ..ops import ONE, Template
 from ..escape import latex_name
 
 FORMAT_VERSION = 2
+_NAMES_FIELD = re.compile(r"\$[awo]")       # a Template field that names an operand or the node
 
 
 def _number_fields(key: str, value) -> dict:
@@ -19,6 +22,27 @@ def _number_fields(key: str, value) -> dict:
     if isinstance(value, Fraction):
         fields[f"{key}_exact"] = exact_text(value)
     return fields
+
+
+class _Numbers:
+    """A scalar's JSON fields, remembered by value: a big graph repeats the same few numbers (its
+    weights as local derivatives, zeros behind a relu) on thousands of nodes and edges."""
+
+    def __init__(self) -> None:
+        self.seen: dict = {}                # (numerator, denominator) -> (number, exact text)
+
+    def put(self, entry: dict, key: str, value) -> None:
+        if value.__class__ is Fraction:
+            both = (value.numerator, value.denominator)
+            found = self.seen.get(both)
+            if found is None:
+                found = self.seen[both] = (json_number(value), exact_text(value))
+            entry[key] = found[0]
+            entry[key + "_exact"] = found[1]
+        elif value.__class__ is float:
+            entry[key] = float(value)
+        else:
+            entry.update(_array_fields(key, value))
 
 
 def _array_fields(key: str, value) -> dict:
@@ -46,7 +70,94 @@ def _tex_name(node) -> str:
 
 def to_data(graph: Graph, check=None) -> dict:
     """The document as plain data; ``check`` is a CheckReport to include."""
-    nodes = []
+    data = _head(graph)
+    data["nodes"] = list(_node_entries(graph))
+    return _tail(graph, data, check)
+
+
+def _head(graph: Graph) -> dict:
+    return {"format": FORMAT_VERSION, "title": graph.title or None, "program": graph.source,
+            "output": graph.out.name,
+            "values": {k: _json_value(v) for k, v in graph.values.items()},
+            "gradients": {n.name: _json_value(n.grad) for n in graph.inputs}}
+
+
+def _tail(graph: Graph, data: dict, check) -> dict:
+    data["warnings"] = list(graph.warnings)
+    if check is not None:
+        data["check"] = check.to_data()
+    return data
+
+
+def _node_entries(graph: Graph):
+    """Each node's entry in turn (docs/json.md). The formulas are the graph's own (Graph.formula,
+    Graph.local_formula), with every node's name and LaTeX name looked up once rather than once
+    per use."""
+    with gc_paused():                       # a big graph's entries: see gc_paused
+        yield from (_matrix_entries(graph) if graph.matrix else _scalar_entries(graph))
+
+
+def _scalar_entries(graph: Graph):
+    nodes = graph.nodes
+    names = [node.name for node in nodes]
+    tex = [latex_name(name) for name in names]
+    numbers = _Numbers()
+    put = numbers.put
+    seen = numbers.seen
+    fixed: dict = {}                        # (op name, style, slot, param) -> a derivative whose rule
+                                            # names no operand (a Template without $a/$w/$o: `1` for a sum)
+
+    def derivative(op, style: str, slot: int, args: list, out: str, param) -> str:
+        key = (op.name, style, slot, param)
+        text = fixed.get(key)
+        if text is None:
+            text = op.derivative(style, slot, args, out, param)
+            rules = op.derivatives[style]
+            rule = rules[slot] if isinstance(rules, tuple) else rules
+            if isinstance(rule, Template) and not _NAMES_FIELD.search(rule.source):
+                fixed[key] = text
+        return text
+
+    for node in nodes:
+        op = node.op
+        index = node.index
+        entry = {"id": f"n{index}", "name": names[index], "kind": node.kind,
+                 "op": op.name if op else None, "shape": list(node.shape)}
+        if op is None:
+            entry["formula"] = names[index]
+            entry["latex"] = tex[index]
+        else:
+            if op.param_field:
+                entry[op.param_field] = None if node.param is None else json_number(node.param)
+            args = [names[i] for i in node.inputs]
+            tex_args = [tex[i] for i in node.inputs]
+            entry["formula"] = op.formula("text", args, node.param)
+            entry["latex"] = op.formula("tex", tex_args, node.param)
+        grad = node.grad
+        for key, number in (("value", node.value), ("grad", grad)):
+            if number.__class__ is Fraction:
+                found = seen.get((number.numerator, number.denominator))
+                if found is not None:
+                    entry[key] = found[0]
+                    entry[key + "_exact"] = found[1]
+                    continue
+            put(entry, key, number)
+        inputs = []
+        for slot, src in enumerate(node.inputs):
+            local = {"formula": derivative(op, "text", slot, args, names[index], node.param),
+                     "latex": derivative(op, "tex", slot, tex_args, tex[index], node.param)}
+            factor = node.local[slot]
+            put(local, "value", factor)
+            edge = {"id": f"n{src}", "name": names[src], "local": local}
+            put(edge, "contribution", grad if factor is ONE else grad * factor)
+            inputs.append(edge)
+        entry["inputs"] = inputs
+        if node.group:
+            entry["group"] = node.group
+        yield entry
+
+
+def _matrix_entries(graph: Graph):
     for node in graph.nodes:
         entry = {"id": node.id, "name": node.name, "kind": node.kind,
                  "op": node.op.name if node.op else None, "shape": list(node.shape)}
@@ -60,25 +171,14 @@ def to_data(graph: Graph, check=None) -> dict:
         for slot, src in enumerate(node.inputs):
             source = graph.nodes[src]
             local = {"formula": graph.local_formula(node, slot),
-                     "latex": graph.local_formula(node, slot, "tex", _tex_name)}
-            if graph.matrix:
-                local["rule"] = "vjp"              # the formula is what the edge sends back, given Ḡ
-            else:
-                local.update(_number_fields("value", node.local[slot]))
+                     "latex": graph.local_formula(node, slot, "tex", _tex_name),
+                     "rule": "vjp"}                 # the formula is what the edge sends back, given Ḡ
             inputs.append({"id": source.id, "name": source.name, "local": local,
                            **_number_fields("contribution", graph.contribution(node.index, slot))})
         entry["inputs"] = inputs
         if node.group:
             entry["group"] = node.group
-        nodes.append(entry)
-    data = {"format": FORMAT_VERSION, "title": graph.title or None, "program": graph.source,
-            "output": graph.out.name,
-            "values": {k: _json_value(v) for k, v in graph.values.items()},
-            "gradients": {n.name: _json_value(n.grad) for n in graph.inputs},
-            "nodes": nodes, "warnings": list(graph.warnings)}
-    if check is not None:
-        data["check"] = check.to_data()
-    return data
+        yield entry
 
 
 def print_json(job) -> str:
@@ -87,23 +187,28 @@ def print_json(job) -> str:
 
 def render_json(graph: Graph, check=None) -> str:
     """Pretty at the top level, one node per line: readable, diffable, and fast on big graphs
-    (json's indenting encoder is pure Python; the compact one is C)."""
-    data = to_data(graph, check)
+    (json's indenting encoder is pure Python; the compact one is C). Each node is encoded as soon
+    as its entry is made, so the entries of a big graph are never all held at once."""
     lines = ["{"]
-    items = list(data.items())
-    for i, (key, value) in enumerate(items):
-        comma = "," if i < len(items) - 1 else ""
-        if key == "nodes":
-            lines.append('  "nodes": [')
-            for j, node in enumerate(value):
-                end = "," if j < len(value) - 1 else ""
-                lines.append(f"    {_compact(node)}{end}")
-            lines.append(f"  ]{comma}")
-        else:
-            lines.append(f"  {_compact(key)}: {_compact(value)}{comma}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    for key, value in _head(graph).items():
+        lines.append(f"  {_compact(key)}: {_compact(value)},")
+    lines.append('  "nodes": [')
+    encode = _ENCODER.encode
+    lines.extend(f"    {encode(entry)}," for entry in _node_entries(graph))
+    if graph.nodes:
+        lines[-1] = lines[-1][:-1]
+    lines.append("  ],")
+    tail = list(_tail(graph, {}, check).items())
+    for i, (key, value) in enumerate(tail):
+        lines.append(f"  {_compact(key)}: {_compact(value)}{',' if i < len(tail) - 1 else ''}")
+    lines.append("}\n")
+    return "\n".join(lines)                # (no `+ "\n"`: one more copy of a big document)
+
+
+# one encoder for every node (json.dumps with options builds a new one per call); the data has no
+# cycles, so no circular-reference check
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), allow_nan=False, check_circular=False)
 
 
 def _compact(value) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "), allow_nan=False)
+    return _ENCODER.encode(value)
