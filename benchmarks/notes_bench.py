@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import program  # noqa: E402
 
 from bpviz.api import Options, build_expression, build_spec, exact_values, note_for  # noqa: E402
+from bpviz.render.json_out import render_json  # noqa: E402
 from bpviz.render.latex import render_latex  # noqa: E402
 from bpviz.render.markdown import render_markdown  # noqa: E402
 
@@ -26,14 +27,17 @@ def timed(fn):
 
 def main() -> None:
     print("\nnotes (Markdown and LaTeX, chain rule for every input, no figure)")
-    print(f"{'nodes':>7} {'note model':>11} {'markdown':>9} {'latex':>8} {'md size':>9}")
-    for size in (1000, 5000):
+    print(f"{'nodes':>7} {'json':>8} {'note model':>11} {'markdown':>9} {'latex':>8} {'md size':>9} "
+          f"{'md/json':>8} {'tex/json':>9}  (target: notes <= 2x json)")
+    for size in (1000, 5000, 20000):
         text, raw = program(size)
         graph = build_expression(text, exact_values(raw))
+        _, t_json = timed(lambda: render_json(graph))
         note, t_note = timed(lambda: note_for(graph, Options()))
         md, t_md = timed(lambda: render_markdown(note))
         _, t_tex = timed(lambda: render_latex(note))
-        print(f"{len(graph.nodes):>7} {t_note:>10.3f}s {t_md:>8.3f}s {t_tex:>7.3f}s {len(md) / 1e6:>7.1f}MB")
+        print(f"{len(graph.nodes):>7} {t_json:>7.3f}s {t_note:>10.3f}s {t_md:>8.3f}s {t_tex:>7.3f}s "
+              f"{len(md) / 1e6:>7.1f}MB {(t_note + t_md) / t_json:>8.1f} {(t_note + t_tex) / t_json:>9.1f}")
     print("\nnetwork specs (YAML -> graph -> values and gradients)")
     for name, group in (("two-layer", False), ("wide", False), ("wide", True)):
         text = (ROOT / "examples" / f"{name}.yaml").read_text()

@@ -1,4 +1,7 @@
-"""Render time next to bpviz's own work, for 100, 1,000 and 5,000 nodes (run by `make bench`)."""
+"""Render time next to bpviz's own work (run by `make bench`): 100 to 5,000 nodes of a local
+diagram-like program, and 1,000 to 20,000 nodes of benchmarks/run.py's program, whose 50 inputs feed the
+whole chain (the shape that made dot's layout quadratic before figures above 400 nodes drew shared
+inputs as reference cards; docs/figures.md, "Renderers")."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import timed  # noqa: E402
+from run import program as shared_program, timed  # noqa: E402
 
 from bpviz.api import exact_values  # noqa: E402
 from bpviz.autodiff import evaluate  # noqa: E402
@@ -43,16 +46,17 @@ def main() -> None:
             print(f"({kind} renderer unavailable: {exc})")
     print()
     print("figure: bpviz work (parse..DOT text) vs Graphviz layout+render to SVG")
-    header = f"{'nodes':>6} {'bpviz':>8}" + "".join(f" {k + ' svg':>14} {'layout share':>13}" for k in renderers)
+    header = f"{'nodes':>6} {'inputs':>6} {'bpviz':>8}" + "".join(f" {k + ' svg':>14} {'layout share':>13}" for k in renderers)
     print(header)
-    for size in (100, 1000, 5000):
-        text, raw = program(size)
+    cases = [("local", size) for size in (100, 1000, 5000)] + [("shared", size) for size in (1000, 4000, 20000)]
+    for shape, size in cases:
+        text, raw = (program if shape == "local" else shared_program)(size)
         values = exact_values(raw)
         start = time.perf_counter()
         graph = evaluate(parse_program(text), values)
         source = render_dot(graph)
         ours = time.perf_counter() - start
-        row = f"{len(graph.nodes):>6} {ours:>7.3f}s"
+        row = f"{len(graph.nodes):>6} {shape:>6} {ours:>7.3f}s"
         for kind, renderer in renderers.items():
             try:
                 _, seconds = timed(lambda: render_graphviz(source, "svg", renderer, timeout=TIMEOUT))

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 from .errors import OutputError, RenderError, UsageError
 
@@ -259,17 +259,22 @@ def choose_renderer(choice: str = "auto") -> Renderer:
 
 MAX_PNG_PIXELS = 8000      # the long side of a PNG: a bitmap of a huge layout is scaled down, not
                            # allocated at full size (a 500-node chain once asked for 24 GB)
+MAX_PNG_AREA = 40_000_000  # pixels of a PNG (160 MB of RGBA): a square figure is scaled down too
+LARGE_SVG_BYTES = 4_000_000   # an SVG this large (about 1,500 nodes) is drawn as PDF by system dot itself
+TINY_TEXT_SCALE = 0.25     # pixels per point below which a PNG's 10 pt text is under 2.5 px tall
 FORMATS = ("svg", "png", "pdf")
 
 
 def render_graphviz(dot_source: str, fmt: str, renderer: Renderer, dpi: int = 144,
-                    timeout: float = 120.0) -> bytes:
+                    timeout: float = 120.0, on_cap: Optional[Callable[[str], None]] = None) -> bytes:
     """Lay out DOT text and return the figure as SVG, PNG or PDF bytes.
 
     PNG and PDF are drawn from the SVG by cairosvg, with every run of text the SVG's font lacks set
     in an installed font that has it (bpviz.fonts): neither renderer's own PNG draws every glyph
     (graphviz-pure bundles only Latin fonts). A character no installed font has is an error, not a
     box. Without the cairo library, PNG falls back to the renderer's own, where that can draw it.
+    A PNG larger than MAX_PNG_PIXELS on its long side or MAX_PNG_AREA in all is scaled down, and
+    ``on_cap`` is told what was capped.
     """
     from . import fonts
     if fmt not in FORMATS:
@@ -283,7 +288,26 @@ def render_graphviz(dot_source: str, fmt: str, renderer: Renderer, dpi: int = 14
         return _run_renderer(renderer, dot_source, "png",
                              [f"-Gdpi={dpi}", f"-Gsize={inches:.2f},{inches:.2f}"], timeout)
     svg = render_svg(dot_source, renderer, timeout)
-    return svg if fmt == "svg" else draw_svg(svg, fmt, dpi)
+    if fmt == "png":
+        found = _SIZE.search(svg[:4000].decode("utf-8", "replace"))
+        if found:
+            width, height = float(found.group(1)), float(found.group(2))
+            (out_w, out_h), full = png_size(width, height, dpi)
+            if out_w / max(width, 1.0) < TINY_TEXT_SCALE:
+                # text this small is unreadable in any font, and cairosvg, which draws every element
+                # in Python, takes a minute for a 4,000-node figure: the renderer's own PNG, at the
+                # capped size, takes seconds and the memory of the bitmap
+                message = cap_message((out_w, out_h), full, dpi)
+                if message and on_cap is not None:
+                    on_cap(message + " (drawn by the renderer, its text too small to read)")
+                return _run_renderer(renderer, dot_source, "png",
+                                     [f"-Gdpi={dpi}", f"-Gsize={out_w / dpi:.4f},{out_h / dpi:.4f}"], timeout)
+    if fmt == "pdf" and renderer.kind == "system" and len(svg) > LARGE_SVG_BYTES:
+        # cairosvg draws every element in Python (a minute for 4,000 nodes); dot's own PDF (cairo,
+        # with pango's font fallback) takes seconds. The same input gives the same bytes
+        pdf = _run_renderer(renderer, dot_source, "pdf", [], timeout)
+        return re.sub(rb"/(CreationDate|ModDate) \(D:\d{14}", rb"/\1 (D:20000101000000", pdf)
+    return svg if fmt == "svg" else draw_svg(svg, fmt, dpi, on_cap)
 
 
 def render_svg(dot_source: str, renderer: Renderer, timeout: float = 120.0) -> bytes:
@@ -312,9 +336,28 @@ _FILL_ONLY = re.compile(r'(<polygon\b[^>]*?\bstroke="(?:none|transparent)")')
 _SIZE = re.compile(r'<svg\b[^>]*?\bwidth="([\d.]+)pt"[^>]*?\bheight="([\d.]+)pt"')
 
 
-def draw_svg(svg: bytes, fmt: str, dpi: int = 144) -> bytes:
-    """A Graphviz SVG as PNG (at ``dpi``, the long side at most MAX_PNG_PIXELS) or vector PDF, by
-    cairosvg, with fallback fonts for every glyph. The same SVG gives the same bytes."""
+def png_size(width_pt: float, height_pt: float, dpi: int = 144) -> tuple:
+    """The pixel size of a PNG of a ``width_pt``×``height_pt`` figure at ``dpi``, capped to
+    MAX_PNG_PIXELS on its long side and MAX_PNG_AREA in all, and the uncapped size."""
+    full = (max(1, round(width_pt * dpi / 72)), max(1, round(height_pt * dpi / 72)))
+    scale = min(dpi / 72, MAX_PNG_PIXELS / max(width_pt, height_pt, 1.0),
+                (MAX_PNG_AREA / max(width_pt * height_pt, 1.0)) ** 0.5)
+    return (max(1, round(width_pt * scale)), max(1, round(height_pt * scale))), full
+
+
+def cap_message(size: tuple, full: tuple, dpi: int) -> Optional[str]:
+    """What a capped PNG says: its size, and the size and memory it would have needed."""
+    if size == full or (size[0] >= full[0] and size[1] >= full[1]):
+        return None
+    return (f"warning: the PNG is scaled down to {size[0]:,}×{size[1]:,} px: at --dpi {dpi} it would be "
+            f"{full[0]:,}×{full[1]:,} px ({full[0] * full[1] * 4 / 1e9:.1f} GB to draw; at most "
+            f"{MAX_PNG_PIXELS:,} px a side and {MAX_PNG_AREA / 1e6:g} megapixels): write SVG (-o FILE.svg) "
+            f"for every detail")
+
+
+def draw_svg(svg: bytes, fmt: str, dpi: int = 144, on_cap: Optional[Callable[[str], None]] = None) -> bytes:
+    """A Graphviz SVG as PNG (at ``dpi``, capped by png_size: ``on_cap`` hears what was capped) or
+    vector PDF, by cairosvg, with fallback fonts for every glyph. The same SVG gives the same bytes."""
     from . import fonts
     import cairosvg
     try:
@@ -336,9 +379,11 @@ def draw_svg(svg: bytes, fmt: str, dpi: int = 144) -> bytes:
         return re.sub(rb"/(CreationDate|ModDate) \(D:\d{14}", rb"/\1 (D:20000101000000", pdf)
     size = _SIZE.search(text)
     width, height = (float(size.group(1)), float(size.group(2))) if size else (72.0, 72.0)
-    scale = min(dpi / 72, MAX_PNG_PIXELS / max(width, height, 1.0))
-    return cairosvg.svg2png(bytestring=data, output_width=max(1, round(width * scale)),
-                            output_height=max(1, round(height * scale)))
+    (out_w, out_h), full = png_size(width, height, dpi)
+    message = cap_message((out_w, out_h), full, dpi)
+    if message and on_cap is not None:
+        on_cap(message)
+    return cairosvg.svg2png(bytestring=data, output_width=out_w, output_height=out_h)
 
 
 def _run_renderer(renderer: Renderer, dot_source: str, fmt: str, extra: list, timeout: float) -> bytes:

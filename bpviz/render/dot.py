@@ -22,7 +22,15 @@ FONT = "Arial"
 AUTO_BOTH_LIMIT = 40        # edges; beyond this, "auto" edge labels are numeric only
 AUTO_NONE_LIMIT = 400       # edges; beyond this, "auto" draws no edge labels
 FAST_LAYOUT_NODES = 150     # beyond this, cap dot's network simplex and crossing minimisation:
-FAST_LAYOUT = dict(nslimit="2", nslimit1="2", mclimit="0.1", searchsize="10")  # 10x faster layouts
+FAST_LAYOUT = dict(nslimit="2", nslimit1="2", mclimit="0.1", searchsize="10")
+# Above FIGURE_NODES (--large): nslimit is a multiple of the node count (2 never capped anything), so
+# no network-simplex iterations when placing nodes, and one crossing-minimisation pass (remincross off).
+# A node used far apart is drawn once, next to its first use, and a use more than LEAF_SPAN (a leaf) or
+# REF_SPAN ranks after the first gets a small reference card with its name: edges from a shared input
+# across the whole figure made dot's layout quadratic (1,000 nodes: 445,000 virtual nodes, 100 s;
+# docs/figures.md, "Renderers"). A network's layer uses its inputs in one rank: no reference cards.
+LEAF_SPAN, REF_SPAN = 2, 16
+LARGE_LAYOUT = dict(nslimit="0", mclimit="0.05", searchsize="10", remincross="false")
 # Networks (docs/figures.md, "Networks"): drawn top to bottom; a spec's figure groups neurons above
 # NETWORK_GROUP_NODES scalar nodes (bpviz.api), and above NETWORK_LABEL_EDGES edges "auto" draws no
 # edge labels and neuron cards leave their weights out (they stay in the JSON, the table and the note)
@@ -289,7 +297,7 @@ def _graphviz(job, fmt: str) -> bytes:
     elif len(graph.nodes) > FAST_LAYOUT_NODES:
         job.say(f"laying out {len(graph.nodes):,} nodes with the {renderer.kind} renderer")
     return render_graphviz(print_dot(job), fmt, renderer, dpi=options.dpi,
-                           timeout=LARGE_TIMEOUT if options.large else TIMEOUT)
+                           timeout=LARGE_TIMEOUT if options.large else TIMEOUT, on_cap=job.say)
 
 
 class _Figure:
@@ -365,7 +373,10 @@ class _Figure:
         ranksep = ("0.55" if across else "0.45") if self.edge_mode == "none" else ("0.25" if across else "0.2")
         dot.attr(rankdir=rankdir, bgcolor=p["bg"], fontname=FONT, fontcolor=p["text"],
                  nodesep="0.25" if self.network else "0.35", ranksep=ranksep, pad="0.25", newrank="true")
-        if len(g.nodes) > FAST_LAYOUT_NODES:
+        large = too_large(g)
+        if large:
+            dot.attr(**LARGE_LAYOUT)
+        elif len(g.nodes) > FAST_LAYOUT_NODES:
             dot.attr(**FAST_LAYOUT)
         heading = self.heading()
         if heading:
@@ -378,11 +389,21 @@ class _Figure:
             if node.index not in self.folded:
                 dot.node(node.id, html_label(self.node_label(node)), **self.node_style(node))
         main = self._main_path()
+        used: dict = {}
+        rank = _ranks(g, set(range(len(g.nodes)))) if large else None
         for src, dst, slot in g.edges():
             if src in self.folded:
                 continue
             style = self.edge_style(src, dst, slot)
             tail, head = g.nodes[src].id, g.nodes[dst].id
+            if large:
+                # a use far from the first: a reference card beside it
+                if src in used and rank[dst] - used[src] > (REF_SPAN if g.nodes[src].inputs else LEAF_SPAN):
+                    ref = f"{tail}_r{dst}_{slot}"
+                    dot.node(ref, html(g.nodes[src].name), shape="box", style="rounded,dashed",
+                             fontsize="11", margin="0.03,0.01", **self._ref_style(g.nodes[src]))
+                    tail = ref
+                used.setdefault(src, rank[dst])
             weight = MAIN_PATH_WEIGHT if (src, dst) in main else 1
             label = style.pop("label", None)
             if label is None:
@@ -446,6 +467,11 @@ class _Figure:
         for i, key in sorted(keys.items()):
             ranks.setdefault(rank[i], []).append((key, g.nodes[i].id))
         return [[node_id for key, node_id in sorted(items)] for r, items in sorted(ranks.items()) if len(items) > 1]
+
+    def _ref_style(self, node: Node) -> dict:
+        """A reference card's colours: its leaf's border, dimmed like it under --highlight."""
+        style = self.node_style(node)
+        return {k: v for k, v in style.items() if k == "color"}
 
     def node_style(self, node: Node) -> dict:
         p = self.p

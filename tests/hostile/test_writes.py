@@ -106,14 +106,41 @@ def test_png_size_is_capped(monkeypatch):
     from bpviz import write as write_module
     if write_module.cairo_missing():
         pytest.skip(write_module.cairo_missing())
-    huge = (b'<svg width="100000pt" height="50pt" viewBox="0 0 100000 50" xmlns="http://www.w3.org/2000/svg">'
-            b'<rect width="100000" height="50" fill="red"/></svg>')
+    huge = (b'<svg width="20000pt" height="50pt" viewBox="0 0 20000 50" xmlns="http://www.w3.org/2000/svg">'
+            b'<rect width="20000" height="50" fill="red"/></svg>')
     monkeypatch.setattr(write_module.subprocess, "run", lambda args, **kw:
                         type("P", (), {"returncode": 0, "stdout": huge, "stderr": b""})())
     renderer = write_module.Renderer("embedded", "graphviz-pure", "0", "test")
-    png = write_module.render_graphviz("digraph {}", "png", renderer, dpi=600)
+    said = []
+    png = write_module.render_graphviz("digraph {}", "png", renderer, dpi=600, on_cap=said.append)
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-    assert width == write_module.MAX_PNG_PIXELS and height <= 8
+    assert width == write_module.MAX_PNG_PIXELS and height <= 20
+    assert len(said) == 1 and "8,000×20 px" in said[0] and "166,667×417 px" in said[0]
+
+
+def test_png_area_is_capped():
+    """A square figure is capped by area too: at most MAX_PNG_AREA pixels (160 MB of bitmap)."""
+    from bpviz.write import MAX_PNG_AREA, png_size
+    (width, height), full = png_size(3000, 3000, 600)
+    assert width * height <= MAX_PNG_AREA * 1.001 and full == (25000, 25000)   # rounding
+
+
+def test_png_with_unreadable_text_comes_from_the_renderer(monkeypatch):
+    """A PNG scaled so far down that its text is under 2.5 px is the renderer's own, at the capped
+    size (cairosvg takes a minute on a 4,000-node figure), and the warning says so."""
+    from bpviz import write as write_module
+    if write_module.cairo_missing():
+        pytest.skip(write_module.cairo_missing())
+    huge = b'<svg width="100000pt" height="50pt" viewBox="0 0 100000 50" xmlns="http://www.w3.org/2000/svg"></svg>'
+    seen = []
+    monkeypatch.setattr(write_module.subprocess, "run", lambda args, **kw: seen.append(args) or
+                        type("P", (), {"returncode": 0, "stdout": huge if "-Tsvg" in args else b"png",
+                                       "stderr": b""})())
+    renderer = write_module.Renderer("embedded", "graphviz-pure", "0", "test")
+    said = []
+    assert write_module.render_graphviz("digraph {}", "png", renderer, dpi=144, on_cap=said.append) == b"png"
+    assert "-Tpng" in seen[-1] and "-Gsize=55.5556,0.0278" in seen[-1]
+    assert "drawn by the renderer" in said[0]
 
 
 def test_png_size_is_capped_without_cairo(monkeypatch):
