@@ -366,6 +366,7 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
         result.display = output
     else:
         result.files.append((options.out or "-", output))
+    result.warnings += [w for w in job.warnings + drawn.warnings if w not in result.warnings]
     return result
 
 

@@ -11,7 +11,7 @@ so ``bpviz --help`` stays fast.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -26,10 +26,15 @@ class Job:
     check: Optional[object] = None   # bpviz.check.CheckReport, with --check
     note: Optional[object] = None    # bpviz.render.note.Note, for note formats
     progress: Optional[Callable] = None   # str -> None: tells the user about slow work as it starts
+    warnings: list = field(default_factory=list)   # what a printer had to change (a capped PNG), for the user
 
     def say(self, message: str) -> None:
         if self.progress is not None:
             self.progress(message)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
 
 
 @dataclass(frozen=True)

@@ -297,7 +297,7 @@ def _graphviz(job, fmt: str) -> bytes:
     elif len(graph.nodes) > FAST_LAYOUT_NODES:
         job.say(f"laying out {len(graph.nodes):,} nodes with the {renderer.kind} renderer")
     return render_graphviz(print_dot(job), fmt, renderer, dpi=options.dpi,
-                           timeout=LARGE_TIMEOUT if options.large else TIMEOUT, on_cap=job.say)
+                           timeout=LARGE_TIMEOUT if options.large else TIMEOUT, on_cap=job.warn)
 
 
 class _Figure:
