@@ -331,10 +331,11 @@ def evaluate_arrays(graph: Graph, values: Mapping, hint: Callable = at_hint,
         except DomainError as exc:
             raise _located(graph, node, exc, [None] * len(results), "the derivative: ") from None
         if node.op.kink and not callable(node.op.kink):
-            at = np.argwhere(np.asarray(tensor.to_float(tensor.as_array(args[0])) == 0))
-            if at.size:
-                index = tensor.index_text(tuple(int(i) for i in at[0]))
-                more = f" (and {len(at) - 1} more entries)" if len(at) > 1 else ""
+            zero = np.asarray(tensor.to_float(tensor.as_array(args[0])) == 0)
+            if zero.any():
+                index = tensor.index_text(tensor.first_index(zero))
+                count = int(zero.sum())
+                more = f" (and {count - 1} more entries)" if count > 1 else ""
                 graph.warnings.append(f"{node.name} = {graph.formula(node)} is not differentiable at "
                                       f"{_shown(graph.nodes[node.inputs[0]])}{index} = 0{more}; using the "
                                       f"convention {node.op.kink}")

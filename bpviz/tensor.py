@@ -29,7 +29,6 @@ MAX_ENTRIES = 20_000_000     # entries in one array
 MAX_DIMS = 2
 
 Shape = tuple
-STRUCTURAL = ("matmul", "transpose", "sum", "mean", "softmax")
 
 
 # -- shapes ---------------------------------------------------------------------------------------
@@ -142,10 +141,6 @@ def reduced_axes(operand: Shape, out: Shape) -> tuple:
 
 
 # -- arrays -----------------------------------------------------------------------------------------
-
-def is_array(value) -> bool:
-    return isinstance(value, np.ndarray)
-
 
 def exact(a: np.ndarray) -> bool:
     return a.dtype == object
@@ -359,13 +354,9 @@ DOMAINS = {
 
 # -- the walker's two steps: forward and vector-Jacobian product --------------------------------------
 
-def elementwise(op) -> bool:
-    return op.name not in STRUCTURAL
-
-
 def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
     """The node's value from its operands' values (arrays)."""
-    if op.name in STRUCTURAL:
+    if op.structural:
         return _structural_forward(op.name, same_kind(args), param)
     arrays = same_kind(args)
     if exact(arrays[0]) and all(a.size <= MAX_EXACT_ENTRIES for a in arrays):
@@ -387,7 +378,7 @@ def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
         _first_bad(domain[0](wide, param), domain[1], names, arrays)
     with np.errstate(all="ignore"):
         out = np.asarray(FLOAT_RULES[op.name][0](wide, param), dtype=float)
-    _check_finite(out, op.name, names, arrays)
+    _check_finite(out, names, arrays)
     return out
 
 
@@ -413,7 +404,7 @@ def local(op, args: list, out: np.ndarray, param) -> tuple:
     for d in ds:
         d = np.broadcast_to(np.asarray(d, dtype=float), out.shape)
         if not np.all(np.isfinite(d)):
-            index = tuple(int(i) for i in np.argwhere(~np.isfinite(d))[0])
+            index = first_index(~np.isfinite(d))
             raise DomainError(f"{op.name} has no finite derivative at entry {index_text(index)}")
         result.append(d)
     return tuple(result)
@@ -484,10 +475,16 @@ def _structural_forward(name: str, args: list, param) -> np.ndarray:
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
+def first_index(mask) -> tuple:
+    """The first entry where ``mask`` holds, as a tuple (``()`` for a 0-d mask)."""
+    mask = np.asarray(mask)
+    return tuple(int(i) for i in np.argwhere(mask)[0]) if mask.ndim else ()
+
+
 def _first_bad(mask, message: str, names, arrays) -> None:
     mask = np.asarray(mask)
     if mask.any():
-        index = tuple(int(i) for i in np.argwhere(mask)[0]) if mask.ndim else ()
+        index = first_index(mask)
         x = _operand_at(names, arrays, 0, index)
         y = _operand_at(names, arrays, 1, index) if len(arrays) > 1 else ""
         raise DomainError(message.format(x=x, y=y))
@@ -504,15 +501,17 @@ def _indexed(name: str, own: tuple) -> str:
 
 
 def _operand_at(names, arrays, i: int, index: tuple) -> str:
+    """Operand ``i`` at its own entry for ``index`` of the result: ``b[2] = 0.5`` (exact stays exact)."""
     shown = names[i] if i < len(names) else "the operand"
     own = _own(arrays[i], index)
-    return f"{_indexed(shown, own)} = {fmt(float(arrays[i][own]), 6)}"
+    value = arrays[i][own]
+    return f"{_indexed(shown, own)} = {fmt(value if isinstance(value, Fraction) else float(value), 6)}"
 
 
-def _check_finite(out: np.ndarray, opname: str, names, arrays) -> None:
+def _check_finite(out: np.ndarray, names, arrays) -> None:
     bad = ~np.isfinite(out)
     if bad.any():
-        index = tuple(int(i) for i in np.argwhere(bad)[0]) if out.ndim else ()
+        index = first_index(bad)
         args = ", ".join(_operand_at(names, arrays, i, index) for i in range(len(arrays)))
         what = "overflows a 64-bit float" if np.isinf(out[index]) else "is not a number (NaN)"
         raise DomainError(f"the result {what} at entry {index_text(index) or '(the scalar)'}: {args}")
@@ -525,11 +524,7 @@ def _entry_error(exc, index: tuple, names, arrays) -> DomainError:
                                                  else "the result is too large for a 64-bit float")
     if not index:
         return DomainError(message)
-    shown = []
-    for i, a in enumerate(arrays):
-        if a.ndim:
-            own = _own(a, index)
-            shown.append(f"{_indexed(names[i] if i < len(names) else 'operand', own)} = {fmt(a[own], 6)}")
+    shown = [_operand_at(names, arrays, i, index) for i, a in enumerate(arrays) if a.ndim]
     return DomainError(f"{message}, at {' and '.join(shown)}")
 
 
