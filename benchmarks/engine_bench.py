@@ -161,6 +161,11 @@ def main(argv: list) -> None:
     if importlib.util.find_spec("micrograd") is None:
         raise SystemExit("engine_bench.py needs micrograd: pip install -e '.[bench]' (make bench does)")
     py = sys.executable
+    # An installed bpviz has its bytecode (pip compiles it at install time); an editable tree under
+    # PYTHONDONTWRITEBYTECODE would be compiled from source by every process, so compile it once here.
+    import compileall
+    for tree in [ROOT / "bpviz"] + ([Path(before) / "bpviz"] if before else []):
+        compileall.compile_dir(str(tree), quiet=1)
     bpviz = str(BIN / "bpviz")
     ref = [py, str(HERE / "reference_cli.py")]
     tmp = Path(tempfile.mkdtemp(prefix="bpviz-bench-"))

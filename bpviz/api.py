@@ -175,6 +175,8 @@ class Options:
     figure: bool = True
     tex_fragment: bool = False
     md_fragment: bool = False
+    frames: Optional[str] = None           # a folder for the step-through frames (step-01.svg ...)
+    frames_format: str = "svg"             # svg | png
 
     @classmethod
     def make(cls, **settings) -> "Options":
@@ -186,7 +188,7 @@ class Options:
         from .render.prose import LANGUAGES
         from .write import RENDERERS
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen)
-        for name in ("out", "format", "highlight"):
+        for name in ("out", "format", "highlight", "frames"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise UsageError(f"--{name} must be text, not {getattr(self, name)!r}")
         if self.out == "":
@@ -203,6 +205,11 @@ class Options:
         for name in ("wrt", "params"):
             set_(name, _names(getattr(self, name), name))
         set_("lr", _rate(self.lr))
+        if not isinstance(self.frames_format, str) or self.frames_format.lower() not in ("svg", "png"):
+            raise UsageError(f"--frames-format must be svg or png, not {self.frames_format!r}")
+        set_("frames_format", self.frames_format.lower())
+        if self.frames == "":
+            raise UsageError("--frames needs a folder name")
         if self.lang not in LANGUAGES:
             raise UsageError(f"--lang must be one of {', '.join(LANGUAGES)}, not {self.lang!r}")
         if self.renderer not in RENDERERS:
@@ -280,6 +287,7 @@ class Result:
     check: Optional[CheckReport] = None
     note: Optional[object] = None          # bpviz.render.note.Note, for .md and .tex
     files: list = field(default_factory=list)   # [(path, str | bytes)]; "-" is standard output
+    directories: list = field(default_factory=list)   # folders ``write`` makes first (--frames DIR)
     display: Optional[object] = None       # what the terminal printer shows (a rich renderable)
     warnings: list = field(default_factory=list)
     layout: Optional[object] = None        # a drawn figure's bpviz.render.dot.FigureLayout
@@ -291,7 +299,7 @@ class Result:
 
     def write(self) -> None:
         from .write import write_files
-        write_files(self.files)
+        write_files(self.files, tuple(self.directories))
 
     def check_failure(self) -> Optional[CheckFailed]:
         """The error to report when ``--check`` found a disagreement, else None."""
@@ -359,6 +367,10 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
     if chosen.note:
         figure, result.files = _note_figure(chosen, drawn, grouped, result)
         result.note = job.note = note_for(graph, options, figure)
+    if options.frames is not None:
+        from .render.steps import frames
+        result.directories.append(options.frames)
+        result.files += frames(drawn, options.frames, options.frames_format)
     output = chosen.render(drawn if chosen.draws else job)
     if chosen.draws:
         _figure_done(result, drawn, grouped, output, chosen.name)

@@ -48,6 +48,12 @@ class _Stderr:
             _Stderr._console = Console(stderr=True, highlight=False, soft_wrap=True)
         self._console.print(*args, **kwargs)
 
+    @staticmethod
+    def plain(text: str) -> None:
+        """An unstyled status line (`wrote …`): no rich import on the tiny job's path."""
+        sys.stderr.write(terminal_text(text) + "\n")
+        sys.stderr.flush()
+
 
 stderr = _Stderr()
 
@@ -139,6 +145,12 @@ OUTPUT_OPTIONS = {
                                             "into a larger note.")),
     "tex_fragment": (bool, typer.Option(False, "--tex-fragment",
                                         help="Write only the LaTeX body, to \\input{} it.")),
+    "frames": (Optional[str], typer.Option(
+        None, "--frames", metavar="DIR",
+        help="Also write the step-through of the backward pass as numbered frames in DIR "
+             "(step-01.svg, ...), one per step of the -o FILE.html page.")),
+    "frames_format": (str, typer.Option("svg", "--frames-format", metavar="svg|png",
+                                        help="The frames' format.")),
 }
 
 
@@ -179,7 +191,7 @@ def show(source, options) -> None:
         Console(highlight=False).print(result.display)
     result.write()
     if result.written:
-        stderr.print(f"wrote {_escape(', '.join(result.written))}")
+        stderr.plain(f"wrote {', '.join(result.written)}")
     failure = result.check_failure()
     if failure is not None:
         raise failure

@@ -44,8 +44,11 @@ def read_text(source: str, limit: int, error: type, what: str) -> str:
         raise error(f"{name}: not UTF-8 text (byte {exc.start + 1} is {data[exc.start]:#04x})") from None
 
 
-def write_files(files: list) -> None:
+def write_files(files: list, directories: tuple = ()) -> None:
     """Write every ``(path, content)`` all-or-nothing; ``-`` is standard output.
+
+    ``directories`` are made first when missing (slide frames, a note's assets folder) and removed
+    again, if still empty, when the writing fails.
 
     Every target is checked first; new contents go to hidden temporary files beside their targets;
     only when all are staged are they renamed into place (an existing file keeps its mode, a
@@ -53,6 +56,43 @@ def write_files(files: list) -> None:
     back. Device files and pipes (``/dev/null``, ``/dev/stdout``) are written directly, never
     replaced. Temporary files are removed on every exit path, Ctrl-C included.
     """
+    made = _make_directories(directories)
+    try:
+        _write_all(files)
+    except BaseException:
+        for directory in reversed(made):
+            try:
+                os.rmdir(directory)
+            except OSError:
+                pass
+        raise
+
+
+def _make_directories(directories) -> list:
+    """Make the missing ones (parents too); the list of those made, outermost first."""
+    made: list = []
+    for directory in directories:
+        missing = []
+        path = Path(directory)
+        while not path.exists() and path != path.parent:
+            missing.append(path)
+            path = path.parent
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"cannot make the folder {directory}: {path} is a file")
+        for path in reversed(missing):
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise OutputError(f"cannot make the folder {directory}: {exc.strerror or exc}") from None
+            made.append(str(path))
+        if not Path(directory).is_dir():
+            raise OutputError(f"cannot write into {directory}: it is not a folder")
+    return made
+
+
+def _write_all(files: list) -> None:
     targets = [_Target(path, _bytes(content)) for path, content in files if path != "-"]
     seen: dict = {}
     for target in targets:
