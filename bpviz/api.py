@@ -462,4 +462,20 @@ def note_for(graph: Graph, options: Options, figure=None):
                       figure=figure or Figure(reason="no_figure"))
 
 
-__all__ = ["Source", "Options", "Result", "run", "note_for", "build_expression", "build_spec", "exact_values"]
+def note_markdown(graph: Graph, options: Options) -> str:
+    """The Markdown note of an evaluated graph as a fragment, for a figure shown just above it (a
+    ```bpviz block of `bpviz md`, a notebook): no title, no figure link of its own."""
+    from dataclasses import replace
+    from .render.note import Figure
+    if options.lr is not None and graph.spec is None and not options.params:
+        raise UsageError("lr updates parameters: say which inputs they are, e.g. param=w,b "
+                         "(the others are data and stay as they are)")
+    if options.params and options.lr is None and graph.spec is None:
+        raise UsageError("param names what lr updates; give lr too")
+    options = replace(options, format="md", out=None, md_fragment=True, figure=True, embed=False)
+    job = Job(graph=graph, options=options)
+    job.note = note_for(graph, options, Figure(reason="shown_above"))
+    return printer("md").render(job)
+
+
+__all__ = ["Source", "Options", "Result", "run", "note_for", "note_markdown", "build_expression", "build_spec", "exact_values"]

@@ -336,6 +336,151 @@ def read_spec(file: str) -> tuple:
 
 @app.command()
 @friendly
+def md(
+    paths: List[str] = typer.Argument(..., metavar="PATH...",
+                                      help="Markdown notes, or folders searched for *.md."),
+    in_place: bool = typer.Option(False, "--in-place", "-i",
+                                  help="Keep each ```bpviz block and put its figure right after it, between "
+                                       "<!-- bpviz:begin --> and <!-- bpviz:end --> markers (re-runs replace "
+                                       "only that part)."),
+    out: Optional[str] = typer.Option(None, "-o", "--out", metavar="OUT.md",
+                                      help="Write a new note instead, every block replaced by its figure "
+                                           "(one PATH only)."),
+    assets: str = typer.Option("assets", "--assets", metavar="DIR",
+                               help="The images' folder, relative to the note written."),
+    format: str = typer.Option("svg", "--format", "-f", metavar="svg|png",
+                               help="Image format of blocks that do not say (format=png in a block)."),
+    obsidian: bool = typer.Option(False, "--obsidian", help="Link images as Obsidian embeds: ![[...]]."),
+    prune: bool = typer.Option(False, "--prune",
+                               help="Delete images NOTE-<12 hex>.* in the assets folder that no block "
+                                    "links any more."),
+    watch: bool = typer.Option(False, "--watch", "-w",
+                               help="Stay running and render a note again each time it is saved "
+                                    "(Ctrl-C stops)."),
+) -> None:
+    """Render the ```bpviz blocks of Markdown notes into figures (and derivations) in place.
+
+    A block holds an expression program or a YAML spec; its info string takes the options of
+    expr/spec without --, e.g. ```bpviz at="w=2, x=-2" highlight=w lang=zh note
+
+    Example: bpviz md notes/ --in-place
+    """
+    from .mdnotes import IMAGE_FORMATS, Plan, notes_in
+    if in_place == (out is not None):
+        raise UsageError("say where the result goes: --in-place (blocks stay, figures go after them) "
+                         "or -o OUT.md (a new note)")
+    if format.lower() not in IMAGE_FORMATS:
+        raise UsageError(f"--format must be svg or png, not {format!r}")
+    notes = notes_in(paths)
+    if out is not None:
+        if len(notes) != 1 or Path(paths[0]).is_dir() or len(paths) != 1:
+            raise UsageError("-o OUT.md takes one note; for several, use --in-place")
+        if os.path.realpath(out) == os.path.realpath(notes[0]):
+            raise UsageError(f"-o {out} is the note itself: use --in-place")
+        if watch:
+            raise UsageError("--watch goes with --in-place")
+    if not notes:
+        raise InputError(f"no Markdown notes (*.md) in {', '.join(paths)}")
+
+    def plan(note: Path) -> Plan:
+        target = Path(out) if out is not None else note
+        folder = Path(assets) if os.path.isabs(assets) else target.parent / assets
+        return Plan(source=note, target=target, assets=folder, in_place=out is None, obsidian=obsidian,
+                    image_format=format.lower(), prune=prune)
+
+    failures = _render_notes([plan(n) for n in notes])
+    if watch:
+        _watch(notes, plan)
+    elif failures:
+        raise typer.Exit(1)
+
+
+def _render_notes(plans: list, quiet_unchanged: bool = False) -> int:
+    """Render notes, one line each; failures as PATH:LINE: message. Returns how many failed."""
+    from .mdnotes import find_blocks, process, render_block
+    counts = {}
+    for plan in plans:
+        try:
+            counts[plan.source] = len(find_blocks(plan.source.read_text("utf-8", errors="replace")))
+        except OSError:
+            counts[plan.source] = 0
+    total = sum(counts.values())
+    bar = None
+    if total > 1 and sys.stderr.isatty():
+        from rich.progress import Progress
+        bar = Progress(transient=True, console=None)
+        bar.start()
+        task = bar.add_task("rendering", total=total)
+    failed = 0
+    try:
+        for plan in plans:
+            done = [0]
+
+            def render(block, folder, fmt, _done=done):
+                result = render_block(block, folder, fmt)
+                _done[0] += 1
+                if bar is not None:
+                    bar.advance(task)
+                return result
+            try:
+                report = process(plan, render)
+            except BpvizError as exc:
+                failed += 1
+                stderr.print(f"[bold red]error:[/] {_escape(exc.message)}")
+                continue
+            finally:
+                if bar is not None:
+                    bar.advance(task, max(counts[plan.source] - done[0], 0))
+            for failure in report.failures:
+                stderr.plain(str(failure))
+            failed += len(report.failures)
+            if not report.blocks:
+                stderr.plain(f"{plan.source}: no bpviz blocks; left untouched")
+            elif report.changed or report.rendered or not quiet_unchanged:
+                what = (f"{report.blocks} block{'s' * (report.blocks != 1)}, {report.rendered} rendered"
+                        + (f", {len(report.failures)} failed" if report.failures else "")
+                        + (f", {len(report.removed)} stale image{'s' * (len(report.removed) != 1)} removed"
+                           if report.removed else ""))
+                where = plan.target if plan.target != plan.source else plan.source
+                stderr.plain(f"{where}: {what}" + ("" if report.changed else "; unchanged"))
+    finally:
+        if bar is not None:
+            bar.stop()
+    return failed
+
+
+def _watch(notes: list, plan) -> None:
+    """Render a note again whenever it is saved; bpviz's own writes are recognised and skipped."""
+    import hashlib
+    from watchfiles import Change, watch
+    sums = {}
+
+    def digest(path: Path):
+        try:
+            return hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError:
+            return None
+    for note in notes:
+        sums[os.path.realpath(note)] = digest(note)
+    wanted = {os.path.realpath(n): n for n in notes}
+    folders = sorted({os.path.dirname(k) for k in wanted})
+    stderr.plain(f"watching {len(notes)} note{'s' * (len(notes) != 1)}; Ctrl-C stops")
+    try:
+        for changes in watch(*folders, debounce=200, step=50, recursive=False,
+                             watch_filter=lambda change, path: change != Change.deleted
+                             and os.path.realpath(path) in wanted):
+            for key in sorted({os.path.realpath(path) for _, path in changes}):
+                now = digest(Path(key))
+                if now is None or now == sums.get(key):
+                    continue                    # bpviz's own write, or a save that changed nothing
+                _render_notes([plan(wanted[key])], quiet_unchanged=False)
+                sums[key] = digest(Path(key))
+    except KeyboardInterrupt:
+        stderr.plain("stopped watching")
+
+
+@app.command()
+@friendly
 def doctor() -> None:
     """Show which Graphviz renderer bpviz will use for SVG/PNG and why, and which optional tools
     (PDF figures, LaTeX, Chinese LaTeX) this machine has."""

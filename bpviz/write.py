@@ -21,6 +21,16 @@ def read_text(source: str, limit: int, error: type, what: str) -> str:
     """The UTF-8 text of a file, or of standard input for ``-``, read with a cap: a larger input
     (``/dev/zero``, an endless pipe) is refused after ``limit`` bytes instead of read whole."""
     name = "standard input" if source == "-" else source
+    data = read_bytes(source, limit, error, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{name}: not UTF-8 text (byte {exc.start + 1} is {data[exc.start]:#04x})") from None
+
+
+def read_bytes(source: str, limit: int, error: type, what: str) -> bytes:
+    """The bytes of a file (``-``: standard input), refused beyond ``limit`` bytes."""
+    name = "standard input" if source == "-" else source
     try:
         if source == "-":
             stream = getattr(sys.stdin, "buffer", None)
@@ -38,17 +48,16 @@ def read_text(source: str, limit: int, error: type, what: str) -> str:
         raise error(f"{name}: cannot read it: {exc.strerror or exc}") from None
     if len(data) > limit:
         raise error(f"{name}: {what} is larger than {limit / 1e6:g} MB")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise error(f"{name}: not UTF-8 text (byte {exc.start + 1} is {data[exc.start]:#04x})") from None
+    return data
 
 
-def write_files(files: list, directories: tuple = ()) -> None:
+def write_files(files: list, directories: tuple = (), unchanged: Optional[dict] = None) -> None:
     """Write every ``(path, content)`` all-or-nothing; ``-`` is standard output.
 
     ``directories`` are made first when missing (slide frames, a note's assets folder) and removed
-    again, if still empty, when the writing fails.
+    again, if still empty, when the writing fails. ``unchanged`` maps paths to the bytes they held
+    when read: if one of them holds anything else just before the files go into place (the user
+    saved the note meanwhile), nothing is written.
 
     Every target is checked first; new contents go to hidden temporary files beside their targets;
     only when all are staged are they renamed into place (an existing file keeps its mode, a
@@ -58,7 +67,7 @@ def write_files(files: list, directories: tuple = ()) -> None:
     """
     made = _make_directories(directories)
     try:
-        _write_all(files)
+        _write_all(files, unchanged or {})
     except BaseException:
         for directory in reversed(made):
             try:
@@ -66,6 +75,17 @@ def write_files(files: list, directories: tuple = ()) -> None:
             except OSError:
                 pass
         raise
+
+
+def remove_files(paths: list) -> None:
+    """Delete files (stale images of ``bpviz md --prune``); one already gone is no error."""
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise OutputError(f"cannot remove {path}: {exc.strerror or exc}") from None
 
 
 def _make_directories(directories) -> list:
@@ -92,7 +112,7 @@ def _make_directories(directories) -> list:
     return made
 
 
-def _write_all(files: list) -> None:
+def _write_all(files: list, unchanged: dict) -> None:
     targets = [_Target(path, _bytes(content)) for path, content in files if path != "-"]
     seen: dict = {}
     for target in targets:
@@ -105,6 +125,15 @@ def _write_all(files: list) -> None:
         for target in targets:
             staged.append(target)           # before staging, so a half-written temp file is removed too
             target.stage()
+        for path, before in unchanged.items():
+            try:
+                with open(path, "rb") as handle:
+                    now = handle.read(len(before) + 1)
+            except OSError:
+                now = None
+            if now != before:
+                raise OutputError(f"{path} changed on disk while bpviz worked on it; nothing was written "
+                                  f"(run again to render the saved version)")
         _commit([t for t in staged if t.tmp is not None])
     finally:
         for target in staged:

@@ -137,6 +137,8 @@ def _head(note: Note) -> list:
 
 def _figure(note: Note) -> list:
     x = note.text
+    if note.figure.reason == "shown_above":       # bpviz md and notebooks put the figure right above
+        return []
     if note.figure.link:
         return [f"![{md_text(x['figure_alt'])}]({md_link_target(note.figure.link)})", "",
                 f"*{x['figure_caption']}*", ""]

@@ -1,0 +1,378 @@
+"""`bpviz md`: ```bpviz blocks of Markdown notes rendered in place, idempotently, never losing a note."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from markdown_it import MarkdownIt
+from typer.testing import CliRunner
+
+from bpviz import mdnotes
+from bpviz.cli import app
+from conftest import COLAH, NG, NG_AT_TEXT, ROOT
+from notes_support import markdown_formulas, mathjax_errors
+
+runner = CliRunner()
+
+NOTE = f"""# Backprop study
+
+Andrew Ng's graph:
+
+```bpviz at="{NG_AT_TEXT}" highlight=w renderer=embedded
+{NG}
+```
+
+A fan-out, with its derivation, in a quote:
+
+> ~~~bpviz at="a=2, b=1" note renderer=embedded
+> {COLAH}
+> ~~~
+
+- inside a list:
+
+  ````bpviz at="x=3" renderer=embedded
+  J = x**2
+  ````
+
+A spec:
+
+```bpviz renderer=embedded
+title: one neuron
+graph:
+  z: w*x + b
+  J: sigmoid(z)
+values: {{w: 2, x: 3, b: -1}}
+```
+
+Ordinary code stays as it is:
+
+```python
+print("not a bpviz block")
+```
+"""
+
+
+def md(*args):
+    return runner.invoke(app, ["md", *map(str, args)])
+
+
+def note_in(tmp_path, text=NOTE, name="study.md") -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def images(text: str) -> list:
+    """The image sources of a note, as a CommonMark reader sees them."""
+    found = []
+
+    def walk(tokens):
+        for token in tokens:
+            if token.type == "image":
+                found.append(unquote(token.attrs["src"]))     # markdown-it percent-encodes
+            walk(token.children or [])
+    walk(MarkdownIt("commonmark").parse(text))
+    return found
+
+
+def test_in_place_keeps_every_fence_and_links_an_image_after_it(tmp_path, golden):
+    note = note_in(tmp_path)
+    result = md(note, "--in-place")
+    assert result.exit_code == 0, result.output
+    text = note.read_text(encoding="utf-8")
+    golden("md/in-place.md", text)
+    for fence in ("```bpviz at=", "> ~~~bpviz", "  ````bpviz", "```python"):
+        assert fence in text
+    sources = images(text)
+    assert len(sources) == 4
+    for src in sources:
+        assert re.fullmatch(r"assets/study-[0-9a-f]{12}\.svg", src)
+        assert (tmp_path / src).read_text().lstrip().startswith(("<?xml", "<svg"))
+    # markers carry the block's hash: sha256 of the info string, a newline and the body
+    first = mdnotes.find_blocks(text)[0]
+    assert f"<!-- bpviz:begin {first.hash} -->" in text
+    assert first.hash == __import__("hashlib").sha256(
+        f'bpviz at="{NG_AT_TEXT}" highlight=w renderer=embedded\n{NG}\n'.encode()).hexdigest()[:12]
+    # the derivation asked for with `note` sits inside the quote, and its math typesets
+    quoted = text[text.index("> ~~~bpviz"):text.index("- inside a list")]
+    assert "## Backward pass" in quoted and all(line.startswith(">") for line in quoted.splitlines() if line)
+    assert not mathjax_errors(markdown_formulas(text))
+
+
+def test_second_run_changes_no_byte_and_renders_nothing(tmp_path):
+    note = note_in(tmp_path)
+    assert md(note, "--in-place").exit_code == 0
+    first = note.read_bytes()
+    stamps = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "assets").iterdir()}
+    report = mdnotes.process(mdnotes.Plan(note, note, tmp_path / "assets"))
+    assert (report.blocks, report.rendered, report.changed) == (4, 0, False)
+    result = md(note, "--in-place")
+    assert result.exit_code == 0 and "unchanged" in result.output
+    assert note.read_bytes() == first
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "assets").iterdir()} == stamps
+
+
+def test_a_missing_image_or_an_edited_block_is_rendered_again(tmp_path):
+    note = note_in(tmp_path)
+    md(note, "--in-place")
+    first = note.read_text(encoding="utf-8")
+    victim = tmp_path / images(first)[0]
+    victim.unlink()
+    report = mdnotes.process(mdnotes.Plan(note, note, tmp_path / "assets"))
+    assert report.rendered == 1 and victim.exists() and note.read_text(encoding="utf-8") == first
+    note.write_text(first.replace("highlight=w", "highlight=b"), encoding="utf-8")
+    report = mdnotes.process(mdnotes.Plan(note, note, tmp_path / "assets"))
+    assert report.rendered == 1
+    text = note.read_text(encoding="utf-8")
+    assert text.count("<!-- bpviz:begin") == 4 and text.count("<!-- bpviz:end -->") == 4
+    assert images(text)[0] != images(first)[0]
+
+
+def test_out_replaces_fences_with_images_and_leaves_the_source(tmp_path, golden):
+    note = note_in(tmp_path)
+    out = tmp_path / "site" / "study.md"
+    out.parent.mkdir()
+    result = md(note, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert note.read_text(encoding="utf-8") == NOTE
+    text = out.read_text(encoding="utf-8")
+    golden("md/out.md", text)
+    assert "```bpviz" not in text and "~~~bpviz" not in text and "bpviz:begin" not in text
+    assert "```python" in text
+    for src in images(text):
+        assert (out.parent / src).is_file()                 # assets beside OUT.md
+    assert not (tmp_path / "assets").exists()
+
+
+def test_out_of_an_already_rendered_note_drops_the_old_generated_parts(tmp_path):
+    note = note_in(tmp_path)
+    md(note, "--in-place")
+    out = tmp_path / "copy.md"
+    assert md(note, "-o", out).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert len(images(text)) == 4 and "bpviz:begin" not in text
+
+
+def test_obsidian_embeds(tmp_path, golden):
+    note = note_in(tmp_path)
+    assert md(note, "--in-place", "--obsidian").exit_code == 0
+    text = note.read_text(encoding="utf-8")
+    golden("md/obsidian.md", text)
+    embeds = re.findall(r"!\[\[(assets/study-[0-9a-f]{12}\.svg)\]\]", text)
+    assert len(embeds) == 4 and all((tmp_path / e).is_file() for e in embeds)
+
+
+def test_a_failing_block_leaves_the_others_rendered_and_says_where(tmp_path):
+    text = NOTE.replace("J = x**2", "J = x ** q").replace("z: w*x + b", "z: w*x +")
+    note = note_in(tmp_path, text)
+    result = md(note, "--in-place")
+    assert result.exit_code == 1
+    lines = text.splitlines()
+    fence_list = next(i for i, line in enumerate(lines, 1) if "````bpviz" in line)
+    fence_spec = next(i for i, line in enumerate(lines, 1) if line.startswith("```bpviz renderer"))
+    assert f"{note}:{fence_list}: no value for q" in result.output
+    assert f"{note}:{fence_spec + 3}: " in result.output           # the spec's line 3, counted in the note
+    written = note.read_text(encoding="utf-8")
+    assert len(images(written)) == 2
+    errors = re.findall(r"\*\*bpviz:\*\* .*", written)
+    assert len(errors) == 2 and "at=q=" in errors[0] and str(tmp_path) not in written
+    again = md(note, "--in-place")
+    assert again.exit_code == 1 and note.read_text(encoding="utf-8") == written
+
+
+def test_a_note_saved_while_rendering_is_not_clobbered(tmp_path):
+    note = note_in(tmp_path)
+    saved = NOTE + "\nA line the user typed meanwhile.\n"
+
+    def render(block, folder, fmt):
+        note.write_text(saved, encoding="utf-8")            # the editor saves mid-run
+        return mdnotes.render_block(block, folder, fmt)
+    with pytest.raises(mdnotes.BpvizError, match="changed on disk"):
+        mdnotes.process(mdnotes.Plan(note, note, tmp_path / "assets"), render)
+    assert note.read_text(encoding="utf-8") == saved
+    assert not (tmp_path / "assets").exists()               # nothing was written, not even images
+
+
+def test_prune_deletes_only_stale_images_of_this_note(tmp_path):
+    note = note_in(tmp_path)
+    md(note, "--in-place")
+    old = set(images(note.read_text(encoding="utf-8")))
+    note.write_text(note.read_text(encoding="utf-8").replace("at=\"x=3\"", "at=\"x=4\""), encoding="utf-8")
+    keep = [tmp_path / "assets" / name for name in ("other-0123456789ab.svg", "study-notes.svg", "study-0123.svg")]
+    for path in keep:
+        path.write_text("<svg/>")
+    result = md(note, "--in-place", "--prune")
+    assert result.exit_code == 0 and "1 stale image removed" in result.output
+    new = set(images(note.read_text(encoding="utf-8")))
+    (gone,) = old - new
+    assert not (tmp_path / gone).exists()
+    assert all(path.exists() for path in keep) and all((tmp_path / src).exists() for src in new)
+
+
+def test_spaces_and_chinese_in_paths(tmp_path):
+    folder = tmp_path / "my notes"
+    note = note_in(folder, "# 反向传播\n\n```bpviz at=\"w=2, x=3\" lang=zh note renderer=embedded\n"
+                           "J = (w*x)**2\n```\n", name="笔记 一.md")
+    result = md(folder, "--in-place")
+    assert result.exit_code == 0, result.output
+    text = note.read_text(encoding="utf-8")
+    (src,) = images(text)
+    assert "](<assets/笔记 一-" in text                      # a target with spaces goes in <…>
+    assert (folder / src).is_file() and src.startswith("assets/笔记 一-")
+    assert "反向传播" in text and "## 反向传播" in text or "前向" in text
+    assert not mathjax_errors(markdown_formulas(text))
+
+
+def test_a_note_without_blocks_is_left_untouched(tmp_path):
+    note = note_in(tmp_path, "# Nothing here\n\n```python\nx = 1\n```\n")
+    before = note.stat().st_mtime_ns
+    result = md(note, "--in-place")
+    assert result.exit_code == 0 and "no bpviz blocks" in result.output
+    assert note.stat().st_mtime_ns == before and not (tmp_path / "assets").exists()
+
+
+def test_folders_are_searched_for_notes(tmp_path):
+    note_in(tmp_path / "a", name="one.md")
+    note_in(tmp_path / "a" / "b", "```bpviz at=\"x=2\" renderer=embedded\nJ = x**3\n```\n", name="two.md")
+    note_in(tmp_path / ".hidden", name="skip.md")
+    result = md(tmp_path, "--in-place")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "a" / "assets").is_dir() and (tmp_path / "a" / "b" / "assets").is_dir()
+    assert "bpviz:begin" not in (tmp_path / ".hidden" / "skip.md").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    ((), "--in-place"),
+    (("--in-place", "-o", "x.md"), "--in-place"),
+    (("--in-place", "--format", "gif"), "svg or png"),
+])
+def test_usage_errors_exit_2(tmp_path, args, message):
+    note = note_in(tmp_path)
+    result = md(note, *args)
+    assert result.exit_code == 2 and message in result.output
+    assert note.read_text(encoding="utf-8") == NOTE
+
+
+def test_out_takes_one_note(tmp_path):
+    note_in(tmp_path)
+    result = md(tmp_path, "-o", tmp_path / "x.md")
+    assert result.exit_code == 2 and "one note" in result.output
+    result = md(tmp_path / "study.md", "-o", tmp_path / "study.md")
+    assert result.exit_code == 2 and "--in-place" in result.output
+
+
+@pytest.mark.parametrize("info, message", [
+    ("bpviz out=x.svg", "not for blocks"),
+    ("bpviz frames=d", "writes files"),
+    ("bpviz colour=red", "unknown option 'colour'"),
+    ("bpviz note=yes", "note is a flag"),
+    ('bpviz at="x=1', "cannot read the block's options"),
+    ("bpviz values=../secret.yaml", "inside the note's folder"),
+    ("bpviz format=gif", "svg or png"),
+    ("bpviz lr=0.1", "add the flag note"),
+    ("bpviz set=a.b=1", "for YAML specs"),
+])
+def test_bad_block_options_are_a_visible_error(tmp_path, info, message):
+    note = note_in(tmp_path, f"```{info}\nJ = x**2\n```\n")
+    result = md(note, "--in-place")
+    assert result.exit_code == 1 and f"{note}:1: " in result.output and message in result.output
+    text = note.read_text(encoding="utf-8")
+    assert text.count("**bpviz:**") == 1 and "<!-- bpviz:end -->" in text
+
+
+def test_values_file_beside_the_note_and_png_format(tmp_path):
+    (tmp_path / "v.yaml").write_text("x: 3\n")
+    note = note_in(tmp_path, "```bpviz values=v.yaml format=png renderer=embedded\nJ = x**2\n```\n")
+    assert md(note, "--in-place").exit_code == 0
+    (src,) = images(note.read_text(encoding="utf-8"))
+    assert src.endswith(".png") and (tmp_path / src).read_bytes().startswith(b"\x89PNG")
+
+
+def test_values_written_inside_the_program(tmp_path):
+    note = note_in(tmp_path, "```bpviz renderer=embedded\nw = 2\nx = 3\nJ = (w*x)**2\n```\n")
+    result = md(note, "--in-place")
+    assert result.exit_code == 0, result.output
+    assert "J = 36" in note.read_text(encoding="utf-8")        # the image title gives the output's value
+
+
+def test_a_block_without_closing_fence_is_refused(tmp_path):
+    note = note_in(tmp_path, "text\n\n```bpviz at=\"x=1\"\nJ = x**2\n")
+    result = md(note, "--in-place")
+    assert result.exit_code == 1 and "no closing fence" in result.output
+
+
+def test_line_endings_and_a_missing_last_newline_are_kept(tmp_path):
+    text = "# CRLF note\r\n\r\n```bpviz at=\"x=1\" renderer=embedded\r\nJ = x**2\r\n```"
+    note = tmp_path / "crlf.md"
+    note.write_bytes(text.encode())
+    assert md(note, "--in-place").exit_code == 0
+    data = note.read_bytes()
+    assert b"\n" not in data.replace(b"\r\n", b"") and not data.endswith(b"\r\n")
+    assert md(note, "--in-place").exit_code == 0 and note.read_bytes() == data
+
+
+def test_hostile_block_text_cannot_break_out_of_its_part(tmp_path):
+    evil = "```bpviz at=\"x=1\"\nJ = x**2 <!-- bpviz:end --> <script>alert(1)</script>\n```\n"
+    note = note_in(tmp_path, evil + "\n```bpviz renderer=embedded\n[x](javascript:alert(1)) = 1\n```\n")
+    result = md(note, "--in-place")
+    assert result.exit_code == 1
+    text = note.read_text(encoding="utf-8")
+    outside_code = re.sub(r"<code[^>]*>.*?</code>", "", MarkdownIt("commonmark").render(text), flags=re.S)
+    assert "<script" not in outside_code and "javascript:" not in outside_code
+    assert text.count("<!-- bpviz:begin") == 2 and text.count("<!-- bpviz:end -->\n") == 2
+    assert md(note, "--in-place").exit_code == 1 and note.read_text(encoding="utf-8") == text
+
+
+def test_watch_renders_a_note_when_it_is_saved(tmp_path):
+    note = note_in(tmp_path, "# Watched\n")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "bpviz", "md", str(note), "--in-place", "--watch"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+
+        def wait_for(fragment):
+            while time.monotonic() < deadline:
+                line = proc.stderr.readline()
+                if not line and proc.poll() is not None:
+                    break
+                lines.append(line)
+                if fragment in line:
+                    return
+            pytest.fail(f"no line with {fragment!r} from bpviz md --watch: {lines}")
+        wait_for("watching 1 note")
+        time.sleep(0.3)
+        note.write_text("# Watched\n\n```bpviz at=\"x=2\" renderer=embedded\nJ = x**3\n```\n", encoding="utf-8")
+        wait_for("1 block, 1 rendered")
+        assert "bpviz:begin" in note.read_text(encoding="utf-8")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        rest = proc.stderr.read()
+        assert "stopped watching" in rest and "Traceback" not in rest
+        # its own write did not trigger another render
+        assert sum("rendered" in line for line in lines) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_examples_notes_are_current(tmp_path):
+    """examples/notes/ as `make demo` renders them: a copy rendered again changes nothing."""
+    folder = tmp_path / "notes"
+    shutil.copytree(ROOT / "examples" / "notes", folder)
+    result = md(folder, "--in-place")
+    assert result.exit_code == 0, result.output
+    for note in sorted(folder.glob("*.md")):
+        assert note.read_text(encoding="utf-8") == (ROOT / "examples" / "notes" / note.name).read_text(
+            encoding="utf-8"), f"examples/notes/{note.name} is out of date: run make demo"
