@@ -78,7 +78,7 @@ def main() -> None:
     print(f"20k/1k time ratio: {ratio:.1f} (linear is ~{rows[-1]['nodes'] / rows[0]['nodes']:.0f}; "
           f"target <= 25); 20k total target < 2 s: {'ok' if rows[-1]['total'] < 2 else 'MISSED'}")
     import runpy
-    for extra in ("engine_bench.py", "notes_bench.py", "render_bench.py", "matrix_bench.py", "check_bench.py"):
+    for extra in ("engine_bench.py", "notes_bench.py", "render_bench.py", "matrix_bench.py", "check_bench.py", "md_bench.py"):
         runpy.run_path(str(Path(__file__).with_name(extra)), run_name="__main__")
 
 

@@ -354,6 +354,8 @@ def md(
     prune: bool = typer.Option(False, "--prune",
                                help="Delete images NOTE-<12 hex>.* in the assets folder that no block "
                                     "links any more."),
+    renderer: str = typer.Option("auto", "--renderer", metavar="auto|system|embedded",
+                                 help="Graphviz for the figures, as in expr (a block's renderer=... wins)."),
     watch: bool = typer.Option(False, "--watch", "-w",
                                help="Stay running and render a note again each time it is saved "
                                     "(Ctrl-C stops)."),
@@ -371,6 +373,9 @@ def md(
                          "or -o OUT.md (a new note)")
     if format.lower() not in IMAGE_FORMATS:
         raise UsageError(f"--format must be svg or png, not {format!r}")
+    from .write import RENDERERS
+    if renderer.lower() not in RENDERERS:
+        raise UsageError(f"--renderer must be one of {', '.join(RENDERERS)}, not {renderer!r}")
     notes = notes_in(paths)
     if out is not None:
         if len(notes) != 1 or Path(paths[0]).is_dir() or len(paths) != 1:
@@ -386,7 +391,8 @@ def md(
         target = Path(out) if out is not None else note
         folder = Path(assets) if os.path.isabs(assets) else target.parent / assets
         return Plan(source=note, target=target, assets=folder, in_place=out is None, obsidian=obsidian,
-                    image_format=format.lower(), prune=prune)
+                    image_format=format.lower(), prune=prune,
+                    renderer=None if renderer.lower() == "auto" else renderer.lower())
 
     failures = _render_notes([plan(n) for n in notes])
     if watch:
@@ -416,8 +422,8 @@ def _render_notes(plans: list, quiet_unchanged: bool = False) -> int:
         for plan in plans:
             done = [0]
 
-            def render(block, folder, fmt, _done=done):
-                result = render_block(block, folder, fmt)
+            def render(block, folder, fmt, engine, _done=done):
+                result = render_block(block, folder, fmt, engine)
                 _done[0] += 1
                 if bar is not None:
                     bar.advance(task)

@@ -250,7 +250,7 @@ def is_spec(body: str) -> bool:
     return isinstance(doc, dict) and any(k in doc for k in ("graph", "layers", "inputs"))
 
 
-def settings_for(block: Block, note_dir: Path, default_format: str) -> BlockSettings:
+def settings_for(block: Block, note_dir: Path, default_format: str, renderer: Optional[str] = None) -> BlockSettings:
     """Turn a block's info string and body into what ``bpviz.api`` runs."""
     from .api import Options, Source
     from .values import load_values_file, parse_assignments, parse_shapes
@@ -287,7 +287,7 @@ def settings_for(block: Block, note_dir: Path, default_format: str) -> BlockSett
             for item in opts["shape"]:
                 shapes.update(parse_shapes(item))
         source = Source.expression(block.body, values, _text(opts, "output"), shapes=shapes)
-    settings = {}
+    settings = {"renderer": renderer} if renderer else {}
     for key in OPTION_KEYS:
         if key not in opts:
             continue
@@ -331,13 +331,13 @@ class Rendered:
     error_line: int = 0              # the line inside the block the error names (0: the fence)
 
 
-def render_block(block: Block, note_dir: Path, default_format: str) -> Rendered:
+def render_block(block: Block, note_dir: Path, default_format: str, renderer: Optional[str] = None) -> Rendered:
     """Run one block: its image, its note if asked, or the one-line error to show in its place."""
     from .api import note_markdown, run
     if block.problem:
         return Rendered(error=block.problem)
     try:
-        settings = settings_for(block, note_dir, default_format)
+        settings = settings_for(block, note_dir, default_format, renderer)
         figure_options = replace(settings.options, format=settings.image_format, lr=None, wrt=(), params=())
         result = run(settings.source, figure_options)
         failure = result.check_failure()
@@ -419,6 +419,7 @@ class Plan:
     obsidian: bool = False
     image_format: str = "svg"
     prune: bool = False
+    renderer: Optional[str] = None   # the blocks' Graphviz unless one says (renderer=...)
 
 
 def asset_name(target: Path, digest: str, fmt: str) -> str:
@@ -492,7 +493,7 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
         if keep:
             out += lines[block.end:after]
         else:
-            result = render(block, plan.source.parent, plan.image_format)
+            result = render(block, plan.source.parent, plan.image_format, plan.renderer)
             rendered_count += 1
             if result.error is not None:
                 failures.append(Failure(str(plan.source), block.line + result.error_line, result.error))

@@ -2,7 +2,8 @@
 
 Expression examples are ``examples/NAME.txt`` with their values in ``NAME.values.yaml``; spec
 examples are ``examples/*.yaml`` (other than values files). Figures go to docs/img/, notes and
-JSON to docs/examples/.
+JSON to docs/examples/. The study notes in examples/notes/ get their blocks' figures in place
+(`bpviz md`), in examples/notes/assets/.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def main() -> None:
         run(["spec", path, *(["--group", "neurons"] if network else []), "-o", f"docs/examples/{spec.stem}.md"])
     for args in SPEC_EXTRA:
         run(args)
+    run(["md", "examples/notes", "--in-place", "--prune"])     # the study notes' ```bpviz blocks
     print(f"\nrendered into {IMG.relative_to(ROOT)}/ and {NOTES.relative_to(ROOT)}/")
 
 

@@ -194,9 +194,9 @@ def test_a_note_saved_while_rendering_is_not_clobbered(tmp_path):
     note = note_in(tmp_path)
     saved = NOTE + "\nA line the user typed meanwhile.\n"
 
-    def render(block, folder, fmt):
+    def render(*args):
         note.write_text(saved, encoding="utf-8")            # the editor saves mid-run
-        return mdnotes.render_block(block, folder, fmt)
+        return mdnotes.render_block(*args)
     with pytest.raises(mdnotes.BpvizError, match="changed on disk"):
         mdnotes.process(mdnotes.Plan(note, note, tmp_path / "assets"), render)
     assert note.read_text(encoding="utf-8") == saved
