@@ -91,7 +91,6 @@ class Graph:
     title: str = ""
     warnings: list = field(default_factory=list)
     values: dict = field(default_factory=dict)     # the inputs' values as given
-    consumers: list = field(default_factory=list)  # per node: [(dst, slot), ...]
     names: tuple = ()                              # every name the program mentions, besides inputs
     assigned: tuple = ()                           # the names the program computes
     defaults: dict = field(default_factory=dict)   # values written in the program (w = 2): inputs' defaults
@@ -101,11 +100,20 @@ class Graph:
     shapes_only: bool = False                      # matrix mode with shapes and no values (--shape)
 
     def __post_init__(self) -> None:
-        self.consumers = [[] for _ in self.nodes]
-        for node in self.nodes:
-            for slot, src in enumerate(node.inputs):
-                self.consumers[src].append((node.index, slot))
+        self._consumers: Optional[list] = None
         self._by_name = {node.name: node for node in self.nodes}
+
+    @property
+    def consumers(self) -> list:
+        """Per node, its out-edges: [(dst, slot), ...]. Made on first use (figures and notes ask; a
+        JSON job never does, and on a 40,000-node graph they are 7 MB)."""
+        if self._consumers is None:
+            consumers: list = [[] for _ in self.nodes]
+            for node in self.nodes:
+                for slot, src in enumerate(node.inputs):
+                    consumers[src].append((node.index, slot))
+            self._consumers = consumers
+        return self._consumers
 
     # -- lookup ---------------------------------------------------------------------------
     def node(self, name: str) -> Node:

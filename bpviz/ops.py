@@ -73,37 +73,44 @@ _FIELD = re.compile(r"\$(a\d+|w\d+|o|p)")
 
 
 class Template:
-    """A compiled format string: ``"$w0 * $w1"`` becomes ``"{2} * {3}".format(...)`` (fast, in C)."""
+    """A compiled format string: ``"$a0 + $w1"`` becomes ``"{0} + {1}".format(a0, wrap(a1))`` (fast,
+    in C), each field taken from the operands, the node's name or the parameter as it asks."""
 
-    __slots__ = ("source", "_format", "_wrapped")
+    __slots__ = ("source", "_format", "_fields", "_constant")
 
     def __init__(self, source: str):
         self.source = source
-        self._wrapped = "$w" in source
         escaped = source.replace("{", "{{").replace("}", "}}")
-        self._format = _FIELD.sub(lambda m: "{" + m.group(1) + "}", escaped)
+        fields: list = []                   # each distinct field once, in order of first use
+
+        def positional(match) -> str:
+            if match.group(1) not in fields:
+                fields.append(match.group(1))
+            return "{" + str(fields.index(match.group(1))) + "}"
+        self._format = _FIELD.sub(positional, escaped)
+        # (0, i): operand i; (1, i): operand i, wrapped; (2, name): the node ("o") or parameter ("p")
+        self._fields = tuple((0, int(f[1:])) if f[0] == "a" else (1, int(f[1:])) if f[0] == "w" else (2, f)
+                             for f in fields)
+        self._constant = None if fields else self._format.format()
 
     def __call__(self, args: Sequence[str], param: Optional[Fraction], out: str, style: str) -> str:
-        fields = {f"a{i}": a for i, a in enumerate(args)}
-        if self._wrapped:
-            fields.update({f"w{i}": wrap(a) for i, a in enumerate(args)})
-        return self._format.format_map(_Fields(fields, out, param, style))
+        if self._constant is not None:
+            return self._constant
+        values = []
+        try:
+            for kind, which in self._fields:
+                if kind == 0:
+                    values.append(args[which])
+                elif kind == 1:
+                    values.append(wrap(args[which]))
+                else:
+                    values.append(out if which == "o" else param_text(param, style))
+        except IndexError:
+            raise KeyError(f"{'aw'[kind]}{which}") from None
+        return self._format.format(*values)
 
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
-
-
-class _Fields(dict):
-    """Template fields, with ``$p`` typeset only when a template asks for it."""
-
-    def __init__(self, fields: dict, out: str, param, style: str):
-        super().__init__(fields, o=out)
-        self.param, self.style = param, style
-
-    def __missing__(self, key: str) -> str:
-        if key == "p":
-            return param_text(self.param, self.style)
-        raise KeyError(key)
 
 
 Rule = Union[Template, Callable]          # a Template, or a callable: (args, param, out, style) -> str for

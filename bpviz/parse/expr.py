@@ -53,6 +53,7 @@ TEXT_LIMIT = 160            # a node keeps its source text for messages up to th
 # control characters (tab and newline aside), other line separators, and the bidirectional
 # overrides that make a program display differently from what it is ("Trojan source")
 _CONTROL = re.compile(f"[{CONTROL_CHARS}\u2028\u2029]")
+_PIECE_CHARS = 16_384          # a big program is parsed in pieces of about this many characters (_statements)
 RECURSION_LIMIT = 20_000      # a long sum such as w1*x1 + ... + w5000*x5000 nests 5,000 deep
 
 
@@ -118,6 +119,7 @@ class _Parser:
         self.builder = GraphBuilder()
         self.built: dict = {}
         self.visiting: list = []
+        self._places: dict = {}                 # (lineno, col_offset) -> _located's answer
 
     # -- positions --------------------------------------------------------------------------
     def _column(self, node: ast.AST) -> tuple:
@@ -148,10 +150,15 @@ class _Parser:
         return f"line {line}, column {col}" if len(self.lines) > 1 else f"column {col}"
 
     def _located(self, node: ast.AST) -> dict:
-        """Where a node is, as text for messages and as (line, column) for a caret."""
-        line, col = self._column(node)
-        where = f"line {line}, column {col}" if len(self.lines) > 1 else f"column {col}"
-        return {"where": where, "pos": (line, col)}
+        """Where a node is, as text for messages and as (line, column) for a caret; shared by the
+        nodes that start at the same place (every partial sum of a long sum starts at its first term)."""
+        key = (getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+        found = self._places.get(key)
+        if found is None:
+            line, col = self._column(node)
+            where = f"line {line}, column {col}" if len(self.lines) > 1 else f"column {col}"
+            found = self._places[key] = {"where": where, "pos": (line, col)}
+        return found
 
     def error(self, node: ast.AST, message: str) -> ParseError:
         line, col = self._column(node)
@@ -176,17 +183,12 @@ class _Parser:
             raise ParseError(f"the program is nested more than {RECURSION_LIMIT} levels deep") from None
 
     def _build(self, output: Optional[str]) -> Graph:
-        try:
-            tree = ast.parse(self.source, mode="exec")
-        except SyntaxError as exc:
-            raise self._syntax_error(exc) from None
-        except (RecursionError, MemoryError):
-            raise ParseError("the program is nested too deeply") from None
-        if not tree.body:
+        body = self._statements()
+        if not body:
             raise ParseError("the program is empty (only comments)")
         self.assignments: dict = {}
         order = []
-        for i, stmt in enumerate(tree.body):
+        for i, stmt in enumerate(body):
             if isinstance(stmt, ast.Assign):
                 if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
                     raise self.error(stmt, "each assignment needs exactly one name on the left")
@@ -200,7 +202,7 @@ class _Parser:
                 self.assignments[name].expr = stmt.value
                 order.append(name)
             elif isinstance(stmt, ast.Expr):
-                if i != len(tree.body) - 1:
+                if i != len(body) - 1:
                     raise self.error(stmt, "only the last line may be a bare expression; "
                                            "name the others with '='")
                 if DEFAULT_OUTPUT in self.assignments:
@@ -213,6 +215,8 @@ class _Parser:
             else:
                 raise self.error(stmt, f"{type(stmt).__name__.lower()} statements are not allowed; "
                                        f"write assignments like 'y = w*x + b'")
+        del body, stmt                          # each expression's tree now hangs off its target only,
+                                                # and is dropped once built (_name)
         # `w = 2` (a number, or minus a number) makes w an input with that value, unless a value is
         # given for it; numbers inside expressions stay constants
         self.inline = {name: (value, self._where(self.assignments[name])) for name in order
@@ -245,6 +249,34 @@ class _Parser:
         graph.assigned = tuple(order)
         graph.defaults = {name: value for name, (value, _) in self.inline.items() if name in kept}
         return graph
+
+    def _statements(self) -> list:
+        """The program's statements, parsed a few thousand characters of whole lines at a time.
+
+        Parsing a big program in one piece holds its C syntax tree and its Python one at once (64 MB
+        for a 40,000-node program); in pieces only a piece's C tree is alive beside the Python trees.
+        Python joins lines only inside brackets, after a backslash or inside a triple-quoted string,
+        and a piece cut inside one of those does not parse: then the program is parsed whole, as
+        before, so any error is the one Python gives for the whole program. Each piece is padded
+        with the line breaks before it, so its positions are the program's."""
+        lines = self.source.split("\n")
+        if len(self.source) > _PIECE_CHARS and len(lines) > 1:
+            body, start, size = [], 0, 0
+            try:
+                for end, line in enumerate(lines, 1):
+                    size += len(line) + 1
+                    if size >= _PIECE_CHARS or end == len(lines):
+                        body.extend(ast.parse("\n" * start + "\n".join(lines[start:end]), mode="exec").body)
+                        start, size = end, 0
+                return body
+            except (SyntaxError, RecursionError, MemoryError, ValueError):
+                pass
+        try:
+            return ast.parse(self.source, mode="exec").body
+        except SyntaxError as exc:
+            raise self._syntax_error(exc) from None
+        except (RecursionError, MemoryError):
+            raise ParseError("the program is nested too deeply") from None
 
     def _syntax_error(self, exc: SyntaxError) -> ParseError:
         """Python's message, or a better one for what users of formulas write."""
@@ -290,6 +322,7 @@ class _Parser:
         self.visiting.append(name)
         target = self.assignments[name]
         index = self._expr(target.expr, top=name)
+        target.expr = None                      # its syntax tree is no longer needed
         self.visiting.pop()
         self.built[name] = index
         return index

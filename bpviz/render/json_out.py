@@ -187,14 +187,20 @@ def print_json(job) -> str:
 
 def render_json(graph: Graph, check=None) -> str:
     """Pretty at the top level, one node per line: readable, diffable, and fast on big graphs
-    (json's indenting encoder is pure Python; the compact one is C). Each node is encoded as soon
-    as its entry is made, so the entries of a big graph are never all held at once."""
+    (json's indenting encoder is pure Python; the compact one is C). Each node's line is made as soon
+    as its entry is, so the entries of a big graph are never all held at once; a scalar graph's lines
+    are written directly as text (_scalar_lines), the same bytes json would give for its entries."""
     lines = ["{"]
     for key, value in _head(graph).items():
         lines.append(f"  {_compact(key)}: {_compact(value)},")
     lines.append('  "nodes": [')
-    encode = _ENCODER.encode
-    lines.extend(f"    {encode(entry)}," for entry in _node_entries(graph))
+    if graph.matrix:
+        encode = _ENCODER.encode
+        with gc_paused():
+            lines.extend(f"    {encode(entry)}," for entry in _matrix_entries(graph))
+    else:
+        with gc_paused():
+            lines.extend(_blocks(_scalar_lines(graph)))
     if graph.nodes:
         lines[-1] = lines[-1][:-1]
     lines.append("  ],")
@@ -205,10 +211,129 @@ def render_json(graph: Graph, check=None) -> str:
     return "\n".join(lines)                # (no `+ "\n"`: one more copy of a big document)
 
 
+def _blocks(lines, size: int = 1024):
+    """Lines joined ``size`` at a time (with the line breaks between them): a big document is then a
+    few hundred large strings, whose memory goes back to the system once the document is joined,
+    rather than one small string per node, whose memory Python keeps."""
+    block: list = []
+    for line in lines:
+        block.append(line)
+        if len(block) == size:
+            yield "\n".join(block)
+            block.clear()
+    if block:
+        yield "\n".join(block)
+
+
 # one encoder for every node (json.dumps with options builds a new one per call); the data has no
 # cycles, so no circular-reference check
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "), allow_nan=False, check_circular=False)
+_STRING = json.encoder.encode_basestring     # what _ENCODER writes for a str (ensure_ascii=False)
 
 
 def _compact(value) -> str:
     return _ENCODER.encode(value)
+
+
+def _number_text(value) -> str:
+    """A JSON number (int, float or None) as _ENCODER writes it: ints and floats by their repr, and
+    a float that is not finite refused by the encoder itself, with its own error."""
+    if value is None:
+        return "null"
+    if value.__class__ is float:
+        return float.__repr__(value) if -_INF < value < _INF else _ENCODER.encode(value)
+    return int.__repr__(value)
+
+
+_INF = float("inf")
+
+
+class _NumberText:
+    """A scalar's JSON fields as text (``"value": 0.5, "value_exact": "0.5"``), remembered by value
+    for Fractions: a big graph repeats the same few numbers on thousands of nodes and edges."""
+
+    def __init__(self) -> None:
+        self.seen: dict = {}                # (key, numerator, denominator) -> the fields' text
+
+    def __call__(self, key: str, value) -> str:
+        if value.__class__ is Fraction:
+            both = (key, value.numerator, value.denominator)
+            text = self.seen.get(both)
+            if text is None:
+                text = self.seen[both] = (f'"{key}": {_number_text(json_number(value))}, '
+                                          f'"{key}_exact": {_STRING(exact_text(value))}')
+            return text
+        if value.__class__ is float:
+            return f'"{key}": {_number_text(value)}'
+        fields = _array_fields(key, value)
+        return _ENCODER.encode(fields)[1:-1]
+
+
+def _scalar_lines(graph: Graph):
+    """Each node's line of the document, ``    {...},``: the text _ENCODER would write for the
+    node's entry (docs/json.md; _scalar_entries gives the same entries as data), built directly
+    from strings escaped once per name, formula and number rather than through a dict per node and
+    per edge. tests/test_json_bytes.py compares the two."""
+    nodes = graph.nodes
+    names = [node.name for node in nodes]
+    tex = [latex_name(name) for name in names]
+    quoted = [_STRING(name) for name in names]
+    numbers = _NumberText()
+    kinds = {kind: _STRING(kind) for kind in ("input", "const", "op")}
+    ops: dict = {}                          # op name -> the name as JSON text
+    fixed: dict = {}                        # (op name, style, slot, param) -> a derivative's JSON text
+                                            # whose rule names no operand (`1` for a sum)
+    heads = [None] * len(nodes)             # an edge's '{"id": "n3", "name": "x", "local": {"formula": '
+
+    def derivative(op, style: str, slot: int, args: list, out: str, param) -> str:
+        key = (op.name, style, slot, param)
+        text = fixed.get(key)
+        if text is None:
+            text = _STRING(op.derivative(style, slot, args, out, param))
+            rules = op.derivatives[style]
+            rule = rules[slot] if isinstance(rules, tuple) else rules
+            if isinstance(rule, Template) and not _NAMES_FIELD.search(rule.source):
+                fixed[key] = text
+        return text
+
+    for node in nodes:
+        op = node.op
+        index = node.index
+        kind = kinds.get(node.kind) or _STRING(node.kind)
+        shape = "[]" if not node.shape else _ENCODER.encode(list(node.shape))
+        if op is None:
+            head = (f'    {{"id": "n{index}", "name": {quoted[index]}, "kind": {kind}, "op": null, '
+                    f'"shape": {shape}, "formula": {quoted[index]}, "latex": {_STRING(tex[index])}, ')
+        else:
+            op_text = ops.get(op.name)
+            if op_text is None:
+                op_text = ops[op.name] = _STRING(op.name)
+            param = node.param
+            extra = ""
+            if op.param_field:
+                extra = (f"{_STRING(op.param_field)}: "
+                         f"{'null' if param is None else _number_text(json_number(param))}, ")
+            inputs = node.inputs
+            args = [names[i] for i in inputs]
+            tex_args = [tex[i] for i in inputs]
+            head = (f'    {{"id": "n{index}", "name": {quoted[index]}, "kind": {kind}, "op": {op_text}, '
+                    f'"shape": {shape}, {extra}"formula": {_STRING(op.formula("text", args, param))}, '
+                    f'"latex": {_STRING(op.formula("tex", tex_args, param))}, ')
+        grad = node.grad
+        parts = [head, numbers("value", node.value), ", ", numbers("grad", grad), ', "inputs": [']
+        if op is not None:
+            name, tex_name, local = names[index], tex[index], node.local
+            for slot, src in enumerate(inputs):
+                edge = heads[src]
+                if edge is None:
+                    edge = heads[src] = f'{{"id": "n{src}", "name": {quoted[src]}, "local": {{"formula": '
+                factor = local[slot]
+                parts += (", " if slot else "", edge, derivative(op, "text", slot, args, name, param),
+                          ', "latex": ', derivative(op, "tex", slot, tex_args, tex_name, param), ", ",
+                          numbers("value", factor), "}, ",
+                          numbers("contribution", grad if factor is ONE else grad * factor), "}")
+        parts.append("]")
+        if node.group:
+            parts.append(f', "group": {_ENCODER.encode(node.group)}')
+        parts.append("},")
+        yield "".join(parts)
