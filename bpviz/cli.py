@@ -396,7 +396,7 @@ def md(
 
     failures = _render_notes([plan(n) for n in notes])
     if watch:
-        _watch(notes, plan)
+        _watch(paths, notes, plan)
     elif failures:
         raise typer.Exit(1)
 
@@ -455,32 +455,45 @@ def _render_notes(plans: list, quiet_unchanged: bool = False) -> int:
     return failed
 
 
-def _watch(notes: list, plan) -> None:
-    """Render a note again whenever it is saved; bpviz's own writes are recognised and skipped."""
+def _watch(paths: list, notes: list, plan) -> None:
+    """Render a note again whenever it is saved (a note new in a watched folder too); bpviz's own
+    writes are recognised by their content and skipped."""
     import hashlib
     from watchfiles import Change, watch
-    sums = {}
+    from .mdnotes import notes_in
+    sums: dict = {}
 
-    def digest(path: Path):
+    def digest(path: str):
         try:
-            return hashlib.sha256(path.read_bytes()).hexdigest()
+            with open(path, "rb") as handle:
+                return hashlib.sha256(handle.read()).hexdigest()
         except OSError:
             return None
+    files = {os.path.realpath(p): p for p in paths if Path(p).is_file()}
+    folders = [os.path.realpath(p) for p in paths if Path(p).is_dir()]
     for note in notes:
-        sums[os.path.realpath(note)] = digest(note)
-    wanted = {os.path.realpath(n): n for n in notes}
-    folders = sorted({os.path.dirname(k) for k in wanted})
+        sums[os.path.realpath(note)] = digest(str(note))
+
+    def wanted(change, path: str) -> bool:
+        real = os.path.realpath(path)
+        if change == Change.deleted or not path.lower().endswith((".md", ".markdown")):
+            return False
+        if real in files:
+            return True
+        return any(real.startswith(folder + os.sep) and not any(part.startswith(".") for part in
+                   Path(os.path.relpath(real, folder)).parts) for folder in folders)
+    roots = sorted(set(folders) | {os.path.dirname(k) for k in files})
     stderr.plain(f"watching {len(notes)} note{'s' * (len(notes) != 1)}; Ctrl-C stops")
     try:
-        for changes in watch(*folders, debounce=200, step=50, recursive=False,
-                             watch_filter=lambda change, path: change != Change.deleted
-                             and os.path.realpath(path) in wanted):
-            for key in sorted({os.path.realpath(path) for _, path in changes}):
-                now = digest(Path(key))
+        for changes in watch(*roots, debounce=200, step=50, watch_filter=wanted):
+            for path in sorted({p for _, p in changes}):
+                key = os.path.realpath(path)
+                now = digest(key)
                 if now is None or now == sums.get(key):
                     continue                    # bpviz's own write, or a save that changed nothing
-                _render_notes([plan(wanted[key])], quiet_unchanged=False)
-                sums[key] = digest(Path(key))
+                note = notes_in([path])[0]
+                _render_notes([plan(note)])
+                sums[key] = digest(key)
     except KeyboardInterrupt:
         stderr.plain("stopped watching")
 

@@ -333,38 +333,86 @@ def test_hostile_block_text_cannot_break_out_of_its_part(tmp_path):
     assert md(note, "--in-place").exit_code == 1 and note.read_text(encoding="utf-8") == text
 
 
+class Watcher:
+    """`bpviz md --watch` as a subprocess, its standard error read by a thread so that every wait
+    is bounded (a test never hangs on a read)."""
+
+    def __init__(self, *args):
+        import queue
+        import threading
+        self.lines: list = []
+        self.queue: queue.Queue = queue.Queue()
+        self.proc = subprocess.Popen([sys.executable, "-m", "bpviz", "md", *map(str, args), "--in-place", "--watch"],
+                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.queue.put(line)
+        self.queue.put(None)
+
+    def wait_for(self, fragment: str, timeout: float = 30) -> None:
+        import queue
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.queue.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.lines.append(line)
+            if fragment in line:
+                return
+        pytest.fail(f"no line with {fragment!r} from bpviz md --watch within {timeout} s: {self.lines}")
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(timeout=15)
+        rest = []
+        while not self.queue.empty():
+            line = self.queue.get()
+            if line is not None:
+                rest.append(line)
+        self.lines += rest
+        assert code == 0, self.lines
+        return "".join(rest)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
+
+
 def test_watch_renders_a_note_when_it_is_saved(tmp_path):
     note = note_in(tmp_path, "# Watched\n")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "bpviz", "md", str(note), "--in-place", "--watch"],
-                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+    watcher = Watcher(note)
     try:
-        lines = []
-        deadline = time.monotonic() + 30
-
-        def wait_for(fragment):
-            while time.monotonic() < deadline:
-                line = proc.stderr.readline()
-                if not line and proc.poll() is not None:
-                    break
-                lines.append(line)
-                if fragment in line:
-                    return
-            pytest.fail(f"no line with {fragment!r} from bpviz md --watch: {lines}")
-        wait_for("watching 1 note")
+        watcher.wait_for("watching 1 note")
         time.sleep(0.3)
         note.write_text("# Watched\n\n```bpviz at=\"x=2\" renderer=embedded\nJ = x**3\n```\n", encoding="utf-8")
-        wait_for("1 block, 1 rendered")
+        watcher.wait_for("1 block, 1 rendered")
         assert "bpviz:begin" in note.read_text(encoding="utf-8")
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 0
-        rest = proc.stderr.read()
+        time.sleep(0.6)                                     # time for a (wrong) second render to show
+        rest = watcher.stop()
         assert "stopped watching" in rest and "Traceback" not in rest
-        # its own write did not trigger another render
-        assert sum("rendered" in line for line in lines) == 1
+        assert sum("rendered" in line for line in watcher.lines) == 1   # its own write did not trigger one
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        watcher.kill()
+
+
+def test_watch_picks_up_a_new_note_in_a_watched_folder(tmp_path):
+    note_in(tmp_path, "# First\n", name="first.md")
+    watcher = Watcher(tmp_path)
+    try:
+        watcher.wait_for("watching 1 note")
+        time.sleep(0.3)
+        note_in(tmp_path, "```bpviz at=\"x=2\" renderer=embedded\nJ = x**3\n```\n", name="new.md")
+        watcher.wait_for("new.md: 1 block, 1 rendered")
+        assert (tmp_path / "assets").is_dir()
+        watcher.stop()
+    finally:
+        watcher.kill()
 
 
 def test_examples_notes_are_current(tmp_path):
