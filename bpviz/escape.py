@@ -296,3 +296,35 @@ def md_math_cell(tex: str) -> str:
             .replace("\\|", "\\Vert ").replace("|", "\\vert "))
 
 
+
+
+def html_attr(text: str) -> str:
+    r"""User text as HTML or SVG text, or as an attribute value between quotes, kept as it is (a
+    node's name in ``data-name``: no glyph or space changed), only ``& < > " '`` written as
+    character references.
+
+    >>> html_attr('h.W[1,1]'), html_attr('a"><script>x</script>&\'')
+    ('h.W[1,1]', 'a&quot;&gt;&lt;script&gt;x&lt;/script&gt;&amp;&#x27;')
+    """
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+            .replace("'", "&#x27;"))
+
+
+_SCRIPT_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028",
+                                "\u2029": "\\u2029"})
+
+
+def script_json(data) -> str:
+    r"""Data as JSON for an HTML ``<script type="application/json">``: no ``<``, ``>`` or ``&`` (so no
+    ``</script>`` or ``<!--`` can end or change the element) and no U+2028/U+2029 (line breaks to
+    older JavaScript), all written as ``\uXXXX`` escapes inside their strings; ``JSON.parse`` reads
+    the same data back.
+
+    >>> print(script_json({"name": "</script><b>&amp;\u2028"}))
+    {"name":"\u003c/script\u003e\u003cb\u003e\u0026amp;\u2028"}
+    >>> import json; json.loads(script_json(["<!--", "x\u2029"])) == ["<!--", "x\u2029"]
+    True
+    """
+    import json
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.translate(_SCRIPT_UNSAFE)

@@ -82,6 +82,8 @@ PRINTERS = (
             note=True, figure=("svg",), embeds=True, mime="text/markdown"),
     Printer("tex", (".tex",), "latex:print_latex", "a LaTeX document with its figure", note=True,
             figure=("pdf", "png"), mime="text/x-tex", compiles_to=".pdf"),
+    Printer("html", (".html", ".htm"), "steps:print_html", "a step-through page of the backward pass",
+            mime="text/html", draws=True),
 )
 FORMATS = tuple(p.name for p in PRINTERS)
 EXTENSIONS = {ext: p.name for p in PRINTERS for ext in p.extensions}
