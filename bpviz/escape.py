@@ -180,12 +180,16 @@ def _tex_word(word: str) -> str:
     return "\\mathrm{" + text.rstrip() + "}"
 
 
+_DECIMAL_NAME = re.compile(r"-?\d+(\.\d+)?")
+_FRACTION_NAME = re.compile(r"-?\d+/\d+")
+
+
 @lru_cache(maxsize=65536)
 def latex_name(name: str) -> str:
     """A node name as LaTeX math: subscripts for w_1/w1, Greek for theta/θ, upright words."""
-    if re.fullmatch(r"-?\d+(\.\d+)?", name):
+    if _DECIMAL_NAME.fullmatch(name):
         return name
-    if re.fullmatch(r"-?\d+/\d+", name):
+    if _FRACTION_NAME.fullmatch(name):
         sign = "-" if name.startswith("-") else ""
         num, den = name.lstrip("-").split("/")
         return f"{sign}\\frac{{{num}}}{{{den}}}"

@@ -115,6 +115,19 @@ class Graph:
             self._consumers = consumers
         return self._consumers
 
+    # -- in a notebook (bpviz.display draws; this module only hands the graph over) ----------
+    def _repr_svg_(self) -> Optional[str]:
+        from .display import figure_svg
+        return figure_svg(self)
+
+    def _repr_markdown_(self) -> Optional[str]:
+        from .display import note_markdown
+        return note_markdown(self)
+
+    def _repr_html_(self) -> str:
+        from .display import combined_html
+        return combined_html(self)
+
     # -- lookup ---------------------------------------------------------------------------
     def node(self, name: str) -> Node:
         if not isinstance(name, str):

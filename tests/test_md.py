@@ -424,3 +424,28 @@ def test_examples_notes_are_current(tmp_path):
     for note in sorted(folder.glob("*.md")):
         assert note.read_text(encoding="utf-8") == (ROOT / "examples" / "notes" / note.name).read_text(
             encoding="utf-8"), f"examples/notes/{note.name} is out of date: run make demo"
+
+
+def test_the_library_graph_displays_itself_in_jupyter():
+    import bpviz
+    graph = bpviz.from_expression(COLAH, {"a": 2, "b": 1})
+    svg = graph._repr_svg_()
+    assert svg.startswith("<svg") and "2 + 3 = 5" in svg               # no XML prolog inside a page
+    note = graph._repr_markdown_()
+    assert "Backward pass" in note and not note.startswith("<!--")
+    assert not mathjax_errors(markdown_formulas(note))
+    html = graph._repr_html_()
+    assert html.index("<svg") < html.index("Backward pass")
+    # math left as TeX for the notebook's MathJax: the aligned line breaks and subscripts survive Markdown
+    assert "\\\\\n&amp;= 2 \\cdot 1" in html or "\\\\\n&= 2 \\cdot 1" in html
+    assert "t_{1}" in html and "<em>" not in html
+
+
+def test_jupyter_reprs_of_graphs_too_large_to_draw_or_without_values():
+    import bpviz
+    big = bpviz.from_expression("; ".join(f"v{i} = v{i - 1} * x" if i else "v0 = x" for i in range(450)),
+                                {"x": 1})
+    assert big._repr_svg_() is None and "<svg" not in big._repr_html_()
+    from bpviz.api import Source
+    shapes = Source.expression("J = sum(X @ W)", shapes={"X": "(N,D)", "W": "(D,H)"}).build()
+    assert shapes._repr_svg_().startswith("<svg")
