@@ -113,7 +113,7 @@ def _make_directories(directories) -> list:
 
 
 def _write_all(files: list, unchanged: dict) -> None:
-    targets = [_Target(path, _bytes(content)) for path, content in files if path != "-"]
+    targets = [_Target(path, content) for path, content in files if path != "-"]
     seen: dict = {}
     for target in targets:
         if target.key in seen:
@@ -143,15 +143,16 @@ def _write_all(files: list, unchanged: dict) -> None:
             target.write_directly()
     for path, content in files:
         if path == "-":
-            _write_stdout(_bytes(content))
+            _write_stdout(content)
 
 
-def _write_stdout(data: bytes) -> None:
+def _write_stdout(data: Union[str, bytes]) -> None:
     stream = getattr(sys.stdout, "buffer", None)
     if stream is None:
         raise OutputError("cannot write standard output: it is closed")
     try:
-        stream.write(data)
+        for chunk in _chunks(data):
+            stream.write(chunk)
         stream.flush()
     except OSError as exc:
         raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
@@ -181,14 +182,23 @@ def _device(mode: int) -> bool:
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
-def _bytes(content: Union[str, bytes]) -> bytes:
-    return content.encode("utf-8") if isinstance(content, str) else content
+CHUNK = 1 << 20
+
+
+def _chunks(content: Union[str, bytes]):
+    """The UTF-8 bytes of ``content`` a megabyte at a time: a big document is never held twice (as
+    text and as bytes)."""
+    if isinstance(content, bytes):
+        yield content
+        return
+    for start in range(0, len(content), CHUNK):
+        yield content[start:start + CHUNK].encode("utf-8")
 
 
 class _Target:
     """One output file: where it really goes, and its staged temporary file."""
 
-    def __init__(self, path: str, data: bytes):
+    def __init__(self, path: str, data: Union[str, bytes]):
         self.path, self.data, self.tmp, self.backup = path, data, None, None
         self.mode, self.existed = None, False
         if path.endswith(("/", os.sep)) or os.path.basename(path) in ("", ".", ".."):
@@ -219,7 +229,8 @@ class _Target:
         try:
             fd, self.tmp = tempfile.mkstemp(prefix=f".{self.real.name}.", suffix=".tmp", dir=self.directory)
             with os.fdopen(fd, "wb") as handle:
-                handle.write(self.data)
+                for chunk in _chunks(self.data):
+                    handle.write(chunk)
             os.chmod(self.tmp, self.mode if self.mode is not None else 0o666 & ~_umask())
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
@@ -235,7 +246,8 @@ class _Target:
     def write_directly(self) -> None:
         try:
             with open(self.path, "wb") as handle:
-                handle.write(self.data)
+                for chunk in _chunks(self.data):
+                    handle.write(chunk)
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 

@@ -194,21 +194,33 @@ def render_json(graph: Graph, check=None) -> str:
     for key, value in _head(graph).items():
         lines.append(f"  {_compact(key)}: {_compact(value)},")
     lines.append('  "nodes": [')
+    doc = "\n".join(lines)
     if graph.matrix:
         encode = _ENCODER.encode
-        with gc_paused():
-            lines.extend(f"    {encode(entry)}," for entry in _matrix_entries(graph))
+        entries = (f"    {encode(entry)}," for entry in _matrix_entries(graph))
     else:
-        with gc_paused():
-            lines.extend(_blocks(_scalar_lines(graph)))
-    if graph.nodes:
-        lines[-1] = lines[-1][:-1]
-    lines.append("  ],")
+        entries = _scalar_lines(graph)
+    with gc_paused():
+        # appended block by block to one string, which grows in place: the document is never held
+        # twice (a list of its pieces and their join)
+        for block in _blocks(_without_last_comma(entries)):
+            doc += "\n" + block
     tail = list(_tail(graph, {}, check).items())
-    for i, (key, value) in enumerate(tail):
-        lines.append(f"  {_compact(key)}: {_compact(value)}{',' if i < len(tail) - 1 else ''}")
-    lines.append("}\n")
-    return "\n".join(lines)                # (no `+ "\n"`: one more copy of a big document)
+    lines = ["  ],"] + [f"  {_compact(key)}: {_compact(value)}{',' if i < len(tail) - 1 else ''}"
+                        for i, (key, value) in enumerate(tail)] + ["}\n"]
+    doc += "\n" + "\n".join(lines)
+    return doc
+
+
+def _without_last_comma(lines):
+    """The node lines, the last one without its comma."""
+    previous = None
+    for line in lines:
+        if previous is not None:
+            yield previous
+        previous = line
+    if previous is not None:
+        yield previous[:-1]
 
 
 def _blocks(lines, size: int = 1024):
