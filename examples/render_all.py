@@ -1,6 +1,6 @@
 """`make demo`: render every example with the installed `bpviz` command, as a user would.
 
-Expression examples are ``examples/NAME.txt`` with their values in ``NAME.values.yaml``; spec
+Step-through pages (``.html``) go to docs/examples/ too. Expression examples are ``examples/NAME.txt`` with their values in ``NAME.values.yaml``; spec
 examples are ``examples/*.yaml`` (other than values files). Figures go to docs/img/, notes and
 JSON to docs/examples/. The study notes in examples/notes/ get their blocks' figures in place
 (`bpviz md`), in examples/notes/assets/.
@@ -19,9 +19,10 @@ EXAMPLES = ROOT / "examples"
 IMG = ROOT / "docs" / "img"
 NOTES = ROOT / "docs" / "examples"
 EXPR_OUTPUTS = ["docs/examples/{stem}.json", "docs/img/{stem}.svg", "docs/img/{stem}.png",
-                "docs/examples/{stem}.md"]
+                "docs/examples/{stem}.md", "docs/examples/{stem}.html"]
 EXTRA = [  # variants worth showing in the docs
     ["expr", "-", "--values", "examples/ng.values.yaml", "--theme", "dark", "-o", "docs/img/ng-dark.png"],
+    ["expr", "-", "--values", "examples/ng.values.yaml", "--theme", "dark", "-o", "docs/examples/ng-dark.html"],
     ["expr", "-", "--values", "examples/ng.values.yaml", "--highlight", "w", "-o", "docs/img/ng-highlight-w.svg"],
     ["expr", "-", "--values", "examples/ng.values.yaml", "--lang", "zh", "--lr", "0.1", "--param", "w",
      "--param", "b", "-o", "docs/examples/ng.zh.md"],
@@ -33,6 +34,8 @@ EXTRA = [  # variants worth showing in the docs
 
 
 SPEC_EXTRA = [
+    ["spec", "examples/two-layer.yaml", "-o", "docs/examples/two-layer.html"],           # step-through pages
+    ["spec", "examples/two-layer.yaml", "--lang", "zh", "-o", "docs/examples/two-layer.zh.html"],
     ["spec", "examples/two-layer.yaml", "--view", "matrix", "-o", "docs/img/two-layer-matrix.svg"],
     ["spec", "examples/two-layer.yaml", "--view", "matrix", "-o", "docs/examples/two-layer-matrix.md"],
     ["spec", "examples/two-layer.yaml", "--group", "neurons", "-o", "docs/img/two-layer-neurons.png"],
