@@ -52,16 +52,18 @@ class Source:
                                            # above NETWORK_GROUP_NODES nodes (bpviz.render.dot)
     shapes: Optional[Mapping] = None       # expr: shapes only, no values (name -> dims)
     view: str = "scalar"                   # spec: "scalar" (one node per number) or "matrix" (per layer)
+    grads: tuple = ()                      # --grad OP=ste|ste-clip|RULE: ((op, rule), ...), custom gradients
 
     @classmethod
     def expression(cls, text: str, values: Optional[Mapping] = None, output: Optional[str] = None,
-                   shapes: Optional[Mapping] = None) -> "Source":
-        return cls(text, "expr", values=values if values is not None else {}, output=output, shapes=shapes)
+                   shapes: Optional[Mapping] = None, grads=()) -> "Source":
+        return cls(text, "expr", values=values if values is not None else {}, output=output, shapes=shapes,
+                   grads=grads)
 
     @classmethod
     def spec(cls, text: str, name: str = "spec", overrides=(), group: Optional[bool] = None,
-             view: str = "scalar") -> "Source":
-        return cls(text, "spec", name=name, overrides=overrides, group=group, view=view)
+             view: str = "scalar", grads=()) -> "Source":
+        return cls(text, "spec", name=name, overrides=overrides, group=group, view=view, grads=grads)
 
     def __post_init__(self) -> None:
         if self.kind not in ("expr", "spec"):
@@ -80,17 +82,48 @@ class Source:
         if not all(isinstance(item, str) for item in overrides):
             raise UsageError(f"--set takes KEY.PATH=VALUE text, not {overrides!r}")
         object.__setattr__(self, "overrides", overrides)
+        object.__setattr__(self, "grads", _grads(self.grads))
         if self.view not in ("scalar", "matrix"):
             raise UsageError(f"view must be 'scalar' or 'matrix', not {self.view!r}")
 
     def build(self) -> Graph:
+        grads = dict(self.grads)
         if self.kind == "spec":
-            return build_spec(self.text, self.name, list(self.overrides), bool(self.group), self.view)
+            return build_spec(self.text, self.name, list(self.overrides), bool(self.group), self.view, grads)
         if self.shapes is not None:
             if self.values:
                 raise UsageError("shapes only means no values: give shapes or values, not both")
-            return evaluate(parse_program(self.text, output=self.output), {}, shapes=_shapes(self.shapes))
-        return build_expression(self.text, exact_values(self.values), self.output)
+            return evaluate(parse_program(self.text, output=self.output, grads=grads), {},
+                            shapes=_shapes(self.shapes))
+        return build_expression(self.text, exact_values(self.values), self.output, grads)
+
+
+def _grads(grads) -> tuple:
+    """``--grad`` as ((op, rule), ...): from a mapping, pairs, or ``OP=RULE`` texts; an op given twice
+    is a UsageError."""
+    if isinstance(grads, Mapping):
+        grads = tuple(grads.items())
+    elif isinstance(grads, str):
+        grads = (grads,)
+    pairs, seen = [], set()
+    try:
+        items = tuple(grads or ())
+    except TypeError:
+        raise UsageError(f"--grad takes OP=ste|ste-clip|RULE, not {grads!r}") from None
+    for item in items:
+        if isinstance(item, str):
+            op, sep, rule = item.partition("=")
+            if not sep or not op.strip() or not rule.strip():
+                raise UsageError(f"--grad takes OP=ste, OP=ste-clip or OP=RULE (a rule in the operand u, e.g. "
+                                 f"sign=step(1 - abs(u))), not {item!r}")
+            item = (op.strip(), rule.strip())
+        if not (isinstance(item, tuple) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+            raise UsageError(f"--grad takes OP=ste|ste-clip|RULE, not {item!r}")
+        if item[0] in seen:
+            raise UsageError(f"--grad gives {item[0]!r} twice")
+        seen.add(item[0])
+        pairs.append(item)
+    return tuple(pairs)
 
 
 def exact_values(values: Mapping) -> dict:
@@ -129,17 +162,20 @@ def _shapes(shapes: Mapping) -> dict:
     return result
 
 
-def build_expression(text: str, values: Mapping, output: Optional[str] = None) -> Graph:
-    """Parse an expression program and evaluate it at exact ``values``."""
-    return evaluate(parse_program(text, output=output), values)
+def build_expression(text: str, values: Mapping, output: Optional[str] = None,
+                     grads: Optional[dict] = None) -> Graph:
+    """Parse an expression program and evaluate it at exact ``values``; ``grads``: custom gradients
+    by op name (``{"sign": "ste"}``)."""
+    return evaluate(parse_program(text, output=output, grads=grads), values)
 
 
 def build_spec(text: str, filename: str = "spec", overrides: Optional[list] = None,
-               group: bool = False, view: str = "scalar") -> Graph:
+               group: bool = False, view: str = "scalar", grads: Optional[dict] = None) -> Graph:
     """Parse a YAML spec (graph or network), apply ``--set`` overrides, and evaluate it; ``view``
-    "matrix" draws a network with one node per layer quantity."""
+    "matrix" draws a network with one node per layer quantity; ``grads`` (--grad) add to and override
+    the spec's own ``gradients:``."""
     from .parse.spec import load_spec
-    graph, values, doc = load_spec(text, filename, overrides, group, view)
+    graph, values, doc = load_spec(text, filename, overrides, group, view, grads)
     key = graph.spec.values_key
     try:
         return evaluate(graph, values, hint=lambda missing: f"add {'it' if len(missing) == 1 else 'them'} "

@@ -122,12 +122,37 @@ def _evaluate(graph: Graph, values: Mapping[str, Number], hint: Callable, shapes
             raise _located(graph, node, DomainError("the derivative divides by zero"), results) from None
         except OverflowError:
             raise _located(graph, node, DomainError(OVERFLOW), results, "the derivative: ") from None
+        if node.custom:
+            node.local = _surrogates(graph, node, args)
         kink = node.op.kink_at(args, graph.operand_names(node)) if node.op.kink else None
+        if kink and node.custom and all(node.custom[slot] is not None for slot in kink[2]):
+            kink = None                     # the derivative there is the user's rule, not the convention
         if kink:
             graph.warnings.append(f"{node.name} = {graph.formula(node)} is not differentiable {kink[0]}; "
                                   f"using the convention {kink[1]}")
     backward(graph)
     return graph
+
+
+def surrogate_value(surrogate, args: list) -> Number:
+    """A custom gradient's value at the operands ``args``: the rule's own forward walk."""
+    rule = surrogate.rule
+    return forward(rule, surrogate.operand_values(args))[rule.output]
+
+
+def _surrogates(graph: Graph, node, args: list) -> tuple:
+    """The node's local derivatives with its custom gradients in place of the op's own."""
+    local = list(node.local)
+    for slot, surrogate in enumerate(node.custom):
+        if surrogate is None:
+            continue
+        try:
+            local[slot] = _finite(tame(surrogate_value(surrogate, args)))
+        except DomainError as exc:
+            where = f" ({node.where})" if node.where else ""
+            raise DomainError(f"the custom gradient @grad({surrogate.source}) of {node.name!r}{where}: "
+                              f"{exc.message}") from None
+    return tuple(local)
 
 
 def backward(graph: Graph) -> None:
@@ -305,6 +330,13 @@ def evaluate_arrays(graph: Graph, values: Mapping, hint: Callable = at_hint,
     import numpy as np
     from . import tensor
     graph.matrix = True
+    for node in graph.nodes:
+        if node.op is not None and (node.op.scalar_only or node.custom):
+            from .tensor import ShapeError
+            what = "custom gradients (@grad, --grad) work" if node.custom else f"{node.op.name}() works"
+            raise ShapeError(f"{_shown_definition(graph, node)}: {what} on scalar programs only, not in "
+                             f"matrix mode (vectors, matrices, @, .T, sum, mean, softmax)",
+                             source=graph.source, pos=node.pos)
     if shapes is not None:
         graph.shapes_only = True
         given = bind_values(graph, {**{k: () for k in graph.defaults}, **shapes},

@@ -65,13 +65,17 @@ class CheckRow:
     ours: Number
     symbolic: Optional[float]          # None: sympy was not asked (the expression is too large)
     numeric: Optional[float]           # None: no finite difference stays inside the domain, or not sampled
-    at_kink: bool = False              # the gradient passes a non-differentiable point: not comparable
+    at_kink: bool = False              # the gradient passes a non-differentiable point (or a finite
+                                       # difference's step crosses one): not comparable
     sampled: bool = True               # False: a big graph, and this input's finite difference was not taken
+    custom: bool = False               # the gradient passes a custom gradient (@grad): compared with sympy
+                                       # of the surrogate only, never with finite differences
 
     @property
     def error(self) -> float:
         scale = max(1.0, abs(float(self.ours)))
-        found = [abs(float(self.ours) - x) for x in (self.symbolic, self.numeric) if x is not None]
+        compared = (self.symbolic,) if self.custom else (self.symbolic, self.numeric)
+        found = [abs(float(self.ours) - x) for x in compared if x is not None]
         return max(found, default=0.0) / scale
 
 
@@ -118,6 +122,8 @@ class CheckReport:
                 inputs[r.name]["at_kink"] = True
             if not r.sampled:
                 inputs[r.name]["sampled"] = False
+            if r.custom:
+                inputs[r.name]["custom"] = True
         data = {"tolerance": self.tolerance, "largest_error": self.worst, "agree": self.ok, "inputs": inputs}
         if self.sympy_skipped:
             data["sympy_skipped"] = self.sympy_skipped
@@ -142,19 +148,50 @@ class ClosedForm:
     agrees: bool
 
 
-def sympy_expressions(graph: Graph) -> tuple:
-    """The whole graph as sympy expressions of the input symbols: (symbols, exprs by index)."""
+def sympy_expressions(graph: Graph, inputs: Optional[dict] = None) -> tuple:
+    """The whole graph as sympy expressions of the input symbols: (symbols, exprs by index). A node with
+    a custom gradient is a sympy function whose value is the op's and whose derivative is the
+    surrogate's, so sympy's diff of the whole expression follows the surrogate. ``inputs`` gives the
+    inputs' expressions by name (a custom-gradient rule's operands)."""
     import sympy
     symbols, exprs = {}, []
     for node in graph.nodes:
         if node.kind == "input":
             symbols[node.name] = sympy.Symbol(node.name, real=True)
-            exprs.append(symbols[node.name])
+            exprs.append(inputs[node.name] if inputs is not None else symbols[node.name])
         elif node.kind == "const":
             exprs.append(sympy.Rational(node.param.numerator, node.param.denominator))
+        elif node.custom:
+            exprs.append(_surrogate_function(node)(*[exprs[i] for i in node.inputs]))
         else:
             exprs.append(node.op.sympy([exprs[i] for i in node.inputs], node.param))
     return symbols, exprs
+
+
+def _surrogate_function(node):
+    """A sympy function class for a node with custom gradients: its value the op's (at numbers), its
+    derivative by each operand the surrogate's rule, or the op's own where no rule replaces it."""
+    import sympy
+    dummies = [sympy.Dummy(f"a{i}", real=True) for i in range(len(node.inputs))]
+    true = node.op.sympy(dummies, node.param)
+    rules = []
+    for slot, surrogate in enumerate(node.custom):
+        if surrogate is None:
+            rules.append(sympy.diff(true, dummies[slot]))
+        else:
+            operands = {name: dummies[i] for name, i in surrogate.slots}
+            rule = surrogate.rule
+            rules.append(sympy_expressions(rule, operands)[1][rule.output])
+
+    def eval_(cls, *args):
+        if all(a.is_number for a in args):
+            return true.xreplace(dict(zip(dummies, args)))
+        return None
+
+    def fdiff(self, argindex=1):
+        return rules[argindex - 1].xreplace(dict(zip(dummies, self.args)))
+    return type(node.op.name, (sympy.Function,), {"nargs": len(dummies), "eval": classmethod(eval_),
+                                                  "fdiff": fdiff})
 
 
 def sympy_gradient(graph: Graph) -> dict:
@@ -170,7 +207,10 @@ def _real(value) -> Optional[float]:
     value = value.evalf(30)
     if not (value.is_real and value.is_finite):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except TypeError:                   # DiracDelta(0): sign's or step's derivative at its jump
+        return None
 
 
 def closed_forms(graph: Graph, names: list) -> dict:
@@ -208,12 +248,22 @@ def _output_at_point(graph: Graph) -> tuple:
     return symbols, exprs[graph.output], point
 
 
-def numeric_gradient(graph: Graph, step: float = 1e-6, names: Optional[list] = None) -> dict:
+def numeric_gradient(graph: Graph, step: float = 1e-6, names: Optional[list] = None,
+                     crossed: Optional[set] = None) -> dict:
     """Central finite differences in float64 for ``names`` (every input by default); where a step would
     leave a function's domain (``log(x)`` at x = 1e-7), smaller steps, then one-sided differences; None
-    if none fits."""
+    if none fits. An input whose step carries a piecewise op (relu, sign, floor, max, …) onto another
+    piece is added to ``crossed``: its difference measures the jump or the kink, not the derivative."""
     base = {k: float(v) for k, v in graph.values.items()}
-    f = _float_function(graph)
+    watched = [node for node in graph.nodes if node.op is not None and node.op.piece is not None]
+    pieces = _pieces(watched, forward(graph, base, exact=False)) if watched else None
+
+    def f(values: dict) -> float:
+        result = forward(graph, values, exact=False)
+        if watched and crossed is not None and _pieces(watched, result) != pieces:
+            crossing.append(True)
+        return float(result[graph.output])
+    crossing: list = []
 
     def moved(name: str, h: float) -> dict:
         return {**base, name: base[name] + h}
@@ -223,6 +273,7 @@ def numeric_gradient(graph: Graph, step: float = 1e-6, names: Optional[list] = N
         x = abs(base[name])
         steps = [step * max(1.0, x)] + ([step * x, step * 1e-3 * x] if x else []) + [step * 1e-3, step * 1e-6]
         result[name] = None
+        crossing.clear()
         for h in steps:
             try:
                 result[name] = (f(moved(name, h)) - f(moved(name, -h))) / (2 * h)
@@ -236,7 +287,14 @@ def numeric_gradient(graph: Graph, step: float = 1e-6, names: Optional[list] = N
                     break
                 except DomainError:
                     continue
+        if crossing and crossed is not None:
+            crossed.add(name)
     return result
+
+
+def _pieces(watched: list, values: list) -> list:
+    """Which piece each piecewise node's operands are in."""
+    return [node.op.piece([values[i] for i in node.inputs]) for node in watched]
 
 
 def _float_function(graph: Graph):
@@ -261,17 +319,15 @@ def directional_check(graph: Graph, skip: set, count: int = DIRECTIONS, seed: in
     rng = random.Random(seed)
     base = {k: float(v) for k, v in graph.values.items()}
     grads = {n.name: _float(n.grad) for n in graph.inputs}
-    watched = sorted({node.inputs[0] for node in graph.nodes
-                      if node.op is not None and node.op.kink and not callable(node.op.kink)})
-    at_base = forward(graph, base, exact=False)
-    signs = [(i, None if at_base[i] == 0 else at_base[i] > 0) for i in watched]
+    watched = [node for node in graph.nodes if node.op is not None and node.op.piece is not None]
+    at_base = _pieces(watched, forward(graph, base, exact=False))
 
     def evaluate(values: dict) -> tuple:
-        """The output at ``values`` and the watched operands on the other side of their kink (or, for
-        one that is 0 in floats, moved off it: exactly at a kink its inputs do not move at all)."""
+        """The output at ``values`` and the watched nodes whose operands moved onto another piece (across
+        a kink or jump, or off one they sat on: exactly at a kink its inputs do not move at all)."""
         result = forward(graph, values, exact=False)
-        return float(result[graph.output]), [i for i, positive in signs if
-                                              (result[i] != 0 if positive is None else (result[i] > 0) != positive)]
+        now = _pieces(watched, result)
+        return float(result[graph.output]), [node.index for node, a, b in zip(watched, at_base, now) if a != b]
 
     rows = []
     for _ in range(count):
@@ -326,9 +382,25 @@ def upstream_inputs(graph: Graph, indices: list) -> set:
     return {n.name for n in graph.inputs if seen[n.index]}
 
 
+def custom_inputs(graph: Graph) -> set:
+    """Inputs whose gradient passes a custom gradient (@grad, --grad): a finite difference measures the
+    true function, not the surrogate."""
+    upstream = [False] * len(graph.nodes)
+    for node in graph.nodes:
+        for slot, surrogate in enumerate(node.custom):
+            if surrogate is not None:
+                upstream[node.inputs[slot]] = True
+    for node in reversed(graph.nodes):
+        if upstream[node.index]:
+            for i in node.inputs:
+                upstream[i] = True
+    return {n.name for n in graph.inputs if upstream[n.index]}
+
+
 def kinked_inputs(graph: Graph) -> set:
     """Inputs whose gradient passes an edge where the local derivative is a convention (relu or abs
-    at 0, a power's exponent at a negative base): a finite difference or sympy is not comparable."""
+    at 0, a power's exponent at a negative base): a finite difference or sympy is not comparable. An
+    edge whose derivative a custom gradient replaces is not a convention."""
     upstream = [False] * len(graph.nodes)
     for node in graph.nodes:
         if node.op is None or not node.op.kink:
@@ -341,7 +413,8 @@ def kinked_inputs(graph: Graph) -> set:
         else:
             kink = node.op.kink_at(values, graph.operand_names(node))
         for slot in (kink[2] if kink else ()):
-            upstream[node.inputs[slot]] = True
+            if not (node.custom and node.custom[slot] is not None):
+                upstream[node.inputs[slot]] = True
     for node in reversed(graph.nodes):
         if upstream[node.index]:
             for i in node.inputs:
@@ -421,16 +494,18 @@ def check(graph: Graph, tolerance: float = 1e-5) -> CheckReport:
         except RecursionError:
             skipped = "sympy ran out of recursion on this expression; finite differences only"
     names = [n.name for n in graph.inputs]
-    kinked = kinked_inputs(graph)
+    custom = custom_inputs(graph)
     sample, per_input_skipped = per_input_sample(names, len(graph.nodes))
-    numeric = numeric_gradient(graph, names=sample)
+    crossed: set = set()
+    numeric = numeric_gradient(graph, names=[name for name in sample if name not in custom], crossed=crossed)
+    kinked = kinked_inputs(graph) | (crossed - custom)
     rows = [CheckRow(n.name, n.grad, symbolic.get(n.name), numeric.get(n.name), n.name in kinked,
-                     n.name in numeric) for n in graph.inputs]
-    moving = [name for name in names if name not in kinked]
+                     n.name in numeric or n.name in custom, n.name in custom) for n in graph.inputs]
+    moving = [name for name in names if name not in kinked and name not in custom]
     # ∇f·d sums in floats: gradients near 1e308 would overflow it (the rows still compare them)
     if any(abs(_float(graph.node(name).grad)) * max(1.0, abs(_float(graph.values[name]))) > 1e150 for name in moving):
         moving = []
-    directions = directional_check(graph, kinked) if moving else []
+    directions = directional_check(graph, kinked | custom) if moving else []
     return CheckReport(rows, tolerance, skipped, directions, DIRECTION_SEED if moving else None, per_input_skipped)
 
 

@@ -230,6 +230,10 @@ def expr(
                                     help="Shapes only, no values: --shape 'X=(N,Dx)' --shape 'W=(Dx,H)' "
                                          "(numbers or symbols) gives the figure and derivation with "
                                          "every shape checked (docs/matrix.md)."),
+    grad: List[str] = typer.Option([], "--grad", metavar="OP=ste|ste-clip",
+                                   help="A custom gradient for every call of OP: ste (∂ = 1, straight-through), "
+                                        "ste-clip (∂ = step(1 - abs(u))) or a rule in the operand u, e.g. "
+                                        "--grad sign=ste (repeatable; docs/custom-gradients.md)."),
     options=None,
 ) -> None:
     """Differentiate an expression program and show every node's value and gradient.
@@ -245,7 +249,7 @@ def expr(
     if shapes is not None and (at or values is not None):
         raise UsageError("--shape draws shapes without values: leave out --at and --values, or --shape")
     try:
-        show(Source.expression(text, gather_values(at, values), output, shapes=shapes), options)
+        show(Source.expression(text, gather_values(at, values), output, shapes=shapes, grads=grad), options)
     except ParseError:
         path = program.strip()
         if text is program and _PATHLIKE.fullmatch(path) and ("/" in path or _SUFFIX.search(path)):
@@ -311,6 +315,10 @@ def spec(
     view: str = typer.Option("scalar", "--view", metavar="scalar|matrix",
                              help="matrix: a network as one node per layer quantity (x, h.W, h.b, h.z, h.a, …) "
                                   "with shapes; a spec with a batch of samples needs it (docs/spec.md)."),
+    grad: List[str] = typer.Option([], "--grad", metavar="OP=ste|ste-clip",
+                                   help="A custom gradient for every call of OP: ste (∂ = 1, straight-through), "
+                                        "ste-clip (∂ = step(1 - abs(u))) or a rule in the operand u, e.g. "
+                                        "--grad sign=ste (repeatable; docs/custom-gradients.md)."),
     options=None,
 ) -> None:
     """Differentiate a YAML spec: a graph of named assignments, or a dense neural network.
@@ -326,7 +334,7 @@ def spec(
         raise UsageError("--group neurons draws units of the scalar view; --view matrix has one node per layer")
     text, name = read_spec(file)
     grouped = {"auto": None, "none": False, "neurons": True}[group.lower()]
-    show(Source.spec(text, name, set_, group=grouped, view=view.lower()), options)
+    show(Source.spec(text, name, set_, group=grouped, view=view.lower(), grads=grad), options)
 
 
 def read_spec(file: str) -> tuple:

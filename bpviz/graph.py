@@ -37,6 +37,7 @@ class Node:
     pos: Optional[tuple] = None            # (line, column) in the program, for carets
     shape: tuple = ()                      # matrix mode: () scalar, (n,) vector, (m, n) matrix
     contrib: tuple = ()                    # matrix mode: what the node sends back to each operand
+    custom: tuple = ()                     # custom gradients: per operand, a Surrogate or None; () if none
 
     @property
     def id(self) -> str:
@@ -49,6 +50,54 @@ class Node:
 
 
 NameOf = Callable[[Node], str]
+
+# how tightly each infix op binds, to parenthesise a surrogate rule's subexpressions (functions: 9)
+_PRECEDENCE = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4, "powc": 4}
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """A custom gradient: the rule that replaces ∂node/∂operand (``y = sign(u) @grad(step(1 - abs(u)))``).
+
+    ``rule`` is a small graph of the rule's own (its inputs are the operands' names as the rule writes
+    them, ``slots`` says which operand each is); ``source`` is the rule as written; ``estimator`` the
+    named estimator it came from (``ste``, ``ste-clip``) or None for a rule written in the program."""
+    rule: "Graph"
+    slots: tuple                           # ((name in the rule, operand slot), ...)
+    source: str
+    estimator: Optional[str] = None
+
+    @property
+    def key(self) -> tuple:
+        return (self.source, self.slots)
+
+    def operand_values(self, args) -> dict:
+        return {name: args[slot] for name, slot in self.slots}
+
+    def formula(self, style: str, args) -> str:
+        """The rule in terms of the operands' names ``args`` (already in ``style``)."""
+        slots = dict(self.slots)
+        nodes = self.rule.nodes
+        texts: list = [None] * len(nodes)
+        for node in nodes:
+            if node.kind == "input":
+                texts[node.index] = args[slots[node.name]]
+            elif node.kind == "const":
+                from .ops import param_text
+                texts[node.index] = param_text(node.param, style) if style == "tex" else node.name
+            else:
+                parts = []
+                own = _PRECEDENCE.get(node.op.name, 9)
+                for position, i in enumerate(node.inputs):
+                    text, child = texts[i], nodes[i]
+                    inner = _PRECEDENCE.get(child.op.name, 9) if child.op is not None else 9
+                    tight = inner < own or (inner == own and (
+                        (node.op.name in ("sub", "div") and position == 1) or (own == 4 and position == 0)))
+                    if own < 9 and tight and not (style == "tex" and node.op.name == "div"):
+                        text = f"\\left({text}\\right)" if style == "tex" else f"({text})"
+                    parts.append(text)
+                texts[node.index] = node.op.formula(style, parts, node.param)
+        return texts[self.rule.output]
 
 
 @contextmanager
@@ -231,7 +280,19 @@ class Graph:
             from .tensor import vjp_text
             return vjp_text(node.op, slot, names, out, [self.nodes[i].shape for i in node.inputs],
                             node.shape, node.param, style)
+        if node.custom and node.custom[slot] is not None:
+            return node.custom[slot].formula(style, names)
         return node.op.derivative(style, slot, names, out, node.param)
+
+    def true_local_formula(self, node: Node, slot: int, style: str = "text",
+                           name_of: Optional[NameOf] = None) -> str:
+        """∂node/∂inputs[slot] by calculus, also where a custom gradient replaces it."""
+        out = (name_of or (lambda n: n.name))(node)
+        return node.op.derivative(style, slot, self.operand_names(node, name_of), out, node.param)
+
+    def is_custom(self, node: Node, slot: int) -> bool:
+        """Whether edge (inputs[slot] → node) carries a custom gradient rather than the op's own."""
+        return bool(node.custom) and node.custom[slot] is not None
 
 
 class GraphBuilder:
@@ -267,8 +328,9 @@ class GraphBuilder:
 
     def op(self, opname: str, inputs: tuple, param: Optional[Fraction] = None,
            name: Optional[str] = None, where: Optional[str] = None,
-           group: Optional[str] = None, text: Optional[str] = None, pos: Optional[tuple] = None) -> int:
-        key = ("op", opname, tuple(inputs), param)
+           group: Optional[str] = None, text: Optional[str] = None, pos: Optional[tuple] = None,
+           custom: tuple = ()) -> int:
+        key = ("op", opname, tuple(inputs), param) + ((tuple(s and s.key for s in custom),) if custom else ())
         found = self._keys.get(key)
         if found is not None:
             node = self.nodes[found]
@@ -280,7 +342,7 @@ class GraphBuilder:
                 return found
         index = self._add(name=name or "", kind="op", op=OPS[opname], param=param,
                           inputs=tuple(inputs), named=name is not None, where=where, group=group,
-                          text=text, pos=pos)
+                          text=text, pos=pos, custom=tuple(custom))
         if found is None:
             self._keys[key] = index
         return index

@@ -141,6 +141,10 @@ class Op:
     structural: bool = False       # matrix mode only (@, .T, sum, mean, softmax): not element-wise
     takes_axis: bool = False       # sum(A, axis=0): the parameter is the axis
     matrix_forms: Optional[dict] = None   # style -> Rule, when every operand is a vector or matrix (A ⊙ B)
+    piece: Optional[Callable] = None      # operands -> which smooth piece of a piecewise op they are in
+                                          # (--check: a finite difference that changes piece crossed a kink)
+    operands: tuple = ()                  # the operands' names in a call, for messages: ("x", "lo", "hi")
+    scalar_only: bool = False             # not in matrix mode (the non-smooth ops of issue 17)
 
     def kink_at(self, args: Sequence, names: Sequence[str]) -> Optional[tuple]:
         """(where, convention, slots) when the node sits at a point where its derivative with
@@ -321,6 +325,86 @@ def _sympy():
     return sympy
 
 
+def _same_kind(x: Number, value: Fraction) -> Number:
+    """``value`` as the kind of number ``x`` is: exact beside a Fraction, float beside a float."""
+    return value if isinstance(x, Fraction) else float(value)
+
+
+def _rounded(fn: Callable) -> Callable:
+    """A forward rule giving a whole number (floor, ceil, round) of the operand's kind."""
+    def run(a, p):
+        return _same_kind(a[0], Fraction(fn(a[0])))
+    return run
+
+
+def _half_way(x: Number) -> bool:
+    return x - math.floor(x) == Fraction(1, 2)
+
+
+def _clip(a, p) -> Number:
+    x, lo, hi = a
+    if lo > hi:
+        _domain(f"clip needs lo ≤ hi, and lo = {fmt(lo)} > hi = {fmt(hi)}")
+    return lo if x < lo else hi if x > hi else x
+
+
+def _clip_kink(a, names):
+    x, lo, hi = a
+    if x == lo or x == hi:
+        bound, slot = (names[1], 1) if x == lo else (names[2], 2)
+        return (f"at {names[0]} = {bound} = {fmt(x)} (the bound)",
+                f"∂/∂{names[0]} = 1 and ∂/∂{bound} = 0 at the bound (a bound is active only beyond it)",
+                (0, slot))
+    return None
+
+
+def _tie_kink(a, names):
+    if a[0] == a[1]:
+        return (f"at {names[0]} = {names[1]} = {fmt(a[0])} (a tie)",
+                f"the whole gradient goes to the first operand, {names[0]}", (0, 1))
+    return None
+
+
+def _jump_kink(name: str, test: Callable, why: str) -> Callable:
+    def kink(a, names):
+        if test(a[0]):
+            return f"at {names[0]} = {fmt(a[0])} ({why})", f"{name}' = 0 there", (0,)
+        return None
+    return kink
+
+
+def _hardtanh_kink(a, names):
+    if abs(a[0]) == 1:
+        return f"at {names[0]} = {fmt(a[0])}", "hardtanh'(±1) = 0", (0,)
+    return None
+
+
+_SYMPY_FUNCTIONS: dict = {}
+
+
+def _piecewise_constant(name: str, fn: Callable):
+    """A sympy function for floor, ceil and round whose derivative is 0 (sympy leaves floor's
+    unevaluated), and whose value at a number is ``fn``'s (round halves to even)."""
+    if name not in _SYMPY_FUNCTIONS:
+        sympy = _sympy()
+
+        def eval_(cls, x):
+            if x.is_Rational:
+                return sympy.Integer(fn(Fraction(int(x.p), int(x.q))))
+            if x.is_Float:
+                return sympy.Integer(fn(float(x)))
+            return None
+        _SYMPY_FUNCTIONS[name] = type(name, (sympy.Function,), {
+            "nargs": 1, "eval": classmethod(eval_), "fdiff": lambda self, argindex=1: sympy.Integer(0),
+            "_latex": lambda self, printer: f"\\operatorname{{{name}}}\\left({printer._print(self.args[0])}\\right)"})
+    return _SYMPY_FUNCTIONS[name]
+
+
+def _leaky_sympy(s, p):
+    sympy = _sympy()
+    return sympy.Piecewise((s[0], s[0] > 0), (s[1] * s[0], True))
+
+
 # -- x ** n: the derivative n·x^(n−1), written without 1s and 0th powers --------------------------
 
 def _powc_derivative(slot, args, n: Fraction, out, style: str) -> str:
@@ -442,7 +526,8 @@ defop("sigmoid", symbol="σ", **function("sigmoid", "σ", "\\sigma"), forward=la
 defop("relu", symbol="ReLU", **function("relu", "ReLU", "\\operatorname{ReLU}"),
       forward=lambda a, p: _relu(a[0]), local=lambda a, o, p: (ONE if a[0] > 0 else ZERO,),
       d=("1 if $a0 > 0 else 0",), duni=("𝟙[$a0 > 0]",), dtex=("\\mathbf{1}\\left[$a0 > 0\\right]",),
-      sympy=lambda s, p: _sympy().Max(0, s[0]), kink="relu'(0) = 0", activation="relu")
+      sympy=lambda s, p: _sympy().Max(0, s[0]), kink="relu'(0) = 0", activation="relu",
+      piece=lambda a: _sign(a[0]))
 defop("softplus", symbol="softplus", **function("softplus", tex="\\operatorname{softplus}"),
       forward=lambda a, p: _softplus(a[0]), local=lambda a, o, p: (sigmoid(a[0]),),
       d=("sigmoid($a0)",), duni=("σ($a0)",), dtex=("\\sigma\\left($a0\\right)",),
@@ -450,7 +535,70 @@ defop("softplus", symbol="softplus", **function("softplus", tex="\\operatorname{
 defop("abs", symbol="|·|", **{**function("abs"), "uni": "|$a0|", "tex": "\\left|$a0\\right|"},
       forward=lambda a, p: abs(a[0]), local=lambda a, o, p: (_sign(a[0]),),
       d=("sign($a0)",), dtex=("\\operatorname{sign}\\left($a0\\right)",),
-      sympy=lambda s, p: _sympy().Abs(s[0]), kink="abs'(0) = 0")
+      sympy=lambda s, p: _sympy().Abs(s[0]), kink="abs'(0) = 0",
+      piece=lambda a: _sign(a[0]))
+# non-smooth functions (issue 17): each with its true derivative where it exists and the convention at
+# its kinks and jumps (docs/custom-gradients.md); "piece" tells --check which side of a kink it is on
+_SIGN_PIECE = dict(piece=lambda a: _sign(a[0]), scalar_only=True)
+defop("sign", symbol="sign", **function("sign", tex="\\operatorname{sign}"), forward=lambda a, p: _sign(a[0]),
+      local=lambda a, o, p: (ZERO,), d=("0",), sympy=lambda s, p: _sympy().sign(s[0]), kink="sign'(0) = 0",
+      **_SIGN_PIECE)
+defop("step", symbol="step", **function("step", tex="\\operatorname{step}"),
+      forward=lambda a, p: ONE if a[0] > 0 else ZERO, local=lambda a, o, p: (ZERO,), d=("0",),
+      sympy=lambda s, p: _sympy().Heaviside(s[0], 0), kink="step'(0) = 0", **_SIGN_PIECE)
+defop("round", symbol="round", **function("round", tex="\\operatorname{round}"), forward=_rounded(round),
+      local=lambda a, o, p: (ZERO,), d=("0",), sympy=lambda s, p: _piecewise_constant("round", round)(s[0]),
+      kink=_jump_kink("round", _half_way, "round jumps half-way between whole numbers; it halves to even"),
+      piece=lambda a: round(a[0]), scalar_only=True)
+defop("floor", symbol="⌊·⌋", **{**function("floor"), "uni": "⌊$a0⌋", "tex": "\\left\\lfloor $a0 \\right\\rfloor"},
+      forward=_rounded(math.floor), local=lambda a, o, p: (ZERO,), d=("0",),
+      sympy=lambda s, p: _piecewise_constant("floor", math.floor)(s[0]),
+      kink=_jump_kink("floor", lambda x: x == math.floor(x), "floor jumps at whole numbers"),
+      piece=lambda a: math.floor(a[0]), scalar_only=True)
+defop("ceil", symbol="⌈·⌉", **{**function("ceil"), "uni": "⌈$a0⌉", "tex": "\\left\\lceil $a0 \\right\\rceil"},
+      forward=_rounded(math.ceil), local=lambda a, o, p: (ZERO,), d=("0",),
+      sympy=lambda s, p: _piecewise_constant("ceil", math.ceil)(s[0]),
+      kink=_jump_kink("ceil", lambda x: x == math.ceil(x), "ceil jumps at whole numbers"),
+      piece=lambda a: math.ceil(a[0]), scalar_only=True)
+defop("clip", arity=3, symbol="clip", function=True, text="clip($a0, $a1, $a2)",
+      tex="\\operatorname{clip}\\left($a0, $a1, $a2\\right)", forward=_clip,
+      local=lambda a, o, p: (ONE if a[1] <= a[0] <= a[2] else ZERO, ONE if a[0] < a[1] else ZERO,
+                             ONE if a[0] > a[2] else ZERO),
+      d=("1 - step($a1 - $w0) - step($a0 - $w2)", "step($a1 - $w0)", "step($a0 - $w2)"),
+      duni=("𝟙[$a1 ≤ $a0 ≤ $a2]", "𝟙[$a0 < $a1]", "𝟙[$a0 > $a2]"),
+      dtex=("\\mathbf{1}\\left[$a1 \\le $a0 \\le $a2\\right]", "\\mathbf{1}\\left[$a0 < $a1\\right]",
+            "\\mathbf{1}\\left[$a0 > $a2\\right]"),
+      sympy=lambda s, p: _sympy().Min(_sympy().Max(s[0], s[1]), s[2]), kink=_clip_kink,
+      piece=lambda a: (_sign(a[0] - a[1]), _sign(a[0] - a[2])), operands=("x", "lo", "hi"), scalar_only=True)
+defop("max", arity=2, symbol="max", function=True, text="max($a0, $a1)",
+      tex="\\max\\left($a0, $a1\\right)", forward=lambda a, p: a[0] if a[0] >= a[1] else a[1],
+      local=lambda a, o, p: (ONE, ZERO) if a[0] >= a[1] else (ZERO, ONE),
+      d=("1 - step($a1 - $w0)", "step($a1 - $w0)"), duni=("𝟙[$a0 ≥ $a1]", "𝟙[$a0 < $a1]"),
+      dtex=("\\mathbf{1}\\left[$a0 \\ge $a1\\right]", "\\mathbf{1}\\left[$a0 < $a1\\right]"),
+      sympy=lambda s, p: _sympy().Max(s[0], s[1]), kink=_tie_kink, piece=lambda a: _sign(a[0] - a[1]),
+      operands=("a", "b"), scalar_only=True)
+defop("min", arity=2, symbol="min", function=True, text="min($a0, $a1)",
+      tex="\\min\\left($a0, $a1\\right)", forward=lambda a, p: a[0] if a[0] <= a[1] else a[1],
+      local=lambda a, o, p: (ONE, ZERO) if a[0] <= a[1] else (ZERO, ONE),
+      d=("1 - step($a0 - $w1)", "step($a0 - $w1)"), duni=("𝟙[$a0 ≤ $a1]", "𝟙[$a0 > $a1]"),
+      dtex=("\\mathbf{1}\\left[$a0 \\le $a1\\right]", "\\mathbf{1}\\left[$a0 > $a1\\right]"),
+      sympy=lambda s, p: _sympy().Min(s[0], s[1]), kink=_tie_kink, piece=lambda a: _sign(a[0] - a[1]),
+      operands=("a", "b"), scalar_only=True)
+defop("hardtanh", symbol="hardtanh", **function("hardtanh", tex="\\operatorname{hardtanh}"),
+      forward=lambda a, p: _same_kind(a[0], -ONE) if a[0] < -1 else _same_kind(a[0], ONE) if a[0] > 1 else a[0],
+      local=lambda a, o, p: (ONE if -1 < a[0] < 1 else ZERO,),
+      d=("step(1 - abs($a0))",), duni=("𝟙[|$a0| < 1]",), dtex=("\\mathbf{1}\\left[\\left|$a0\\right| < 1\\right]",),
+      sympy=lambda s, p: _sympy().Min(_sympy().Max(s[0], -1), 1), kink=_hardtanh_kink,
+      piece=lambda a: (_sign(a[0] + 1), _sign(a[0] - 1)), scalar_only=True)
+defop("leaky_relu", arity=2, symbol="LReLU", function=True, text="leaky_relu($a0, $a1)",
+      tex="\\operatorname{LeakyReLU}\\left($a0, $a1\\right)",
+      forward=lambda a, p: a[0] if a[0] > 0 else _mul(a[1], a[0]),
+      local=lambda a, o, p: (ONE, ZERO) if a[0] > 0 else (a[1], a[0]),
+      d=("$w1 + (1 - $w1) * step($a0)", "min($a0, 0)"), duni=("1 if $a0 > 0 else $a1", "min($a0, 0)"),
+      dtex=("\\mathbf{1}\\left[$a0 > 0\\right] + $w1 \\, \\mathbf{1}\\left[$a0 \\le 0\\right]",
+            "\\min\\left($a0, 0\\right)"),
+      sympy=_leaky_sympy, kink="leaky_relu'(0) = slope (the x ≤ 0 side)", piece=lambda a: _sign(a[0]),
+      operands=("x", "slope"), scalar_only=True)
 defop("affine", arity=-1, symbol="Σ", forward=_affine_forward, local=_affine_local,
       text=_affine_formula(" * "), uni=_affine_formula("·"), tex=_affine_formula(" \\cdot "),
       d=_affine_derivative, sympy=_affine_sympy, neuron=True)
@@ -492,6 +640,6 @@ defop("mean", arity=1, symbol="mean", **_axis_form("mean", "mean", "\\operatorna
 defop("softmax", symbol="softmax", **function("softmax", tex="\\operatorname{softmax}"),
       d=("diag($o) - $o $oᵀ",), dtex=("\\operatorname{diag}\\left($o\\right) - $o {$o}^{\\top}",), **_STRUCTURAL)
 
-RESERVED = ("grad",)          # names a program may not use (custom gradients: @grad(...))
+RESERVED = ("grad",)          # names a program may not use (custom gradients: y = sign(u) @grad(1))
 FUNCTIONS = tuple(name for name, op in OPS.items() if op.function)
 ACTIVATIONS = {op.activation: op.name for op in OPS.values() if op.activation}

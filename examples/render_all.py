@@ -32,6 +32,15 @@ EXTRA = [  # variants worth showing in the docs
      "docs/examples/ng.tex"],
 ]
 
+BINARY_EXTRA = [  # the binarised neuron trained with a straight-through estimator (issue 17), one step
+    ["expr", "-", "--values", "examples/binary-neuron.values.yaml", "--lr", "0.1", "--param", "w,b",
+     "-o", "docs/examples/binary-neuron-step.md"],
+    ["expr", "-", "--values", "examples/binary-neuron.values.yaml", "--lang", "zh", "--lr", "0.1", "--param",
+     "w,b", "-o", "docs/examples/binary-neuron.zh.md"],
+    ["expr", "-", "--values", "examples/binary-neuron.values.yaml", "--theme", "dark", "-o",
+     "docs/img/binary-neuron-dark.png"],
+]
+
 
 SPEC_EXTRA = [
     ["spec", "examples/two-layer.yaml", "-o", "docs/examples/two-layer.html"],           # step-through pages
@@ -68,6 +77,8 @@ def main() -> None:
             run(["expr", "-", "--values", values, "-o", target.format(stem=stem)], stdin=program)
     for args in EXTRA:
         run(args, stdin=EXAMPLES / "ng.txt")
+    for args in BINARY_EXTRA:
+        run(args, stdin=EXAMPLES / "binary-neuron.txt")
     for spec in sorted(EXAMPLES.glob("*.yaml")):
         if spec.name.endswith(".values.yaml"):
             continue

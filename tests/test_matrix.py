@@ -790,7 +790,7 @@ BAD = [
      ["J = softmax(s): softmax needs a vector or a matrix, and s is a scalar"], 5),
     ("the name grad", "grad = A * 2; J = sum(grad)", ["--at", "A=[[1,2],[3,4]]"], {}, 1,
      ["'grad' is reserved"], 1),
-    ("grad as a function", "J = sum(grad(A))", ["--at", "A=[[1,2],[3,4]]"], {}, 1, ["unknown function 'grad'"], 9),
+    ("grad as a function", "J = sum(grad(A))", ["--at", "A=[[1,2],[3,4]]"], {}, 1, ["grad(...) is not a function"], 9),
     ("shapes: symbols differ", "Z = X @ W; J = sum(Z)", ["--shape", "X=(N,H), W=(K,M)"], {}, 1,
      ["Z = X @ W: X is N×H but W is K×M (inner dimensions H ≠ K)"], 5),
     ("shapes: symbol against a number", "J = sum(X @ W)", ["--shape", "X=(N,H)", "--shape", "W=(3,M)"], {}, 1,

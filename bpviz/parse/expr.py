@@ -19,7 +19,7 @@ from typing import Optional
 
 from ..errors import ParseError, ProgramError, name_list
 from ..escape import CONTROL_CHARS
-from ..graph import Graph, GraphBuilder, gc_paused
+from ..graph import Graph, GraphBuilder, Surrogate, gc_paused
 from ..numeric import NumberRangeError, check_exact, exact_text, parse_number
 from ..ops import FUNCTIONS, OPS, RESERVED
 
@@ -55,6 +55,9 @@ TEXT_LIMIT = 160            # a node keeps its source text for messages up to th
 _CONTROL = re.compile(f"[{CONTROL_CHARS}\u2028\u2029]")
 _PIECE_CHARS = 16_384          # a big program is parsed in pieces of about this many characters (_statements)
 RECURSION_LIMIT = 20_000      # a long sum such as w1*x1 + ... + w5000*x5000 nests 5,000 deep
+MAX_RULE_NODES = 200          # nodes of one custom-gradient rule (@grad(...), --grad, a spec's gradients:)
+ESTIMATORS = {"ste": "1", "ste-clip": "step(1 - abs(u))"}   # --grad OP=NAME: the rule, in the operand u
+GRAD_HINT = "write it at the end of an assignment whose right side is one call, e.g. y = sign(u) @grad(1)"
 
 
 @contextmanager
@@ -94,12 +97,49 @@ def ascii_operators(source: str) -> str:
     return "".join(_OPERATORS.get(c) if c in _OPERATORS else _FULLWIDTH.get(c, c) for c in source)
 
 
-def parse_program(source: str, output: Optional[str] = None) -> Graph:
-    """Parse a program into a Graph (values not yet computed)."""
+def parse_program(source: str, output: Optional[str] = None, grads: Optional[dict] = None) -> Graph:
+    """Parse a program into a Graph (values not yet computed); ``grads`` maps an op's name to a named
+    estimator (``ste``, ``ste-clip``) or a rule in its operand ``u``, for every call of that op."""
     if output is not None and not isinstance(output, str):
         raise ProgramError(f"--output takes a node's name, not {output!r}")
     with gc_paused():                       # a big program's nodes pile up; see gc_paused
-        return _Parser(source).build(output)
+        graph = _Parser(source).build(output)
+    if grads:
+        apply_estimators(graph, grads)
+    return graph
+
+
+def estimator_rule(opname: str, rule: str) -> Surrogate:
+    """The Surrogate of ``--grad OP=RULE``: a named estimator or an expression in the operand ``u``;
+    a ParseError (or ProgramError) says what is wrong."""
+    if not isinstance(opname, str) or opname not in FUNCTIONS or OPS[opname].structural:
+        known = ", ".join(n for n in FUNCTIONS if not OPS[n].structural)
+        hint = difflib.get_close_matches(str(opname), FUNCTIONS, n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else f" (known: {known})"
+        raise ProgramError(f"--grad {opname}=…: {opname!r} is not a function{extra}")
+    if not isinstance(rule, str) or not rule.strip():
+        raise ProgramError(f"--grad {opname}=…: give ste, ste-clip or a rule in u, e.g. step(1 - abs(u))")
+    named = rule.strip().lower()
+    text = ESTIMATORS.get(named, rule.strip())
+    parser = _Parser(text)
+    try:
+        with _deep_recursion():
+            body = parser._statements()
+            if len(body) != 1 or not isinstance(body[0], ast.Expr):
+                raise ParseError(f"the rule must be one expression in u (the operand of {opname}), e.g. "
+                                 f"step(1 - abs(u))", source=text, line=1, column=1)
+            return parser.rule(body[0].value, {"u": 0}, opname, estimator=named if named in ESTIMATORS else None)
+    except RecursionError:
+        raise ParseError(f"the rule is nested more than {RECURSION_LIMIT} levels deep") from None
+
+
+def apply_estimators(graph: Graph, grads: dict) -> None:
+    """Give every call of each op in ``grads`` (op name -> estimator or rule) that has no custom
+    gradient of its own the estimator's, for its first operand."""
+    rules = {op: estimator_rule(op, rule) for op, rule in grads.items()}
+    for node in graph.nodes:
+        if node.op is not None and node.op.name in rules and not node.custom:
+            node.custom = (rules[node.op.name],) + (None,) * (len(node.inputs) - 1)
 
 
 class _Parser:
@@ -120,6 +160,7 @@ class _Parser:
         self.built: dict = {}
         self.visiting: list = []
         self._places: dict = {}                 # (lineno, col_offset) -> _located's answer
+        self._rule_names: Optional[dict] = None   # inside a @grad rule: the operands' names it may use
 
     # -- positions --------------------------------------------------------------------------
     def _column(self, node: ast.AST) -> tuple:
@@ -162,6 +203,8 @@ class _Parser:
 
     def error(self, node: ast.AST, message: str) -> ParseError:
         line, col = self._column(node)
+        if _is_grad(node) and col > 1 and self.lines[line - 1][col - 2:col - 1] == "@":
+            col -= 1                                # the caret under the '@' of @grad(...)
         return ParseError(message, source=self.source, line=line, column=col)
 
     # -- statements -------------------------------------------------------------------------
@@ -303,7 +346,7 @@ class _Parser:
         if name in FUNCTIONS:
             raise self.error(node, f"{name!r} is a function; it cannot be used as a name")
         if name in RESERVED:
-            raise self.error(node, f"{name!r} is reserved (custom gradients will be written @{name}(...)); "
+            raise self.error(node, f"{name!r} is reserved (custom gradients are written y = sign(u) @{name}(1)); "
                                    f"choose another name")
 
     def _name(self, name: str, use: Optional[ast.AST]) -> int:
@@ -331,6 +374,8 @@ class _Parser:
     def _expr(self, e: ast.AST, top: Optional[str] = None) -> int:
         b = self.builder
         if isinstance(e, ast.Name):                # most of a big program: no position needed
+            if self._rule_names is not None:
+                return self._rule_name(e)
             self._check_name(e, e.id)
             self.referenced.add(e.id)
             index = self._name(e.id, e)
@@ -351,6 +396,13 @@ class _Parser:
                 return b.op("neg", (self._expr(e.operand),), name=top, **at, text=text)
             raise self.error(e, f"the operator {type(e.op).__name__} is not allowed")
         if isinstance(e, ast.BinOp):
+            if isinstance(e.op, ast.MatMult) and _is_grad(e.right):
+                if top is None or self._rule_names is not None:
+                    where = "inside a @grad rule" if self._rule_names is not None else "inside an expression"
+                    raise self.error(e.right, f"@grad(...) cannot be used {where}: {GRAD_HINT}")
+                return self._custom(e, top, at, text)
+            if isinstance(e.op, ast.MatMult) and self._rule_names is not None:
+                raise self.error(e, "a @grad rule is a scalar formula: '@' (a matrix product) is not allowed in it")
             opname = BINOPS.get(type(e.op))
             if opname is None:
                 raise self.error(e, OPERATOR_HINTS.get(type(e.op), "this operator is not allowed"))
@@ -368,18 +420,95 @@ class _Parser:
             if not isinstance(e.func, ast.Name):
                 raise self.error(e, "only calls of the known functions are allowed")
             fname = e.func.id
+            if fname in RESERVED:
+                raise self.error(e, f"{fname}(...) is not a function: a custom gradient is written after a "
+                                    f"call with '@': {GRAD_HINT}")
             if fname not in FUNCTIONS:
                 hint = difflib.get_close_matches(fname, FUNCTIONS, n=1)
                 extra = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(FUNCTIONS)})"
                 raise self.error(e, f"unknown function {fname!r}{extra}")
-            axis = self._axis(e, fname) if OPS[fname].takes_axis else None
-            if (e.keywords and not OPS[fname].takes_axis) or len(e.args) != 1 \
-                    or isinstance(e.args[0], ast.Starred):
-                extra = " (and optionally axis=0 or axis=1)" if OPS[fname].takes_axis else ""
-                raise self.error(e, f"{fname}() takes exactly one argument{extra}")
-            return b.op(fname, (self._expr(e.args[0]),), param=axis, name=top, **at, text=text)
+            op = OPS[fname]
+            if self._rule_names is not None and op.structural:
+                raise self.error(e, f"a @grad rule is a scalar formula: {fname}() is not allowed in it")
+            axis = self._axis(e, fname) if op.takes_axis else None
+            if (e.keywords and not op.takes_axis) or len(e.args) != op.arity \
+                    or any(isinstance(a, ast.Starred) for a in e.args):
+                extra = " (and optionally axis=0 or axis=1)" if op.takes_axis else ""
+                count = "one argument" if op.arity == 1 else f"{op.arity} arguments: {fname}({', '.join(op.operands)})"
+                raise self.error(e, f"{fname}() takes exactly {count}{extra}")
+            operands = tuple(self._expr(a) for a in e.args)
+            return b.op(fname, operands, param=axis, name=top, **at, text=text)
         message = REFUSED.get(type(e), f"{type(e).__name__} expressions are not allowed")
         raise self.error(e, message)
+
+    # -- custom gradients: y = f(u) @grad(RULE), y = clip(x, lo, hi) @grad(x=RULE, lo=RULE) ------------
+    def _custom(self, e: ast.BinOp, top: str, at: dict, text: Optional[str]) -> int:
+        call, grad = e.left, e.right
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in FUNCTIONS
+                and not OPS[call.func.id].structural):
+            what = "a @grad(...)" if _is_grad(call) else "this expression"
+            raise self.error(grad, f"@grad(...) follows a call of a function such as sign(u), and {what} is "
+                                   f"not one: {GRAD_HINT}")
+        index = self._expr(call)                       # checks the call itself (arguments, names)
+        node = self.builder.nodes[index]
+        operands = {a.id: slot for slot, a in enumerate(call.args) if isinstance(a, ast.Name)}
+        fname = call.func.id
+        arity = len(call.args)
+        if any(isinstance(a, ast.Starred) for a in grad.args) or any(k.arg is None for k in grad.keywords):
+            raise self.error(grad, "@grad takes a rule, not * or ** arguments")
+        if grad.args and grad.keywords:
+            raise self.error(grad, "@grad takes one rule, or one rule per operand by name (@grad(a=..., b=...)), "
+                                   "not both")
+        rules: list = [None] * arity
+        if grad.args:
+            if len(grad.args) != 1:
+                raise self.error(grad, f"@grad takes one rule, the derivative that replaces ∂{top}/∂(operand)")
+            if arity != 1:
+                names = ", ".join(f"{a}=…" for a in (OPS[fname].operands or ("a", "b")))
+                raise self.error(grad, f"{fname}() has {arity} operands: give a rule per operand by its name, "
+                                       f"e.g. @grad({names}) (operands that are names)")
+            rules[0] = self.rule(grad.args[0], operands, fname)
+        elif grad.keywords:
+            for given in grad.keywords:
+                if given.arg not in operands:
+                    plain = ", ".join(operands) or "none"
+                    raise self.error(given, f"@grad({given.arg}=…): {given.arg!r} is not an operand of this "
+                                            f"{fname}() written as a plain name (its operands that are names: "
+                                            f"{plain})")
+                rules[operands[given.arg]] = self.rule(given.value, operands, fname)
+        else:
+            raise self.error(grad, f"@grad() needs a rule, e.g. @grad(1) or @grad(step(1 - abs(u))): the "
+                                   f"derivative that replaces ∂{top}/∂(operand)")
+        return self.builder.op(fname, node.inputs, param=node.param, name=top, **at, text=text,
+                               custom=tuple(rules))
+
+    def rule(self, e: ast.AST, operands: dict, fname: str, estimator: Optional[str] = None) -> Surrogate:
+        """A custom-gradient rule as a Surrogate: a small graph of its own, in the operands' names."""
+        builder, names, self.builder = self.builder, self._rule_names, GraphBuilder()
+        self._rule_names = {"operands": operands, "function": fname, "used": {}}
+        try:
+            out = self._expr(e)
+            if len(self.builder.nodes) > MAX_RULE_NODES:
+                raise self.error(e, f"the @grad rule has {len(self.builder.nodes)} nodes, more than the "
+                                    f"{MAX_RULE_NODES} a rule may have")
+            rule = self.builder.finish(out, source=self._segment(e) or "")
+            used = self._rule_names["used"]
+        finally:
+            self.builder, self._rule_names = builder, names
+        slots = tuple(sorted(used.items(), key=lambda item: item[1]))
+        return Surrogate(rule, slots, rule.source, estimator)
+
+    def _rule_name(self, e: ast.Name) -> int:
+        rule = self._rule_names
+        if e.id not in rule["operands"]:
+            plain = ", ".join(rule["operands"]) or "none"
+            if e.id in FUNCTIONS or e.id in RESERVED:
+                raise self.error(e, f"{e.id!r} is a function, not an operand")
+            raise self.error(e, f"{e.id!r} in a @grad rule is not an operand of {rule['function']}(): a rule may "
+                                f"use the call's operands that are plain names (here: {plain}); to use another "
+                                f"value, name it first, e.g. u = w*x + b; y = sign(u) @grad(step(1 - abs(u)))")
+        rule["used"][e.id] = rule["operands"][e.id]
+        return self.builder.input(e.id)
 
     def _axis(self, e: ast.Call, fname: str) -> Optional[Fraction]:
         """The ``axis=`` of sum/mean: a whole number, or None for every entry."""
@@ -429,3 +558,8 @@ class _Parser:
         except (ValueError, OverflowError):             # a float literal that overflowed to inf
             raise self.error(e, "this number is out of range") from None
 
+
+
+def _is_grad(e: ast.AST) -> bool:
+    """``grad(...)``: the right side of ``f(u) @grad(...)``, which Python reads as a matrix product."""
+    return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in RESERVED

@@ -30,8 +30,8 @@ MAX_NODES = 100_000        # graph nodes a network may expand to
 MAX_ENTRIES = 1_000_000    # array entries a network may hold in the matrix view (weights, activations)
 MAX_VALUES = 1_000_000     # YAML values after aliases are expanded
 MAX_DEPTH = 64             # nesting of mappings and lists
-GRAPH_KEYS = ("title", "values", "graph", "output", "learning_rate")
-NETWORK_KEYS = ("title", "inputs", "layers", "loss", "learning_rate", "init")
+GRAPH_KEYS = ("title", "values", "graph", "output", "learning_rate", "gradients")
+NETWORK_KEYS = ("title", "inputs", "layers", "loss", "learning_rate", "init", "gradients")
 LAYER_KEYS = ("name", "activation", "weights", "bias", "units", "init")
 LOSS_KEYS = ("kind", "targets", "scale", "name", "reduction")
 INIT_KEYS = ("scheme", "seed")
@@ -508,8 +508,31 @@ def read_network(doc: Doc, view: str = "scalar") -> Network:
 
 # -- entry point ---------------------------------------------------------------------------------
 
+def _gradients(doc: Doc, graph, grads: Optional[dict]) -> None:
+    """A spec's ``gradients: {sign: ste}`` (or a rule in the operand u), then --grad over it."""
+    from .expr import apply_estimators, estimator_rule
+    given = doc.data.get("gradients")
+    if given is not None and not isinstance(given, dict):
+        raise doc.error(("gradients",), f"expected a mapping of functions to estimators, e.g. 'sign: ste', "
+                                        f"not {_kind(given)}")
+    for op, rule in (given or {}).items():
+        if not isinstance(rule, str):
+            raise doc.error(("gradients", op), f"expected ste, ste-clip or a rule in u such as "
+                                               f"'step(1 - abs(u))', not {_kind(rule)}")
+        try:
+            estimator_rule(op, rule)
+        except BpvizError as exc:
+            message = re.sub(r"^--grad \S+?=…: ", "", exc.message)
+            raise doc.error(("gradients", op), message) from None
+    merged = {**(given or {}), **(grads or {})}
+    if merged:
+        if graph.matrix or any(n.op is not None and n.op.structural for n in graph.nodes):
+            raise doc.error(("gradients",), "custom gradients work on scalar graphs only, not in the matrix view")
+        apply_estimators(graph, merged)
+
+
 def load_spec(text: str, filename: str = "spec", overrides: Optional[list] = None,
-              group: bool = False, view: str = "scalar") -> tuple:
+              group: bool = False, view: str = "scalar", grads: Optional[dict] = None) -> tuple:
     """Parse a spec -> (graph without values, values, doc); ``view`` "matrix" builds a network with
     one node per layer quantity."""
     doc = Doc(text, filename)
@@ -542,6 +565,7 @@ def load_spec(text: str, filename: str = "spec", overrides: Optional[list] = Non
         raise doc.error(("title",), f"expected text, not {_kind(title)}")
     graph.title = title or ""
     graph.source = text
+    _gradients(doc, graph, grads)
     if "learning_rate" in doc.data:
         rate = _number(doc, ("learning_rate",), doc.data["learning_rate"])
         if rate <= 0:

@@ -52,12 +52,12 @@ PALETTES = {
                   value_bg="#eff6fc", grad_bg="#f8d5c0", fill="#ffffff", header="#eef0f3",
                   input_fill="#f2f7ee", input_border="#3f6b2a", const_border="#8c959f",
                   border="#57606a", output_border="#1f2328", edge="#8c959f",
-                  highlight="#8250df", dim="#d0d7de"),
+                  highlight="#8250df", dim="#d0d7de", custom="#00705f"),
     "dark": dict(bg="#0d1117", text="#e6edf3", muted="#a3aab3", value="#79c0ff", grad="#ffbd85",
                  value_bg="#0f2237", grad_bg="#52341a", fill="#161b22", header="#262c36",
                  input_fill="#15231a", input_border="#7ee787", const_border="#6e7681",
                  border="#8b949e", output_border="#f0f6fc", edge="#6e7681",
-                 highlight="#d2a8ff", dim="#30363d"),
+                 highlight="#d2a8ff", dim="#30363d", custom="#4fd1bd"),
 }
 
 # The figure's own words, by --lang (math is never translated): the value rows' caption and the legend.
@@ -69,14 +69,18 @@ FIGURE_WORDS = {
                fan_key="; at fan-out, upstream × local → contribution",
                vjp_key="edge labels: what the head sends back to its operand v, v̄ = ∂{out}/∂v "
                        "(a vector-Jacobian product)",
-               vjp_fan_key="; at fan-out the shares add up (+=)", vjp_fan_shown=", each under its rule"),
+               vjp_fan_key="; at fan-out the shares add up (+=)", vjp_fan_shown=", each under its rule",
+               custom="custom ∂",
+               custom_key="dashed edge, custom ∂: a surrogate gradient (@grad) replaces the true local derivative"),
     "zh": dict(value="值", value_key="前向计算的值", grad_key="{out} 对 v 的梯度",
                shapes_key="每张卡片：一个节点及其形状；梯度 ∂{out}/∂v 与 v 形状相同",
                summary_key="大于 {n}×{n} 的数组：给出最小值、最大值和范数 ‖·‖",
                edges_key="边上标的是局部偏导数：边 {tail} → {head} 上是 ∂{head}/∂{tail}",
                fan_key="；扇出处另标 上游梯度 × 局部偏导数 → 贡献",
                vjp_key="边上标的是头节点传回其操作数 v 的量 v̄ = ∂{out}/∂v（向量–雅可比积）",
-               vjp_fan_key="；扇出处各份相加（+=）", vjp_fan_shown="，每份写在其规则下方"),
+               vjp_fan_key="；扇出处各份相加（+=）", vjp_fan_shown="，每份写在其规则下方",
+               custom="自定义 ∂",
+               custom_key="虚线边，自定义 ∂：代理梯度（@grad）取代了真正的局部偏导数"),
 }
 
 
@@ -640,11 +644,17 @@ class _Figure:
         g, p = self.g, self.p
         source, node = g.nodes[src], g.nodes[dst]
         style: dict = {}
+        custom = g.is_custom(node, slot) and not g.matrix
+        if custom:                  # a surrogate gradient: dashed (it reads in greyscale too), its own colour
+            style.update(style="dashed", color=p["custom"], penwidth="1.6")
         if self.on_path is not None:
             if src in self.on_path and dst in self.on_path:
                 style.update(color=p["highlight"], penwidth="2.6")
             else:
                 style.update(color=p["dim"])
+        if custom and (self.edge_mode == "none" or source.kind == "const"):
+            style["label"] = html_label(f'<font color="{p["custom"]}">{html(self._words()["custom"])}</font>')
+            return style
         if self.edge_mode == "none" or source.kind == "const":
             return style
         if self.quiet_neurons and node.op.neuron:
@@ -670,6 +680,8 @@ class _Figure:
             if self.o.edge_labels == "auto" and len(line) > LONG_LABEL:    # σ(h.z[1])·(1 − σ(h.z[1]))
                 line = f"{partial} = {numeric}"
         label = f'<font color="{p["muted"]}">{html(line)}</font>'
+        if g.is_custom(node, slot):
+            label = f'<font color="{p["custom"]}"><b>{html(self._words()["custom"])}</b></font><br/>' + label
         if len(g.consumers[src]) > 1 and self.edge_mode != "symbolic":
             contribution = num(g.contribution(dst, slot), d)
             label += (f'<br/><font color="{p["grad"]}">{html(num(node.grad, d))} × {html(numeric)}'
@@ -700,11 +712,16 @@ class _Figure:
             edges = self._edges_key() if self.edge_mode != "none" else ""
             # the widest line sets the heading's width, and Graphviz would spread the spare width of a
             # narrower swatch row over its swatches: the row is made the widest line
-            widest = max(text_width(edges, 10) + 4, text_width(self.g.title or "", 16, bold=True) + 4)
+            custom = self._words()["custom_key"] if not self.g.matrix and any(n.custom for n in self.g.nodes) else ""
+            widest = max(text_width(edges, 10) + 4, text_width(custom, 10) + 4,
+                         text_width(self.g.title or "", 16, bold=True) + 4)
             lines.append(f'<tr><td align="left" cellpadding="0">{self._cards_key(1.1 * widest)}</td></tr>')
             if edges:
                 lines.append(f'<tr><td align="left" cellpadding="2"><font point-size="10" color="{p["muted"]}">'
                              f'{html(edges)}</font></td></tr>')
+            if custom:
+                lines.append(f'<tr><td align="left" cellpadding="2"><font point-size="10" color="{p["custom"]}">'
+                             f'{html(custom)}</font></td></tr>')
             lines.append('<tr><td cellpadding="4"> </td></tr>')
         if not lines:
             return ""

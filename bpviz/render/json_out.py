@@ -144,10 +144,17 @@ def _scalar_entries(graph: Graph):
             put(entry, key, number)
         inputs = []
         for slot, src in enumerate(node.inputs):
-            local = {"formula": derivative(op, "text", slot, args, names[index], node.param),
-                     "latex": derivative(op, "tex", slot, tex_args, tex[index], node.param)}
+            surrogate = node.custom[slot] if node.custom else None
+            if surrogate is None:
+                local = {"formula": derivative(op, "text", slot, args, names[index], node.param),
+                         "latex": derivative(op, "tex", slot, tex_args, tex[index], node.param)}
+            else:
+                local = {"formula": surrogate.formula("text", args), "latex": surrogate.formula("tex", tex_args)}
             factor = node.local[slot]
             put(local, "value", factor)
+            if surrogate is not None:
+                local["custom"] = True
+                local["true_formula"] = op.derivative("text", slot, args, names[index], node.param)
             edge = {"id": f"n{src}", "name": names[src], "local": local}
             put(edge, "contribution", grad if factor is ONE else grad * factor)
             inputs.append(edge)
@@ -340,10 +347,17 @@ def _scalar_lines(graph: Graph):
                 if edge is None:
                     edge = heads[src] = f'{{"id": "n{src}", "name": {quoted[src]}, "local": {{"formula": '
                 factor = local[slot]
-                parts += (", " if slot else "", edge, derivative(op, "text", slot, args, name, param),
-                          ', "latex": ', derivative(op, "tex", slot, tex_args, tex_name, param), ", ",
-                          numbers("value", factor), "}, ",
-                          numbers("contribution", grad if factor is ONE else grad * factor), "}")
+                surrogate = node.custom[slot] if node.custom else None
+                if surrogate is None:
+                    parts += (", " if slot else "", edge, derivative(op, "text", slot, args, name, param),
+                              ', "latex": ', derivative(op, "tex", slot, tex_args, tex_name, param), ", ",
+                              numbers("value", factor), "}, ")
+                else:
+                    parts += (", " if slot else "", edge, _STRING(surrogate.formula("text", args)),
+                              ', "latex": ', _STRING(surrogate.formula("tex", tex_args)), ", ",
+                              numbers("value", factor), ', "custom": true, "true_formula": ',
+                              _STRING(op.derivative("text", slot, args, name, param)), "}, ")
+                parts += (numbers("contribution", grad if factor is ONE else grad * factor), "}")
         parts.append("]")
         if node.group:
             parts.append(f', "group": {_ENCODER.encode(node.group)}')

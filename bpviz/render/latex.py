@@ -94,6 +94,9 @@ def render_latex(note: Note, fragment: bool = False, figure_file: Optional[str] 
     body += _table([x["node"], x["definition"], x["with_numbers"], x["value"]], note.forward)
     body += ["", f"\\subsection*{{{tex_prose(x['local'])}}}", tex_prose(x["local_intro"]), ""]
     body += _table([x["edge"], x["derivative"], x["symbolic"], x["value"]], note.local)
+    if note.conventions:
+        body += ["\\begin{itemize}"] + [f"\\item {tex_prose(line)}" for line in note.conventions]
+        body += ["\\end{itemize}"]
     body += ["", f"\\subsection*{{{tex_prose(x['backward'])}}}", tex_prose(x["backward_intro"]), ""]
     body += _table([x["node"], x["gradient"], x["with_numbers"], x["value"]], note.backward)
     if note.fanout:

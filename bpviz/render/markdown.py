@@ -79,6 +79,8 @@ def render_markdown(note: Note, fragment: bool = False) -> str:
     out += _table([x["node"], x["definition"], x["with_numbers"], x["value"]], note.forward, "lllr")
     out += ["", f"## {x['local']}", "", x["local_intro"], ""]
     out += _table([x["edge"], x["derivative"], x["symbolic"], x["value"]], note.local, "lllr")
+    if note.conventions:
+        out += [""] + [f"- {line}" for line in note.conventions]
     out += ["", f"## {x['backward']}", "", x["backward_intro"], ""]
     out += _table([x["node"], x["gradient"], x["with_numbers"], x["value"]], note.backward, "lllr")
     if note.fanout:

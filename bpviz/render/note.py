@@ -91,6 +91,7 @@ class Note:
     matrix: Optional[object] = None       # a matrix program's note (bpviz.render.matrix_note.MatrixNote)
     delta: Optional[Section] = None       # a network's derivation in δ form (bpviz.render.network_note)
     legend: list = field(default_factory=list)   # [("text" | "code", str)]: names in figure vs note
+    conventions: list = field(default_factory=list)   # prose: custom gradients and kinks, after the local table
 
 
 def partial(top: str, bottom: str) -> str:
@@ -191,7 +192,8 @@ class NoteBuilder:
             values=[(self.tex(n), self.num(n.value)) for n in g.inputs], figure=self.figure,
             forward=self.forward_rows(), local=self.local_rows(), backward=self.backward_rows(),
             fanout=self.fanout_notes(), chain=chain, chain_note=chain_note, combined=combined,
-            update=self.update(), text=text, delta=delta, legend=self.legend(network))
+            update=self.update(), text=text, delta=delta, legend=self.legend(network),
+            conventions=self.custom_notes() + self.kink_notes())
 
     def _common_text(self) -> dict:
         g, t = self.g, self.t
@@ -334,6 +336,42 @@ class NoteBuilder:
             rows.append((self.tex(node), rule, " + ".join(numbers), self.num(node.grad)))
         return rows
 
+    def custom_notes(self) -> list:
+        """One sentence per edge whose derivative a custom gradient replaces (docs/custom-gradients.md)."""
+        g, t = self.g, self.t
+        lines = []
+        for dst, slot, src in self._edges():
+            node = g.nodes[dst]
+            if not g.is_custom(node, slot):
+                continue
+            surrogate = node.custom[slot]
+            true = g.true_local_formula(node, slot, "tex", self.tex)
+            edge = f"${self.tex(g.nodes[src])} \\to {self.tex(node)}$"
+            origin = (t("custom_origin_estimator", name=surrogate.estimator) if surrogate.estimator
+                      else t("custom_origin_rule"))
+            fields = dict(edge=edge, rule=f"${partial(self.tex(node), self.tex(g.nodes[src]))} := "
+                                           f"{g.local_formula(node, slot, 'tex', self.tex)}$",
+                          true=f"${true}$", origin=origin)
+            lines.append(t("custom_ste" if true.strip() == "0" else "custom_rule", **fields))
+        return lines
+
+    def kink_notes(self) -> list:
+        """One sentence per node at a kink or a jump, with the convention its local derivative follows."""
+        g, t = self.g, self.t
+        lines = []
+        for node in g.nodes:
+            if node.op is None or not node.op.kink:
+                continue
+            values = [g.nodes[i].value for i in node.inputs]
+            kink = node.op.kink_at(values, g.operand_names(node))
+            if not kink or (node.custom and all(node.custom[i] is not None for i in kink[2])):
+                continue
+            names = [self.tex(g.nodes[i]) for i in node.inputs]
+            at = ", ".join(f"{names[i]} = {self.num(values[i])}" for i in dict.fromkeys(kink[2]))
+            lines.append(t("kink", node=f"${self.tex(node)} = {g.formula(node, 'tex', self.tex)}$", at=f"${at}$",
+                           convention=_convention(t, node.op.name, names)))
+        return lines
+
     def fanout_notes(self) -> list:
         g = self.g
         return [self.t("fanout", node=f"${self.tex(n)}$", count=len(g.consumers[n.index]))
@@ -426,7 +464,10 @@ class NoteBuilder:
         for name, form in self.closed.items():
             expr = form.expression
             if expr.has(sympy.Heaviside):       # reads better as cases than as a step function
-                expr = expr.rewrite(sympy.Piecewise)
+                cases = expr.rewrite(sympy.Piecewise)
+                # ... unless the cases come out as nested conditions (step(1 - |u|)): then step(·)
+                expr = cases if not cases.has(sympy.ITE) else expr.replace(
+                    lambda e: isinstance(e, sympy.Heaviside), lambda e: sympy.Function("step")(e.args[0]))
             tex = sympy.latex(expr, symbol_names={s: latex_name(n) for n, s in form.symbols.items()})
             ours, value = g.node(name).grad, form.value
             shown = self.num(value)
@@ -494,6 +535,27 @@ def _sum_lines(products: list, joiner: str, per_line: int) -> list:
     if current:
         lines.append(current)
     return lines
+
+
+def _convention(t, op: str, names: list) -> str:
+    """The convention an op's local derivative follows at its kinks and jumps, as the note states it."""
+    x = names[0]
+    math = {"relu": "\\operatorname{ReLU}'(0) = 0", "abs": "\\left|\\cdot\\right|'(0) = \\operatorname{sign}(0) = 0",
+            "sign": "\\operatorname{sign}(0) = 0,\\ \\operatorname{sign}'(0) = 0",
+            "step": "\\operatorname{step}(0) = 0,\\ \\operatorname{step}'(0) = 0",
+            "round": "\\operatorname{round}' = 0", "floor": "\\lfloor\\cdot\\rfloor' = 0",
+            "ceil": "\\lceil\\cdot\\rceil' = 0", "hardtanh": "\\operatorname{hardtanh}'(\\pm 1) = 0",
+            "leaky_relu": f"\\operatorname{{LeakyReLU}}'(0) = {names[-1]}",
+            "pow": f"\\partial / \\partial {names[-1]} = 0"}.get(op)
+    if op == "round":
+        return f"${math}$" + t("convention_round")
+    if math is not None:
+        return f"${math}$"
+    if op in ("max", "min"):
+        return t("convention_tie", first=f"${x}$")
+    if op == "clip":
+        return t("convention_bound", x=f"${x}$")
+    return ""
 
 
 def _aligned(lhs: str, lines: list) -> list:

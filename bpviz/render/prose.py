@@ -64,6 +64,17 @@ PROSE = {
                       "is the probability minus the target, {rule}, so the long chain through exp, "
                       "the sum and the division collapses to",
         "fanout": "{node} feeds {count} nodes, so its gradient is a sum of {count} terms.",
+        "custom_ste": "{edge}: surrogate gradient (straight-through): the true derivative is 0 almost everywhere "
+                      "(and undefined at the jump), so the backward pass uses {rule} in its place ({origin}).",
+        "custom_rule": "{edge}: surrogate gradient: the backward pass uses {rule} in place of the true derivative "
+                       "{true} ({origin}).",
+        "custom_origin_rule": "@grad in the program",
+        "steps_custom": "(custom ∂: the surrogate {rule} replaces the true derivative.)",
+        "custom_origin_estimator": "the {name} estimator",
+        "kink": "{node} sits at a kink or a jump ({at}), so its local derivative there is a convention: {convention}.",
+        "convention_round": " (round halves to even)",
+        "convention_tie": "a tie sends the whole gradient to the first operand, {first}",
+        "convention_bound": "at a bound the gradient goes to {x}, and a bound's derivative is 1 only beyond it",
         "chain": "Chain rule",
         "chain_intro": "Each gradient is the sum, over every path from {output} down to the input, "
                        "of the product of the local derivatives along the path.",
@@ -107,13 +118,17 @@ PROSE = {
         "check_sympy": "sympy diff",
         "check_fd": "finite diff",
         "check_error": "error",
-        "check_kink": "at a kink",
+        "check_kink": "not comparable at a kink",
+        "check_custom": "custom ∂",
         "check_verdict": "largest disagreement {worst} (tolerance {tolerance}; errors are relative to "
                          "max(1, |gradient|), a direction's to max(1, √Σ(∂·d)²)): {verdict}",
         "check_agree": "agree",
         "check_disagree": "DISAGREE",
-        "check_kink_note": "at a kink (relu or abs at 0, a power's exponent at a negative base) the gradient "
+        "check_kink_note": "at a kink (relu or abs at 0, a power's exponent at a negative base, a tie of max, a "
+                           "jump of sign or floor, or within a finite difference's step of one) the gradient "
                            "is a convention; those rows are not compared",
+        "check_custom_note": "custom ∂ rows (a surrogate gradient, @grad or --grad) are compared with sympy's diff "
+                             "of the surrogate, never with finite differences of the true function",
         "check_sympy_skipped": "sympy: skipped, {why}",
         "check_directions_title": "directional check, seed {seed}: ∇{output}·d vs ({output}(x+hd) − {output}(x−hd))/2h",
         "check_direction": "direction",
@@ -316,6 +331,16 @@ PROSE = {
         "softmax_ce": "softmax 之后接交叉熵：到达每个预激活值的梯度等于概率减去目标值 {rule}，"
                       "因此经过 exp、求和与除法的长链化简为",
         "fanout": "{node} 连向 {count} 个节点，因此它的梯度是 {count} 项之和。",
+        "custom_ste": "{edge}：代理梯度（直通估计）：真正的导数几乎处处为 0（在跳跃点无定义），因此反向传播改用 "
+                      "{rule}（{origin}）。",
+        "custom_rule": "{edge}：代理梯度：反向传播用 {rule} 取代真正的导数 {true}（{origin}）。",
+        "custom_origin_rule": "程序中的 @grad",
+        "steps_custom": "（自定义 ∂：用代理梯度 {rule} 取代真正的导数。）",
+        "custom_origin_estimator": "{name} 估计器",
+        "kink": "{node} 处在折点或跳跃点（{at}），那里的局部导数是一个约定：{convention}。",
+        "convention_round": "（round 取偶舍入）",
+        "convention_tie": "相等时整个梯度都传给第一个操作数 {first}",
+        "convention_bound": "在边界上梯度传给 {x}，边界自身的导数只在越过边界时为 1",
         "chain": "链式法则",
         "chain_intro": "每个梯度等于从 {output} 到该输入的所有路径上局部偏导数乘积之和。",
         "one_path": "从 {output} 到 {name} 只有一条路径。",
@@ -352,11 +377,15 @@ PROSE = {
         "check_sympy": "sympy 求导",
         "check_fd": "有限差分",
         "check_error": "误差",
-        "check_kink": "不可导点",
+        "check_kink": "不可导点，不比较",
+        "check_custom": "自定义 ∂",
         "check_verdict": "最大差异 {worst}（容差 {tolerance}；误差相对于 max(1, |梯度|)，方向检验相对于 max(1, √Σ(∂·d)²)）：{verdict}",
         "check_agree": "一致",
         "check_disagree": "不一致",
-        "check_kink_note": "在不可导点（relu 或 abs 在 0 处、负底数的幂对指数）梯度是约定值，这些行不参与比较",
+        "check_kink_note": "在不可导点（relu 或 abs 在 0 处、负底数的幂对指数、max 相等、sign 或 floor 的跳跃点，"
+                           "或离它们不到一个有限差分步长）梯度是约定值，这些行不参与比较",
+        "check_custom_note": "自定义 ∂ 的行（代理梯度，@grad 或 --grad）与 sympy 对代理梯度的求导比较，"
+                             "不与真实函数的有限差分比较",
         "check_sympy_skipped": "sympy：跳过，{why}",
         "check_directions_title": "方向检验，种子 {seed}：∇{output}·d 对比 ({output}(x+hd) − {output}(x−hd))/2h",
         "check_direction": "方向",

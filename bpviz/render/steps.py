@@ -151,6 +151,8 @@ def plan(graph, digits: int = 4, lang: str = "en") -> Plan:
                      t("steps_do_last" if last else "steps_do_share", head=node.name, tail=source.name,
                        k=k, n=uses))
             verb = "=" if uses == 1 else "+="
+            if not graph.matrix and graph.is_custom(node, slot):     # a surrogate gradient says so
+                words += " " + t("steps_custom", rule=graph.local_formula(node, slot, "uni"))
             if scalar and not graph.matrix:
                 math = (f"{_bar(source.name, out.name)} {verb} {_bar(node.name, out.name)} · "
                         f"∂{node.name}/∂{source.name} = "

@@ -123,7 +123,8 @@ def render_check(report, digits: int = 4, lang: str = "en", output: str = "f"):
         keep = bad | {id(r) for r in rows[:max(0, CHECK_ROWS - len(bad))]}
         rows = [r for r in rows if id(r) in keep][:CHECK_ROWS]
     for row in rows:
-        table.add_row(row.name, fmt(row.ours, 10), _maybe(row.symbolic), _maybe(row.numeric),
+        table.add_row(row.name, fmt(row.ours, 10), _maybe(row.symbolic),
+                      t("check_custom") if row.custom else _maybe(row.numeric),
                       t("check_kink") if row.at_kink else f"{row.error:.1e}")
     if len(rows) < len(report.rows):
         table.add_row("…", Text(t("check_rows_left_out", count=f"{len(report.rows) - len(rows):,}"), style="dim"),
@@ -143,6 +144,8 @@ def render_check(report, digits: int = 4, lang: str = "en", output: str = "f"):
                    style="green" if report.ok else "bold red")
     if any(row.at_kink for row in report.rows):
         verdict.append("\n" + t("check_kink_note"), style="yellow")
+    if any(row.custom for row in report.rows):
+        verdict.append("\n" + t("check_custom_note"), style="yellow")
     if report.sympy_skipped:
         verdict.append("\n" + t("check_sympy_skipped", why=report.sympy_skipped), style="yellow")
     if report.per_input_skipped:
