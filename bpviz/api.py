@@ -244,8 +244,10 @@ class Options:
         if not isinstance(self.frames_format, str) or self.frames_format.lower() not in ("svg", "png"):
             raise UsageError(f"--frames-format must be svg or png, not {self.frames_format!r}")
         set_("frames_format", self.frames_format.lower())
-        if self.frames == "":
-            raise UsageError("--frames needs a folder name")
+        if self.frames is not None and not self.frames.strip() or self.frames == "-":
+            raise UsageError("--frames needs a folder name (frames are files: they cannot go to standard output)")
+        if self.frames is None and self.frames_format != "svg":
+            raise UsageError("--frames-format goes with --frames DIR")
         if self.lang not in LANGUAGES:
             raise UsageError(f"--lang must be one of {', '.join(LANGUAGES)}, not {self.lang!r}")
         if self.renderer not in RENDERERS:
@@ -324,6 +326,7 @@ class Result:
     note: Optional[object] = None          # bpviz.render.note.Note, for .md and .tex
     files: list = field(default_factory=list)   # [(path, str | bytes)]; "-" is standard output
     directories: list = field(default_factory=list)   # folders ``write`` makes first (--frames DIR)
+    removals: list = field(default_factory=list)      # stale files ``write`` deletes once all is written
     display: Optional[object] = None       # what the terminal printer shows (a rich renderable)
     warnings: list = field(default_factory=list)
     layout: Optional[object] = None        # a drawn figure's bpviz.render.dot.FigureLayout
@@ -334,8 +337,9 @@ class Result:
         return [path for path, _ in self.files if path != "-"]
 
     def write(self) -> None:
-        from .write import write_files
+        from .write import remove_files, write_files
         write_files(self.files, tuple(self.directories))
+        remove_files(self.removals)
 
     def check_failure(self) -> Optional[CheckFailed]:
         """The error to report when ``--check`` found a disagreement, else None."""
@@ -407,6 +411,7 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
         from .render.steps import frames
         result.directories.append(options.frames)
         result.files += frames(drawn, options.frames, options.frames_format)
+        result.removals += _stale_frames(options.frames, {path for path, _ in result.files})
     output = chosen.render(drawn if chosen.draws else job)
     if chosen.draws:
         _figure_done(result, drawn, grouped, output, chosen.name)
@@ -416,6 +421,21 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
         result.files.append((options.out or "-", output))
     result.warnings += [w for w in job.warnings + drawn.warnings if w not in result.warnings]
     return result
+
+
+def _stale_frames(folder: str, written: set) -> list:
+    """Frames of an earlier run in the folder (step-N.svg/.png) that this run does not write: left
+    there, they would play after the new ones."""
+    import os
+    import re
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    frame = re.compile(r"step-\d+\.(svg|png)")
+    return [os.path.join(folder, name) for name in names
+            if frame.fullmatch(name) and os.path.join(folder, name) not in written
+            and os.path.isfile(os.path.join(folder, name))]
 
 
 def _figure_job(source: Source, job: Job) -> tuple:

@@ -364,6 +364,9 @@ def md(
                                     "links any more."),
     renderer: str = typer.Option("auto", "--renderer", metavar="auto|system|embedded",
                                  help="Graphviz for the figures, as in expr (a block's renderer=... wins)."),
+    force: bool = typer.Option(False, "--force",
+                               help="Render every block again, changed or not (after changing --renderer, "
+                                    "or upgrading bpviz)."),
     watch: bool = typer.Option(False, "--watch", "-w",
                                help="Stay running and render a note again each time it is saved "
                                     "(Ctrl-C stops)."),
@@ -400,7 +403,7 @@ def md(
         folder = Path(assets) if os.path.isabs(assets) else target.parent / assets
         return Plan(source=note, target=target, assets=folder, in_place=out is None, obsidian=obsidian,
                     image_format=format.lower(), prune=prune,
-                    renderer=None if renderer.lower() == "auto" else renderer.lower())
+                    renderer=None if renderer.lower() == "auto" else renderer.lower(), force=force)
 
     failures = _render_notes([plan(n) for n in notes])
     if watch:
@@ -449,9 +452,11 @@ def _render_notes(plans: list, quiet_unchanged: bool = False) -> int:
                 stderr.plain(str(failure))
             failed += len(report.failures)
             if not report.blocks:
-                stderr.plain(f"{plan.source}: no bpviz blocks; left untouched")
+                stderr.plain(f"{plan.source}: no bpviz blocks; " + ("left untouched" if plan.in_place else
+                                                                     f"copied to {plan.target}"))
             elif report.changed or report.rendered or not quiet_unchanged:
-                what = (f"{report.blocks} block{'s' * (report.blocks != 1)}, {report.rendered} rendered"
+                what = (f"{report.blocks} block{'s' * (report.blocks != 1)}, "
+                        f"{report.rendered - len(report.failures)} rendered"
                         + (f", {len(report.failures)} failed" if report.failures else "")
                         + (f", {len(report.removed)} stale image{'s' * (len(report.removed) != 1)} removed"
                            if report.removed else ""))
@@ -499,7 +504,8 @@ def _watch(paths: list, notes: list, plan) -> None:
                 now = digest(key)
                 if now is None or now == sums.get(key):
                     continue                    # bpviz's own write, or a save that changed nothing
-                note = notes_in([path])[0]
+                shown = os.path.relpath(path)
+                note = notes_in([shown if not shown.startswith("..") else path])[0]
                 _render_notes([plan(note)])
                 sums[key] = digest(key)
     except KeyboardInterrupt:
@@ -564,12 +570,17 @@ def _fonts_table():
     return table
 
 
+_INTERRUPTED = []
+
+
 def _terminated(signum, frame) -> None:
+    _INTERRUPTED.append(signum)
     raise KeyboardInterrupt     # runs every cleanup (temporary files) on the way out
 
 
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGINT, _terminated)
     try:
         app()
     except KeyboardInterrupt:
@@ -578,6 +589,9 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:  # a bug in bpviz: say so in one line, traceback on request
+        if _INTERRUPTED:        # Ctrl-C inside a C library's callback (cairo) comes back as its error
+            stderr.print("interrupted; nothing was left half-written")
+            sys.exit(130)
         if os.environ.get("BPVIZ_DEBUG"):
             raise
         stderr.print(f"[bold red]internal error:[/] {type(exc).__name__}: {_escape(str(exc))} "

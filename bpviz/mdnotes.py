@@ -39,7 +39,7 @@ MAX_NOTE_BYTES = 8_000_000
 HASH_DIGITS = 12
 
 # The CLI's long options a block may set (without --), and what each becomes.
-SOURCE_KEYS = ("at", "values", "output", "shape", "set", "group", "view")
+SOURCE_KEYS = ("at", "values", "output", "shape", "set", "group", "view", "grad")
 OPTION_KEYS = ("digits", "edge-labels", "rankdir", "theme", "highlight", "legend", "no-legend", "renderer",
                "dpi", "max-cells", "large", "lang", "lr", "wrt", "param", "check")
 BLOCK_KEYS = ("note", "format")
@@ -49,7 +49,7 @@ REFUSED = {"out": "it writes a file; bpviz md names the block's image itself",
            "embed": "the image is linked from the assets folder",
            "figure": "a block always has its figure", "no-figure": "a block always has its figure",
            "md-fragment": "a block's note is always a fragment", "tex-fragment": "blocks are Markdown"}
-REPEATABLE = ("at", "shape", "set", "wrt", "param")
+REPEATABLE = ("at", "shape", "set", "wrt", "param", "grad")
 
 
 @dataclass
@@ -218,7 +218,8 @@ def block_options(info: str) -> dict:
             raise UsageError(f"option {key!r} is not for blocks: {REFUSED[key]}")
         known = SOURCE_KEYS + OPTION_KEYS + BLOCK_KEYS
         if key not in known:
-            raise UsageError(f"unknown option {key!r} (blocks take: {', '.join(sorted(known))})")
+            shown = key if len(key) <= 40 else key[:40] + "…"
+            raise UsageError(f"unknown option {shown!r} (blocks take: {', '.join(sorted(known))})")
         item = value if eq else True
         if key in REPEATABLE:
             if item is True:
@@ -271,14 +272,20 @@ def settings_for(block: Block, note_dir: Path, default_format: str, renderer: Op
             raise UsageError(f"group must be auto, none or neurons, not {group!r}")
         view = (_text(opts, "view") or "scalar").lower()
         source = Source.spec(block.body, "this block", opts.get("set", []),
-                             group={"auto": None, "none": False, "neurons": True}[group], view=view)
+                             group={"auto": None, "none": False, "neurons": True}[group], view=view,
+                             grads=opts.get("grad", []))
     else:
         for key in ("set", "group", "view"):
             if key in opts:
                 raise UsageError(f"option {key!r} is for YAML specs; this block is an expression program")
         values: dict = {}
         if "values" in opts:
-            values.update(load_values_file(str(_inside(note_dir, _text(opts, "values")))))
+            name = _text(opts, "values")
+            path = _inside(note_dir, name)
+            try:
+                values.update(load_values_file(str(path)))
+            except BpvizError as exc:            # the name as written: no absolute path in a note
+                raise type(exc)(exc.message.replace(str(path), name)) from None
         for item in opts.get("at", []):
             values.update(parse_assignments(item))
         shapes = None
@@ -286,7 +293,8 @@ def settings_for(block: Block, note_dir: Path, default_format: str, renderer: Op
             shapes = {}
             for item in opts["shape"]:
                 shapes.update(parse_shapes(item))
-        source = Source.expression(block.body, values, _text(opts, "output"), shapes=shapes)
+        source = Source.expression(block.body, values, _text(opts, "output"), shapes=shapes,
+                                   grads=opts.get("grad", []))
     settings = {"renderer": renderer} if renderer else {}
     for key in OPTION_KEYS:
         if key not in opts:
@@ -312,10 +320,17 @@ def settings_for(block: Block, note_dir: Path, default_format: str, renderer: Op
 
 
 def _inside(folder: Path, name: str) -> Path:
-    """``name`` relative to the note's folder, refused if it leads outside it."""
+    """``name`` relative to the note's folder, refused if it leads outside it or is not a regular
+    file (a FIFO would block the run)."""
+    if not name or not name.strip():
+        raise UsageError("values needs a file name: values=FILE")
     path = (folder / name).resolve()
     if not path.is_relative_to(folder.resolve()):
         raise InputError(f"values={name}: the file must be inside the note's folder")
+    if not path.exists():
+        raise InputError(f"values={name}: no such file beside the note")
+    if not path.is_file():
+        raise InputError(f"values={name}: not a regular file")
     return path
 
 
@@ -395,7 +410,8 @@ def _in_block_terms(message: str) -> str:
     >>> _in_block_terms("no value for q (give it with --at q=...)")
     'no value for q (give it with at=q=...)'
     """
-    return re.sub(r"--(at|set|values|shape|output|lr|param|wrt|digits|lang) ", r"\1=", message)
+    message = re.sub(r"--([a-z][a-z-]*) (?=\S+=)", r"\1=", message)      # --at x=... -> at=x=...
+    return re.sub(r"(?<![\w-])--([a-z][a-z-]*)", r"\1", message)          # --large -> large
 
 
 def _error_line(exc: BpvizError) -> int:
@@ -420,6 +436,7 @@ class Plan:
     image_format: str = "svg"
     prune: bool = False
     renderer: Optional[str] = None   # the blocks' Graphviz unless one says (renderer=...)
+    force: bool = False              # render every block, changed or not
 
 
 def asset_name(target: Path, digest: str, fmt: str) -> str:
@@ -486,9 +503,19 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
     cursor = 0
     for block in blocks:
         after = block.region[1] if block.region else block.end
+        if block.problem is not None:
+            # an unclosed fence or a broken marker: bpviz cannot tell where its part would go, so the
+            # note is left as it is there (an error written into it would land inside the open fence)
+            failures.append(Failure(str(plan.source), block.line, block.problem))
+            rendered_count += 1                # tried, and failed
+            out += lines[cursor:after]
+            cursor = after
+            continue
         image = plan.assets / asset_name(plan.target, block.hash, _format_of(block, plan))
-        keep = (plan.in_place and block.region is not None and block.old_hash == block.hash
-                and block.problem is None and image.is_file() and not _holds_error(lines, block))
+        keep = (plan.in_place and not plan.force and block.region is not None and block.old_hash == block.hash
+                and image.is_file() and not _holds_error(lines, block)
+                and _obsidian_style(lines, block) == plan.obsidian
+                and not _inputs_newer(block, plan.source.parent, image))
         out += lines[cursor:block.end] if plan.in_place else lines[cursor:block.start]
         if keep:
             out += lines[block.end:after]
@@ -508,6 +535,25 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
     return new, files, failures, rendered_count, blocks
 
 
+def _obsidian_style(lines: list, block: Block) -> bool:
+    """Whether the generated part links its image as an Obsidian embed."""
+    return any("![[" in line for line in lines[block.region[0]:block.region[1]])
+
+
+def _inputs_newer(block: Block, folder: Path, image: Path) -> bool:
+    """Whether the block's values file changed after its image was drawn (make's rule)."""
+    try:
+        name = block_options(block.info).get("values")
+    except BpvizError:
+        return False
+    if not isinstance(name, str) or not name:
+        return False
+    try:
+        return (folder / name).stat().st_mtime_ns > image.stat().st_mtime_ns
+    except OSError:
+        return True                            # gone or unreadable: render, and say what is wrong
+
+
 def _holds_error(lines: list, block: Block) -> bool:
     if block.region is None:
         return False
@@ -518,10 +564,39 @@ def unreferenced_assets(plan: Plan, blocks: list) -> list:
     """Files ``<note-stem>-<12 hex>.*`` in the assets folder that no block of the note links."""
     if not plan.assets.is_dir():
         return []
-    pattern = re.compile(re.escape(plan.target.stem) + r"-[0-9a-f]{12}\.[A-Za-z0-9]+")
+    pattern = re.compile(re.escape(plan.target.stem) + r"-[0-9a-f]{12}\.(" + "|".join(IMAGE_FORMATS) + ")")
     used = {asset_name(plan.target, b.hash, _format_of(b, plan)) for b in blocks}
-    return sorted(str(p) for p in plan.assets.iterdir()
-                  if pattern.fullmatch(p.name) and p.name not in used and p.is_file() and not p.is_symlink())
+    stale = [p for p in sorted(plan.assets.iterdir())
+             if pattern.fullmatch(p.name) and p.name not in used and p.is_file() and not p.is_symlink()]
+    if stale:                                  # another note of the same name may share the folder
+        linked = _linked_elsewhere(plan, {p.name for p in stale})
+        stale = [p for p in stale if p.name not in linked]
+    return [str(p) for p in stale]
+
+
+def _linked_elsewhere(plan: Plan, names: set) -> set:
+    """Which of ``names`` a Markdown file other than this note mentions, among the notes in the
+    folder that holds the assets folder (and below it)."""
+    from urllib.parse import quote
+    found: set = set()
+    root = plan.assets.resolve().parent
+    me = {os.path.realpath(plan.source), os.path.realpath(plan.target)}
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "node_modules")
+        for name in files:
+            path = os.path.join(folder, name)
+            if not name.lower().endswith((".md", ".markdown")) or os.path.realpath(path) in me \
+                    or not os.path.isfile(path):
+                continue
+            try:
+                with open(path, "rb") as handle:
+                    text = handle.read(MAX_NOTE_BYTES).decode("utf-8", "replace")
+            except OSError:
+                continue
+            found |= {n for n in names if n in text or quote(n) in text}
+            if found == names:
+                return found
+    return found
 
 
 def process(plan: Plan, render: Callable = render_block, dry_run: bool = False) -> NoteReport:
@@ -539,7 +614,7 @@ def process(plan: Plan, render: Callable = render_block, dry_run: bool = False) 
     new = ("\ufeff" if bom else "") + new
     report.blocks, report.rendered, report.failures = len(blocks), count, failures
     report.text = new
-    if not blocks:
+    if not blocks and plan.in_place:
         return report
     note_changed = new != text or not plan.in_place
     report.changed = note_changed
@@ -569,7 +644,7 @@ def notes_in(paths: list) -> list:
             for root, dirs, names in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "node_modules")
                 found += [Path(root) / n for n in sorted(names) if n.lower().endswith((".md", ".markdown"))
-                          and not n.startswith(".")]
+                          and not n.startswith(".") and os.path.isfile(os.path.join(root, n))]
         elif path.is_file():
             found.append(path)
         elif path.exists():

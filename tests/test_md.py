@@ -329,7 +329,9 @@ def test_hostile_block_text_cannot_break_out_of_its_part(tmp_path):
     text = note.read_text(encoding="utf-8")
     outside_code = re.sub(r"<code[^>]*>.*?</code>", "", MarkdownIt("commonmark").render(text), flags=re.S)
     assert "<script" not in outside_code and "javascript:" not in outside_code
-    assert text.count("<!-- bpviz:begin") == 2 and text.count("<!-- bpviz:end -->\n") == 2
+    # the block holding marker text is refused and left alone; the other shows its error in place
+    assert text.count("<!-- bpviz:begin") == 1 and text.count("<!-- bpviz:end -->\n") == 1
+    assert "cannot hold a bpviz marker" in result.output
     assert md(note, "--in-place").exit_code == 1 and note.read_text(encoding="utf-8") == text
 
 
@@ -449,3 +451,102 @@ def test_jupyter_reprs_of_graphs_too_large_to_draw_or_without_values():
     from bpviz.api import Source
     shapes = Source.expression("J = sum(X @ W)", shapes={"X": "(N,D)", "W": "(D,H)"}).build()
     assert shapes._repr_svg_().startswith("<svg")
+
+
+# -- found by trying to break it ---------------------------------------------------------------------
+
+def test_prune_keeps_images_that_another_note_of_the_same_name_links(tmp_path):
+    for folder, body in (("a", "f = a*a"), ("b", "f = a+a")):
+        note_in(tmp_path / folder, f"```bpviz at=\"a=1\" renderer=embedded\n{body}\n```\n", name="notes.md")
+    shared = "../shared"
+    assert md(tmp_path / "a", tmp_path / "b", "--in-place", "--assets", shared).exit_code == 0
+    images_before = sorted(p.name for p in (tmp_path / "shared").iterdir())
+    assert len(images_before) == 2
+    result = md(tmp_path / "a", "--in-place", "--assets", shared, "--prune")
+    assert result.exit_code == 0 and "removed" not in result.output
+    assert sorted(p.name for p in (tmp_path / "shared").iterdir()) == images_before
+    again = md(tmp_path / "a", tmp_path / "b", "--in-place", "--assets", shared, "--prune")
+    assert again.exit_code == 0 and "0 rendered" in again.output and "removed" not in again.output
+
+
+def test_prune_removes_images_only(tmp_path):
+    note = note_in(tmp_path, "```bpviz at=\"x=1\" renderer=embedded\nJ = x**2\n```\n", name="n.md")
+    (tmp_path / "assets").mkdir()
+    mine = tmp_path / "assets" / "n-0123456789ab.txt"
+    mine.write_text("my own file")
+    stale = tmp_path / "assets" / "n-0123456789ab.png"
+    stale.write_bytes(b"\x89PNG")
+    assert md(note, "--in-place", "--prune").exit_code == 0
+    assert mine.exists() and not stale.exists()
+
+
+def test_an_unclosed_fence_leaves_the_note_as_it_is(tmp_path):
+    text = "# x\n\n```bpviz at=\"a=1,b=2\"\nf = a*b\n"
+    note = note_in(tmp_path, text, name="u.md")
+    for _ in range(2):
+        result = md(note, "--in-place")
+        assert result.exit_code == 1 and f"{note}:3: " in result.output and "no closing fence" in result.output
+        assert note.read_text(encoding="utf-8") == text
+
+
+def test_a_changed_values_file_renders_the_block_again(tmp_path):
+    values = tmp_path / "vals.yaml"
+    values.write_text("a: 1\nb: 2\n")
+    note = note_in(tmp_path, "```bpviz values=vals.yaml renderer=embedded\nf = a*b\n```\n", name="v.md")
+    assert md(note, "--in-place").exit_code == 0
+    assert '"f = 2' in note.read_text(encoding="utf-8")
+    time.sleep(0.01)
+    values.write_text("a: 5\nb: 2\n")
+    os.utime(values, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    result = md(note, "--in-place")
+    assert result.exit_code == 0 and "1 rendered" in result.output
+    assert '"f = 10' in note.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("info, message", [
+    ("values=", "values needs a file name"),
+    ("values=.", "not a regular file"),
+    ("values=missing.yaml", "no such file beside the note"),
+])
+def test_values_errors_name_the_file_as_written(tmp_path, info, message):
+    note = note_in(tmp_path, f"```bpviz {info}\nJ = x**2\n```\n")
+    result = md(note, "--in-place")
+    assert result.exit_code == 1 and message in result.output
+    assert str(tmp_path) not in note.read_text(encoding="utf-8")
+
+
+def test_fifos_are_neither_notes_nor_values(tmp_path):
+    os.mkfifo(tmp_path / "pipe.md")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    note_in(tmp_path, "```bpviz values=pipe.yaml\nJ = x**2\n```\n", name="n.md")
+    done = subprocess.run([sys.executable, "-m", "bpviz", "md", str(tmp_path), "--in-place"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "values=pipe.yaml: not a regular file" in done.stderr
+    assert "pipe.md" not in done.stderr
+
+
+def test_out_of_a_note_without_blocks_is_a_copy(tmp_path):
+    note = note_in(tmp_path, "# Plain\n", name="plain.md")
+    out = tmp_path / "copy.md"
+    result = md(note, "-o", out)
+    assert result.exit_code == 0 and out.read_text(encoding="utf-8") == "# Plain\n"
+
+
+def test_switching_link_style_and_force_render_again(tmp_path):
+    note = note_in(tmp_path, "```bpviz at=\"x=1\" renderer=embedded\nJ = x**2\n```\n", name="n.md")
+    md(note, "--in-place")
+    result = md(note, "--in-place", "--obsidian")
+    assert result.exit_code == 0 and "1 rendered" in result.output and "![[assets/" in note.read_text()
+    result = md(note, "--in-place")
+    assert "1 rendered" in result.output and "![[" not in note.read_text()
+    assert "0 rendered" in md(note, "--in-place").output
+    assert "1 rendered" in md(note, "--in-place", "--force").output
+
+
+def test_messages_in_blocks_use_block_options_and_stay_short(tmp_path):
+    assert mdnotes._in_block_terms("add --large to draw it, or write -o FILE.dot") == \
+        "add large to draw it, or write -o FILE.dot"
+    note = note_in(tmp_path, f"```bpviz {'x' * 5000}=1\nJ = x**2\n```\n")
+    result = md(note, "--in-place")
+    assert result.exit_code == 1 and len(note.read_text(encoding="utf-8")) < 6000 + 400
+    assert "x" * 41 not in result.output

@@ -321,3 +321,25 @@ def test_hostile_title_runs_no_script(browser, tmp_path):
     assert tab.inner_text("h1").startswith("</script><script>alert(1)</script>")
     assert state(tab)["step"] == "3"
     tab.close()
+
+
+def test_frames_options_that_make_no_sense_exit_2(tmp_path):
+    from typer.testing import CliRunner
+    from bpviz.cli import app
+    runner = CliRunner()
+    for extra, message in ((["--frames-format", "png"], "goes with --frames"),
+                           (["--frames", "-"], "needs a folder name")):
+        result = runner.invoke(app, ["expr", COLAH, "--at", "a=2, b=1", "-o", str(tmp_path / "j.json"), *extra])
+        assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "j.json").exists() and not (tmp_path / "-").exists()
+
+
+def test_frames_of_an_earlier_run_are_replaced_not_mixed(tmp_path):
+    frames = tmp_path / "frames"
+    first = run(Source.expression(NG, NG_AT), Options.make(out=str(tmp_path / "a.json"), frames=str(frames)))
+    first.write()
+    assert len(list(frames.glob("step-*.svg"))) == 15
+    (frames / "notes.txt").write_text("mine")
+    second = run(Source.expression(COLAH, COLAH_AT), Options.make(out=str(tmp_path / "b.json"), frames=str(frames)))
+    second.write()
+    assert sorted(p.name for p in frames.iterdir()) == ["notes.txt"] + [f"step-{i:02d}.svg" for i in range(1, 11)]
