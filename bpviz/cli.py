@@ -191,10 +191,29 @@ def show(source, options) -> None:
         Console(highlight=False).print(result.display)
     result.write()
     if result.written:
-        stderr.plain(f"wrote {', '.join(result.written)}")
+        stderr.plain(f"wrote {_summary(result.written)}")
     failure = result.check_failure()
     if failure is not None:
         raise failure
+
+
+def _summary(paths: list) -> str:
+    """Written paths for one line: a folder of many (slide frames) as its count, first and last.
+
+    >>> _summary(["a.json"] + [f"f/step-{i:02d}.svg" for i in range(1, 16)])
+    'a.json, 15 files in f/ (step-01.svg … step-15.svg)'
+    """
+    if len(paths) <= 6:
+        return ", ".join(paths)
+    folders: dict = {}
+    for path in paths:
+        folders.setdefault(os.path.dirname(path), []).append(path)
+    big = max(folders, key=lambda f: len(folders[f]))
+    group = folders[big]
+    rest = [p for p in paths if os.path.dirname(p) != big]
+    shown = (f"{len(group)} files in {os.path.join(big, '')} "
+             f"({os.path.basename(group[0])} … {os.path.basename(group[-1])})")
+    return ", ".join(rest + [shown])
 
 
 # -- commands ------------------------------------------------------------------------------------
