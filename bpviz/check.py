@@ -390,6 +390,11 @@ def custom_inputs(graph: Graph) -> set:
         for slot, surrogate in enumerate(node.custom):
             if surrogate is not None:
                 upstream[node.inputs[slot]] = True
+    return _inputs_upstream(graph, upstream)
+
+
+def _inputs_upstream(graph: Graph, upstream: list) -> set:
+    """The inputs that reach a marked node (``upstream[i]`` True): their gradients pass through it."""
     for node in reversed(graph.nodes):
         if upstream[node.index]:
             for i in node.inputs:
@@ -415,11 +420,7 @@ def kinked_inputs(graph: Graph) -> set:
         for slot in (kink[2] if kink else ()):
             if not (node.custom and node.custom[slot] is not None):
                 upstream[node.inputs[slot]] = True
-    for node in reversed(graph.nodes):
-        if upstream[node.index]:
-            for i in node.inputs:
-                upstream[i] = True
-    return {n.name for n in graph.inputs if upstream[n.index]}
+    return _inputs_upstream(graph, upstream)
 
 
 def _float(value) -> Optional[float]:

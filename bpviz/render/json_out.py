@@ -15,6 +15,27 @@ FORMAT_VERSION = 2
 _NAMES_FIELD = re.compile(r"\$[awo]")       # a Template field that names an operand or the node
 
 
+def _derivatives(wrap=None):
+    """``derivative(op, style, slot, args, out, param)``: an edge's local derivative as text (through
+    ``wrap``, e.g. into JSON), computed once per op, style and slot where its rule names no operand
+    (a Template without $a/$w/$o: `1` for a sum)."""
+    fixed: dict = {}
+
+    def derivative(op, style: str, slot: int, args: list, out: str, param) -> str:
+        key = (op.name, style, slot, param)
+        text = fixed.get(key)
+        if text is None:
+            text = op.derivative(style, slot, args, out, param)
+            if wrap is not None:
+                text = wrap(text)
+            rules = op.derivatives[style]
+            rule = rules[slot] if isinstance(rules, tuple) else rules
+            if isinstance(rule, Template) and not _NAMES_FIELD.search(rule.source):
+                fixed[key] = text
+        return text
+    return derivative
+
+
 def _number_fields(key: str, value) -> dict:
     if value.__class__ is not Fraction and value.__class__ is not float:
         return _array_fields(key, value)
@@ -104,19 +125,7 @@ def _scalar_entries(graph: Graph):
     numbers = _Numbers()
     put = numbers.put
     seen = numbers.seen
-    fixed: dict = {}                        # (op name, style, slot, param) -> a derivative whose rule
-                                            # names no operand (a Template without $a/$w/$o: `1` for a sum)
-
-    def derivative(op, style: str, slot: int, args: list, out: str, param) -> str:
-        key = (op.name, style, slot, param)
-        text = fixed.get(key)
-        if text is None:
-            text = op.derivative(style, slot, args, out, param)
-            rules = op.derivatives[style]
-            rule = rules[slot] if isinstance(rules, tuple) else rules
-            if isinstance(rule, Template) and not _NAMES_FIELD.search(rule.source):
-                fixed[key] = text
-        return text
+    derivative = _derivatives()
 
     for node in nodes:
         op = node.op
@@ -300,20 +309,8 @@ def _scalar_lines(graph: Graph):
     numbers = _NumberText()
     kinds = {kind: _STRING(kind) for kind in ("input", "const", "op")}
     ops: dict = {}                          # op name -> the name as JSON text
-    fixed: dict = {}                        # (op name, style, slot, param) -> a derivative's JSON text
-                                            # whose rule names no operand (`1` for a sum)
     heads = [None] * len(nodes)             # an edge's '{"id": "n3", "name": "x", "local": {"formula": '
-
-    def derivative(op, style: str, slot: int, args: list, out: str, param) -> str:
-        key = (op.name, style, slot, param)
-        text = fixed.get(key)
-        if text is None:
-            text = _STRING(op.derivative(style, slot, args, out, param))
-            rules = op.derivatives[style]
-            rule = rules[slot] if isinstance(rules, tuple) else rules
-            if isinstance(rule, Template) and not _NAMES_FIELD.search(rule.source):
-                fixed[key] = text
-        return text
+    derivative = _derivatives(_STRING)      # as JSON text
 
     for node in nodes:
         op = node.op
