@@ -640,7 +640,7 @@ def matrix_programs(draw):
                 (xa, sa, fa), (xb, sb, fb) = draw(st.sampled_from(pairs))
                 text = f"{xa} @ {xb}"
                 new = (lambda env, fa=fa, fb=fb: fa(env) @ fb(env))
-                out = (np.empty(sa) @ np.empty(sb)).shape
+                out = (np.zeros(sa) @ np.zeros(sb)).shape
         if kind == "binary":
             partners = [p for p in pool if broadcastable(shape, p[1])]
             template, op = draw(st.sampled_from(BINARY))
