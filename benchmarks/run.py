@@ -77,9 +77,13 @@ def main() -> None:
     ratio = rows[-1]["total"] / rows[0]["total"]
     print(f"20k/1k time ratio: {ratio:.1f} (linear is ~{rows[-1]['nodes'] / rows[0]['nodes']:.0f}; "
           f"target <= 25); 20k total target < 2 s: {'ok' if rows[-1]['total'] < 2 else 'MISSED'}")
-    import runpy
-    for extra in ("engine_bench.py", "notes_bench.py", "render_bench.py", "matrix_bench.py", "check_bench.py", "md_bench.py"):
-        runpy.run_path(str(Path(__file__).with_name(extra)), run_name="__main__")
+    # each in its own process: a child forked from this one, grown by the runs above, would report
+    # this process's memory as its peak RSS and pay for copying it at every fork
+    import subprocess
+    for extra in ("engine_bench.py", "notes_bench.py", "render_bench.py", "matrix_bench.py", "check_bench.py",
+                  "md_bench.py"):
+        sys.stdout.flush()
+        subprocess.run([sys.executable, str(Path(__file__).with_name(extra))], check=True)
 
 
 if __name__ == "__main__":

@@ -135,6 +135,7 @@ class NoteBuilder:
         self.wrt, self.closed, self.step = wrt, closed, step
         self.closed_skipped = closed_skipped or ("closed_form_skipped", {"limit": CLOSED_FORM_NODES})
         self.figure = figure or Figure(reason="no_figure")
+        self._numbers: dict = {}
         self.J = self.tex(graph.out)
 
     # -- small readers ------------------------------------------------------------------------
@@ -145,10 +146,20 @@ class NoteBuilder:
         return bar(self.tex(node))
 
     def num(self, value) -> str:
-        return tex_num(value, self.digits)
+        return self._cached(tex_num, value)
 
     def operand(self, value) -> str:
-        return tex_operand(value, self.digits)
+        return self._cached(tex_operand, value)
+
+    def _cached(self, typeset, value) -> str:
+        """A number typeset once per note: a big graph's node values recur in several tables. Keyed
+        by the value object itself (hashing a Fraction costs more than typesetting a small one), which
+        the cache keeps alive, so the key cannot be reused; the text does not depend on the key."""
+        key = (typeset, id(value))
+        found = self._numbers.get(key)
+        if found is None:
+            found = self._numbers[key] = (value, typeset(value, self.digits))
+        return found[1]
 
     def _value_of(self, node: Node) -> str:
         return self.operand(node.value) if "\\times" in self.num(node.value) else self.num(node.value)
