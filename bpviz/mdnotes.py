@@ -363,8 +363,9 @@ def render_block(block: Block, note_dir: Path, default_format: str, renderer: Op
     except BpvizError as exc:
         return Rendered(error=_in_block_terms(one_line(exc.message)), error_line=_error_line(exc))
     graph = result.graph
-    alt = (f"Backprop graph of {graph.spec.title}" if graph.spec is not None and getattr(graph.spec, "title", None)
-           else f"Backprop graph: {one_line(block.body)}")
+    alt = (f"Backprop graph of {graph.title}" if graph.spec is not None and graph.title
+           else "Backprop graph of a network" if graph.spec is not None
+           else "Backprop graph: " + "; ".join(line.strip() for line in block.body.splitlines() if line.strip()))
     if len(alt) > 160:
         alt = alt[:159] + "…"
     title = _title(graph)
@@ -393,11 +394,15 @@ def _title(graph) -> str:
     """The image's title: the output's value and the inputs' gradients, as the figure shows them."""
     from .numeric import fmt
     out = graph.out
-    if out.value is None or getattr(graph, "matrix", False):
+    if out.value is None:
         return f"{out.name}"
     try:
         parts = [f"{out.name} = {fmt(out.value)}"]
-        grads = [f"∂{out.name}/∂{n.name} = {fmt(n.grad)}" for n in graph.inputs[:4]]
+        if getattr(graph, "matrix", False):     # matrices: their gradients' shapes, not their entries
+            grads = [f"∂{out.name}/∂{n.name}: {'×'.join(map(str, n.shape)) or 'scalar'}"
+                     for n in graph.inputs[:4]]
+        else:
+            grads = [f"∂{out.name}/∂{n.name} = {fmt(n.grad)}" for n in graph.inputs[:4]]
     except (TypeError, ValueError):
         return out.name
     more = ", …" if len(graph.inputs) > 4 else ""
