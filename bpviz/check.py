@@ -72,6 +72,13 @@ class CheckRow:
                                        # of the surrogate only, never with finite differences
 
     @property
+    def compared(self) -> bool:
+        """Whether anything was compared with this gradient (a custom path whose expression was too
+        big for sympy has nothing to compare with: finite differences measure the true function)."""
+        return self.at_kink or any(x is not None for x in
+                                   ((self.symbolic,) if self.custom else (self.symbolic, self.numeric)))
+
+    @property
     def error(self) -> float:
         scale = max(1.0, abs(float(self.ours)))
         compared = (self.symbolic,) if self.custom else (self.symbolic, self.numeric)
@@ -124,6 +131,8 @@ class CheckReport:
                 inputs[r.name]["sampled"] = False
             if r.custom:
                 inputs[r.name]["custom"] = True
+            if not r.compared:
+                inputs[r.name]["compared"] = False
         data = {"tolerance": self.tolerance, "largest_error": self.worst, "agree": self.ok, "inputs": inputs}
         if self.sympy_skipped:
             data["sympy_skipped"] = self.sympy_skipped
@@ -190,15 +199,29 @@ def _surrogate_function(node):
 
     def fdiff(self, argindex=1):
         return rules[argindex - 1].xreplace(dict(zip(dummies, self.args)))
+
+    def real(self):                 # every op is real-valued on real operands: sympy may differentiate
+        return True                 # sign(f(x)) and abs(f(x)) through it
     return type(node.op.name, (sympy.Function,), {"nargs": len(dummies), "eval": classmethod(eval_),
-                                                  "fdiff": fdiff})
+                                                  "fdiff": fdiff, "_eval_is_extended_real": real,
+                                                  "_eval_is_real": real})
 
 
 def sympy_gradient(graph: Graph) -> dict:
     """∂output/∂input from sympy.diff of the whole expression, evaluated exactly then as float."""
     import sympy
     symbols, out, point = _output_at_point(graph)
-    return {name: _real(sympy.diff(out, sym).xreplace(point)) for name, sym in symbols.items()}
+    result = {}
+    for name, sym in symbols.items():
+        derivative = sympy.diff(out, sym)
+        if derivative.has(sympy.Derivative):        # sympy could not differentiate it through
+            result[name] = None
+            continue
+        try:
+            result[name] = _real(derivative.xreplace(point))
+        except (ValueError, TypeError):
+            result[name] = None
+    return result
 
 
 def _real(value) -> Optional[float]:

@@ -276,7 +276,7 @@ def test_grad_option_keeps_a_programs_own_rule_and_takes_a_rule_in_u():
     (["--grad", "sign=ste", "--grad", "sign=ste-clip"], 2, "--grad gives 'sign' twice"),
     (["--grad", "sign=step(1 - abs(v))"], 1, "'v' in a @grad rule is not an operand of sign()"),
     (["--grad", "sign=step(1 -"], 1, "never closed"),
-    (["--grad", "sum=ste"], 1, "'sum' is not a function"),
+    (["--grad", "sum=ste"], 1, "sum() works on whole matrices"),
 ])
 def test_grad_option_errors_are_one_line(args, code, message):
     result = runner.invoke(app, ["expr", "y = sign(u)", "--at", "u=1", *args])
@@ -468,3 +468,45 @@ def test_the_binary_neuron_example_trains_in_one_step():
     result = run(Source.expression(program, {"w": "0.5", "x": 1, "b": "-0.2", "t": -1}),
                  Options.make(out="-", format="md", lr="0.1", params=("w", "b")))
     assert "After the step, $L$ goes from $4$ to $0$." in result.files[0][1]
+
+
+# -- found by attacking it ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("program, at", [
+    ("v = exp(c) @grad(1); L = sign(v)", {"c": 1}),
+    ("v0 = sign(c) @grad(1); L = v0*c + sign(v0 + 1)", {"c": 2}),      # stacked binarised layers
+])
+def test_sign_over_a_custom_node_checks_and_makes_notes(tmp_path, program, at):
+    graph = bpviz.from_expression(program, at)
+    report = check(graph)
+    assert report.ok and all(row.compared for row in report.rows)
+    assert CliRunner().invoke(app, ["expr", program, "--at", ", ".join(f"{k}={v}" for k, v in at.items()),
+                                    "-o", str(tmp_path / "n.md")]).exit_code == 0
+
+
+@pytest.mark.parametrize("program, message", [
+    ("y = max(a, a) @grad(a=2)", "a is operands 1 and 2 of this max()"),
+    ("y = leaky_relu(x, x) @grad(x=7)", "x is operands 1 and 2 of this leaky_relu()"),
+    ("y = sign(u) @grad(u=1, u=2)", "@grad gives u=… twice"),
+])
+def test_a_rule_by_name_must_name_one_operand_once(program, message):
+    with pytest.raises(bpviz.BpvizError, match=re.escape(message)):
+        bpviz.from_expression(program, {"a": 1, "x": -2, "u": 1})
+
+
+def test_rows_with_nothing_to_compare_say_so():
+    lines = ["a0 = x*w"] + [f"a{i} = a{i - 1}*a{i - 1} + a{i - 1}" for i in range(1, 14)]
+    program = "; ".join(lines + ["y = sign(a13) @grad(1)", "L = y*w"])
+    report = check(bpviz.from_expression(program, {"x": "0.001", "w": "0.001"}))
+    assert report.sympy_skipped
+    rows = {row.name: row for row in report.rows}
+    assert not rows["x"].compared and report.to_data()["inputs"]["x"]["compared"] is False
+    result = CliRunner().invoke(app, ["expr", program, "--at", "x=0.001, w=0.001", "--check"])
+    assert "not compared" in result.output
+
+
+def test_grad_in_the_matrix_view_names_the_option():
+    result = CliRunner().invoke(app, ["spec", "examples/two-layer.yaml", "--view", "matrix", "--grad", "sign=ste"])
+    assert result.exit_code == 2 and "--grad works on scalar graphs only" in result.output
+    result = CliRunner().invoke(app, ["expr", "J = x*x", "--at", "x=1", "--grad", "sum=ste"])
+    assert result.exit_code == 1 and "sum() works on whole matrices" in result.output

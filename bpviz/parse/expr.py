@@ -113,8 +113,12 @@ def estimator_rule(opname: str, rule: str) -> Surrogate:
     """The Surrogate of ``--grad OP=RULE``: a named estimator or an expression in the operand ``u``;
     a ParseError (or ProgramError) says what is wrong."""
     if not isinstance(opname, str) or opname not in FUNCTIONS or OPS[opname].structural:
-        known = ", ".join(n for n in FUNCTIONS if not OPS[n].structural)
-        hint = difflib.get_close_matches(str(opname), FUNCTIONS, n=1)
+        elementwise = [n for n in FUNCTIONS if not OPS[n].structural]
+        known = ", ".join(elementwise)
+        if isinstance(opname, str) and opname in FUNCTIONS:
+            raise ProgramError(f"--grad {opname}=…: {opname}() works on whole matrices, and custom gradients "
+                               f"replace the derivative of an element-wise function ({known})")
+        hint = difflib.get_close_matches(str(opname), elementwise, n=1)
         extra = f"; did you mean {hint[0]!r}?" if hint else f" (known: {known})"
         raise ProgramError(f"--grad {opname}=…: {opname!r} is not a function{extra}")
     if not isinstance(rule, str) or not rule.strip():
@@ -451,7 +455,11 @@ class _Parser:
                                    f"not one: {GRAD_HINT}")
         index = self._expr(call)                       # checks the call itself (arguments, names)
         node = self.builder.nodes[index]
-        operands = {a.id: slot for slot, a in enumerate(call.args) if isinstance(a, ast.Name)}
+        slots_of: dict = {}                            # a name -> the operand slots it fills
+        for slot, a in enumerate(call.args):
+            if isinstance(a, ast.Name):
+                slots_of.setdefault(a.id, []).append(slot)
+        operands = {name: slots[0] for name, slots in slots_of.items()}   # a rule may read any of them
         fname = call.func.id
         arity = len(call.args)
         if any(isinstance(a, ast.Starred) for a in grad.args) or any(k.arg is None for k in grad.keywords):
@@ -469,7 +477,16 @@ class _Parser:
                                        f"e.g. @grad({names}) (operands that are names)")
             rules[0] = self.rule(grad.args[0], operands, fname)
         elif grad.keywords:
+            given_names: set = set()
             for given in grad.keywords:
+                if given.arg in given_names:
+                    raise self.error(given, f"@grad gives {given.arg}=… twice")
+                given_names.add(given.arg)
+                if len(slots_of.get(given.arg, ())) > 1:
+                    slots = " and ".join(str(i + 1) for i in slots_of[given.arg])
+                    raise self.error(given, f"@grad({given.arg}=…): {given.arg} is operands {slots} of this "
+                                            f"{fname}(), and a rule by name cannot say which; give one of them "
+                                            f"another name first, e.g. {given.arg}2 = {given.arg}")
                 if given.arg not in operands:
                     plain = ", ".join(operands) or "none"
                     raise self.error(given, f"@grad({given.arg}=…): {given.arg!r} is not an operand of this "

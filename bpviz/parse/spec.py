@@ -143,7 +143,8 @@ class Doc:
             for key_node, value_node in node.value:
                 key = self._convert(key_node, path + ("?",), loader)
                 if not isinstance(key, (str, int)) or isinstance(key, bool):
-                    raise self.error(path, f"keys must be names, not {key!r}", key_node.start_mark.line + 1)
+                    shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else type(key).__name__
+                    raise self.error(path, f"keys must be names, not {shown!r}", key_node.start_mark.line + 1)
                 key = str(key)
                 if key in result:
                     raise self.error(path + (key,), "this key is given twice", key_node.start_mark.line + 1)
@@ -527,7 +528,9 @@ def _gradients(doc: Doc, graph, grads: Optional[dict]) -> None:
     merged = {**(given or {}), **(grads or {})}
     if merged:
         if graph.matrix or any(n.op is not None and n.op.structural for n in graph.nodes):
-            raise doc.error(("gradients",), "custom gradients work on scalar graphs only, not in the matrix view")
+            if given:
+                raise doc.error(("gradients",), "custom gradients work on scalar graphs only, not in the matrix view")
+            raise UsageError("--grad works on scalar graphs only, not in the matrix view (--view matrix)")
         apply_estimators(graph, merged)
 
 

@@ -120,6 +120,7 @@ PROSE = {
         "check_error": "error",
         "check_kink": "not comparable at a kink",
         "check_custom": "custom ∂",
+        "check_not_compared": "not compared",
         "check_verdict": "largest disagreement {worst} (tolerance {tolerance}; errors are relative to "
                          "max(1, |gradient|), a direction's to max(1, √Σ(∂·d)²)): {verdict}",
         "check_agree": "agree",
@@ -379,6 +380,7 @@ PROSE = {
         "check_error": "误差",
         "check_kink": "不可导点，不比较",
         "check_custom": "自定义 ∂",
+        "check_not_compared": "未比较",
         "check_verdict": "最大差异 {worst}（容差 {tolerance}；误差相对于 max(1, |梯度|)，方向检验相对于 max(1, √Σ(∂·d)²)）：{verdict}",
         "check_agree": "一致",
         "check_disagree": "不一致",

@@ -125,7 +125,8 @@ def render_check(report, digits: int = 4, lang: str = "en", output: str = "f"):
     for row in rows:
         table.add_row(row.name, fmt(row.ours, 10), _maybe(row.symbolic),
                       t("check_custom") if row.custom else _maybe(row.numeric),
-                      t("check_kink") if row.at_kink else f"{row.error:.1e}")
+                      t("check_kink") if row.at_kink else
+                      f"{row.error:.1e}" if row.compared else t("check_not_compared"))
     if len(rows) < len(report.rows):
         table.add_row("…", Text(t("check_rows_left_out", count=f"{len(report.rows) - len(rows):,}"), style="dim"),
                       "", "", "")
