@@ -24,7 +24,7 @@ from typing import Mapping, Optional
 from .autodiff import evaluate, gradient_step
 from .check import (CLOSED_FORM_NODES, SYMPY_DEPTH, CheckReport, check, closed_forms, function_depth,
                     sympy_refusal)
-from .errors import CheckFailed, InputError, UsageError, ValuesError
+from .errors import BpvizError, CheckFailed, InputError, UsageError, ValuesError
 from .graph import Graph
 from .numeric import parse_number
 from .parse.expr import parse_program
@@ -182,6 +182,26 @@ def build_spec(text: str, filename: str = "spec", overrides: Optional[list] = No
                                                             f"under {key}:")
     except ValuesError as exc:
         raise doc.error((key,), exc.message) from None
+    except BpvizError as exc:
+        raise _at_yaml_line(exc, graph, doc) from None
+
+
+def _at_yaml_line(exc: BpvizError, graph: Graph, doc) -> BpvizError:
+    """An error a graph spec's program met (log of 0 at the given values), placed at the YAML entry
+    it comes from: the program's own line and column mean nothing to the spec's author."""
+    import re
+    paths = graph.spec.program_paths
+    found = re.search(r" ?\((?:line (\d+), )?column \d+\)", exc.message)
+    if not paths or not found:
+        return exc
+    line = int(found.group(1) or 1)
+    if not 1 <= line <= len(paths):
+        return exc
+    placed = doc.error(paths[line - 1], exc.message[:found.start()] + exc.message[found.end():])
+    try:
+        return type(exc)(placed.message)        # the same kind (and exit status) of error
+    except TypeError:
+        return placed
 
 
 # -- how to show it -------------------------------------------------------------------------------

@@ -130,6 +130,7 @@ class SpecInfo:
     softmax_cross_entropy: tuple = ()        # ((z name, a name, target), ...) of a softmax + CE output
     samples: Optional[int] = None            # a batch's N (matrix view); None: one sample
     reduction: str = "mean"                  # how a batch's loss reduces over its samples
+    program_paths: tuple = ()                # a graph spec: the YAML key path of each line of its program
 
 
 @dataclass

@@ -510,3 +510,11 @@ def test_grad_in_the_matrix_view_names_the_option():
     assert result.exit_code == 2 and "--grad works on scalar graphs only" in result.output
     result = CliRunner().invoke(app, ["expr", "J = x*x", "--at", "x=1", "--grad", "sum=ste"])
     assert result.exit_code == 1 and "sum() works on whole matrices" in result.output
+
+
+def test_a_graph_spec_error_at_evaluation_names_its_yaml_line(tmp_path):
+    spec = tmp_path / "d.yaml"
+    spec.write_text("graph:\n  u: x - 1\n  y: log(u - 0)\nvalues: {x: 1}\n")
+    result = CliRunner().invoke(app, ["spec", str(spec)])
+    assert result.exit_code == 1 and f"{spec}, line 3: graph.y: log is undefined at 0" in result.output
+    assert "line 2, column" not in result.output

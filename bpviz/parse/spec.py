@@ -326,7 +326,7 @@ def build_graph_spec(doc: Doc) -> tuple:
     values = read
     graph.defaults.update({name: value for name, value in given.items() if name in graph})
     graph.names = tuple(sorted(set(graph.names) | set(given)))
-    graph.spec = SpecInfo(values_key="values")
+    graph.spec = SpecInfo(values_key="values", program_paths=tuple(paths))
     return graph, values
 
 
