@@ -51,7 +51,7 @@ class _Stderr:
     @staticmethod
     def plain(text: str) -> None:
         """An unstyled status line (`wrote …`): no rich import on the tiny job's path."""
-        sys.stderr.write(terminal_text(text) + "\n")
+        sys.stderr.write(terminal_text(text).replace("\n", " ").replace("\t", " ") + "\n")   # one line
         sys.stderr.flush()
 
 

@@ -36,6 +36,7 @@ _END = re.compile(r"^[ \t>]*<!-- bpviz:end -->[ \t]*$")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 IMAGE_FORMATS = ("svg", "png")
 MAX_NOTE_BYTES = 8_000_000
+MAX_BLOCKS = 500                  # a note with more is refused before any is rendered
 HASH_DIGITS = 12
 
 # The CLI's long options a block may set (without --), and what each becomes.
@@ -501,6 +502,9 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
     if unterminated:                          # work on whole lines; the ending comes off again below
         lines[-1] += eol
     blocks = find_blocks("".join(lines))
+    if len(blocks) > MAX_BLOCKS:
+        raise InputError(f"{plan.source}: {len(blocks):,} bpviz blocks, more than the {MAX_BLOCKS} a note may "
+                         f"have; split it into several notes")
     files: list = []
     failures: list = []
     rendered_count = 0

@@ -542,3 +542,11 @@ def test_messages_in_blocks_use_block_options_and_stay_short(tmp_path):
     result = md(note, "--in-place")
     assert result.exit_code == 1 and len(note.read_text(encoding="utf-8")) < 6000 + 400
     assert "x" * 41 not in result.output
+
+
+def test_a_note_with_too_many_blocks_is_refused_before_any_render(tmp_path):
+    block = "```bpviz at=\"x=1\"\nJ = x**2\n```\n\n"
+    note = note_in(tmp_path, block * (mdnotes.MAX_BLOCKS + 1), name="many.md")
+    result = md(note, "--in-place")
+    assert result.exit_code == 1 and "more than the 500" in result.output
+    assert not (tmp_path / "assets").exists() and "bpviz:begin" not in note.read_text()
