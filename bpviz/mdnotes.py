@@ -163,6 +163,8 @@ def find_blocks(text: str) -> list:
             block.problem = "this ```bpviz block has no closing fence"
         elif "<!-- bpviz:" in token.content:
             block.problem = "a block cannot hold a bpviz marker (<!-- bpviz:...)"
+        elif any("\x00" in line for line in lines[start:end]):     # markdown-it reads it as U+FFFD
+            block.problem = "the block holds a NUL character (U+0000)"
         _attach_region(block, lines)
         blocks.append(block)
     return blocks

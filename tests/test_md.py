@@ -550,3 +550,11 @@ def test_a_note_with_too_many_blocks_is_refused_before_any_render(tmp_path):
     result = md(note, "--in-place")
     assert result.exit_code == 1 and "more than the 500" in result.output
     assert not (tmp_path / "assets").exists() and "bpviz:begin" not in note.read_text()
+
+
+def test_a_nul_in_a_block_is_named_as_such(tmp_path):
+    note = tmp_path / "nul.md"
+    note.write_bytes(b"```bpviz at=\"x=1\"\nJ = x\x00*2\n```\n")
+    result = md(note, "--in-place")
+    assert result.exit_code == 1 and "NUL character (U+0000)" in result.output
+    assert note.read_bytes() == b"```bpviz at=\"x=1\"\nJ = x\x00*2\n```\n"
