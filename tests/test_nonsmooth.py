@@ -4,7 +4,6 @@ in every output, checked against hand-derived values, finite differences away fr
 derivative of the surrogate."""
 
 import json
-import math
 import re
 from fractions import Fraction
 
@@ -15,7 +14,7 @@ from typer.testing import CliRunner
 
 import bpviz
 from bpviz.api import Options, Source, build_spec, run
-from bpviz.check import check, numeric_gradient
+from bpviz.check import check
 from bpviz.cli import app
 from bpviz.errors import BpvizError, ParseError
 from bpviz.parse.expr import MAX_RULE_NODES, parse_program
