@@ -231,6 +231,19 @@ class Graph:
                     counts[src] = min(counts[src] + counts[node.index], PATH_CAP)
         return counts
 
+    def path_factors(self) -> list:
+        """Per node, the local derivatives its chain-rule paths multiply, all paths together (the sum
+        of their lengths, at most PATH_CAP): known before any path is listed, so a note can tell a
+        derivation too long to write out without walking its paths."""
+        counts = self.path_counts()
+        factors = [0] * len(self.nodes)
+        for node in reversed(self.nodes):
+            if counts[node.index]:
+                extra = factors[node.index] + counts[node.index]   # each path through it, one edge longer
+                for src in node.inputs:
+                    factors[src] = min(factors[src] + extra, PATH_CAP)
+        return factors
+
     def paths(self, index: int, limit: int) -> list:
         """The first ``limit`` paths from the output down to node ``index``.
 

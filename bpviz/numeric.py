@@ -122,19 +122,19 @@ def from_float(value: float) -> Fraction:
 
 
 def _decimal_places(q: Fraction) -> Optional[int]:
-    """How many decimal places ``q`` needs, or None when its decimal does not terminate."""
-    d, counts = q.denominator, []
-    for p in (2, 5):
-        count = 0
-        while d % p == 0:
-            d //= p
-            count += 1
-        counts.append(count)
-    return max(counts) if d == 1 else None
+    """How many decimal places ``q`` needs, or None when its decimal does not terminate.
 
-
-def _terminating(q: Fraction) -> bool:
-    return _decimal_places(q) is not None
+    >>> _decimal_places(Fraction(3, 40)), _decimal_places(Fraction(1, 3)), _decimal_places(Fraction(7))
+    (3, None, 0)
+    """
+    d = q.denominator
+    twos = (d & -d).bit_length() - 1            # the factors of 2, at once
+    d >>= twos
+    fives = 0
+    while d % 5 == 0:
+        d //= 5
+        fives += 1
+    return max(twos, fives) if d == 1 else None
 
 
 def exact_text(q: Fraction) -> str:
@@ -151,7 +151,10 @@ def exact_text(q: Fraction) -> str:
     """
     if q.denominator == 1:
         return str(q.numerator)
-    places = _decimal_places(q)
+    return _exact_text(q, _decimal_places(q))
+
+
+def _exact_text(q: Fraction, places: Optional[int]) -> str:
     if places is not None:
         digits = str(abs(q.numerator) * 10 ** places // q.denominator).rjust(places + 1, "0")
         if len(digits.lstrip("0")) <= 40:
@@ -187,8 +190,9 @@ def fmt(value: Number, digits: int = 4) -> str:
         if value.denominator == 1 and value.numerator.bit_length() < 64 \
                 and len(str(abs(value.numerator))) <= PRINT_INT_DIGITS:
             return str(value.numerator)
-        if _terminating(value) and max(value.numerator.bit_length(), value.denominator.bit_length()) < 200:
-            text = exact_text(value)
+        places = _decimal_places(value)
+        if places is not None and max(value.numerator.bit_length(), value.denominator.bit_length()) < 200:
+            text = _exact_text(value, places) if value.denominator != 1 else str(value.numerator)
             significant = text.replace("-", "").replace(".", "").lstrip("0")
             if len(significant) <= digits and "/" not in text:
                 return text

@@ -740,3 +740,22 @@ def test_every_delta_and_gradient_of_the_delta_form_is_the_graphs(hidden, out, l
         assert final(lhs) == pytest.approx(float(node.grad), rel=2e-3, abs=1e-4), name
     assert not circular_equations([tex for tex, _ in markdown_formulas(text)], latex_name(g.out.name),
                                   frozenset(_norm(latex_name(g.nodes[i].name)) for i in g.out.inputs))
+
+
+def test_path_factors_equal_the_lengths_of_the_listed_paths():
+    """The note decides 'too long to write out' from Graph.path_factors, before listing any path."""
+    import random
+    import bpviz
+    rng = random.Random(1)
+    for _ in range(60):
+        n = rng.randint(2, 10)
+        lines = []
+        for i in range(n):
+            a, b = (rng.choice(["x", "y"] + [f"v{j}" for j in range(i)]) for _ in range(2))
+            lines.append(f"v{i} = {a} * {b} + {a}")
+        graph = bpviz.from_expression("; ".join(lines) + f"; J = v{n - 1} + 0*x + 0*y", {"x": 1, "y": 2})
+        counts, factors = graph.path_counts(), graph.path_factors()
+        for node in graph.nodes:
+            if counts[node.index] <= 500:
+                paths = graph.paths(node.index, counts[node.index])
+                assert sum(len(p) for p in paths) == factors[node.index]

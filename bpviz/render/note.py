@@ -15,6 +15,7 @@ computed by ``bpviz.api.note_for`` and handed in; this module only typesets them
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -102,6 +103,7 @@ def partial(top: str, bottom: str) -> str:
 _BARRED = re.compile(r"^(\\[A-Za-z]+(?![A-Za-z{])|[A-Za-z])((?:[_^](?:\{(?:[^{}]|\{[^{}]*\})*\}|[A-Za-z0-9]))*)$")
 
 
+@lru_cache(maxsize=65536)
 def bar(tex: str) -> str:
     r"""The gradient of the output with respect to the node named ``tex`` (LaTeX): ``\bar{v}``, the
     bar on the letter and the indices after it; ``\overline{…}`` over a word.
@@ -411,16 +413,15 @@ class NoteBuilder:
     # -- the chain rule -----------------------------------------------------------------------
     def chain(self, wrt: list) -> tuple:
         g, t = self.g, self.t
-        counts = g.path_counts()
+        counts, lengths = g.path_counts(), g.path_factors()
         closed, note = self._closed_forms()
         result = []
         for name in wrt:
             node = g.node(name)
             if node.index == g.output:
                 continue
-            count = counts[node.index]
-            paths = g.paths(node.index, count) if count <= PATH_LIMIT else []
-            factors = sum(len(p) for p in paths)
+            count, factors = counts[node.index], lengths[node.index]
+            paths = g.paths(node.index, count) if count <= PATH_LIMIT and factors <= FACTOR_LIMIT else []
             names = dict(output=f"${self.J}$", name=f"${self.tex(node)}$")
             if count == 0:
                 lines = [f"{self.bar(node)} &= 0"]
