@@ -45,20 +45,19 @@ def network(H: int) -> tuple:
     lines, values, k = [], {}, 0
     for i in range(D):
         values[f"x{i}"] = f"{(i % 5) - 2}.5"
-    for j in range(H):
-        terms = []
-        for i in range(D):
-            values[f"a{j}_{i}"] = _w(k); k += 1
-            terms.append(f"a{j}_{i}*x{i}")
-        values[f"b{j}"] = _w(k); k += 1
-        lines.append(f"h{j} = relu({' + '.join(terms)} + b{j})")
-    for j in range(H):
-        terms = []
-        for f in range(FAN):
-            values[f"c{j}_{f}"] = _w(k); k += 1
-            terms.append(f"c{j}_{f}*h{(j + f) % H}")
-        values[f"d{j}"] = _w(k); k += 1
-        lines.append(f"g{j} = relu({' + '.join(terms)} + d{j})")
+
+    def layer(out: str, weight: str, bias: str, sources) -> None:
+        """H relu units out{j} over sources(j), weights weight{j}_{i} and biases bias{j}."""
+        nonlocal k
+        for j in range(H):
+            terms = []
+            for i, source in enumerate(sources(j)):
+                values[f"{weight}{j}_{i}"] = _w(k); k += 1
+                terms.append(f"{weight}{j}_{i}*{source}")
+            values[f"{bias}{j}"] = _w(k); k += 1
+            lines.append(f"{out}{j} = relu({' + '.join(terms)} + {bias}{j})")
+    layer("h", "a", "b", lambda j: [f"x{i}" for i in range(D)])
+    layer("g", "c", "d", lambda j: [f"h{(j + f) % H}" for f in range(FAN)])
     terms = []
     for j in range(H):
         values[f"e{j}"] = _w(k); k += 1

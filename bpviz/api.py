@@ -187,21 +187,15 @@ def build_spec(text: str, filename: str = "spec", overrides: Optional[list] = No
 
 
 def _at_yaml_line(exc: BpvizError, graph: Graph, doc) -> BpvizError:
-    """An error a graph spec's program met (log of 0 at the given values), placed at the YAML entry
-    it comes from: the program's own line and column mean nothing to the spec's author."""
-    import re
+    """An error a graph spec's program met at a node (log of 0 at the given values), placed at the
+    YAML entry the node comes from: the program's own line and column mean nothing to the spec's
+    author."""
     paths = graph.spec.program_paths
-    found = re.search(r" ?\((?:line (\d+), )?column \d+\)", exc.message)
-    if not paths or not found:
+    line, where = getattr(exc, "line", None), getattr(exc, "where", None)
+    if not (paths and line and where and 1 <= line <= len(paths)):
         return exc
-    line = int(found.group(1) or 1)
-    if not 1 <= line <= len(paths):
-        return exc
-    placed = doc.error(paths[line - 1], exc.message[:found.start()] + exc.message[found.end():])
-    try:
-        return type(exc)(placed.message)        # the same kind (and exit status) of error
-    except TypeError:
-        return placed
+    placed = doc.error(paths[line - 1], exc.message.replace(f" ({where})", "", 1))
+    return type(exc)(placed.message)            # the same kind (and exit status) of error
 
 
 # -- how to show it -------------------------------------------------------------------------------

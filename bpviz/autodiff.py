@@ -151,7 +151,7 @@ def _surrogates(graph: Graph, node, args: list) -> tuple:
         except DomainError as exc:
             where = f" ({node.where})" if node.where else ""
             raise DomainError(f"the custom gradient @grad({surrogate.source}) of {node.name!r}{where}: "
-                              f"{exc.message}") from None
+                              f"{exc.message}", **_place(node)) from None
     return tuple(local)
 
 
@@ -229,7 +229,12 @@ def _located(graph: Graph, node, exc: DomainError, results: list, prefix: str = 
                      and results[i] is not None)
     where = f" ({node.where})" if node.where else ""
     at = f" at {args}" if args else ""
-    return DomainError(f"{prefix}{exc.message} in {shown!r}{where}{at}")
+    return DomainError(f"{prefix}{exc.message} in {shown!r}{where}{at}", **_place(node))
+
+
+def _place(node) -> dict:
+    """Where a node is, for a DomainError raised at it (a graph spec puts it at its YAML line)."""
+    return {"where": node.where, "line": node.pos[0] if node.pos else None} if node.where else {}
 
 
 def _shown(node) -> str:

@@ -320,13 +320,6 @@ def _pieces(watched: list, values: list) -> list:
     return [node.op.piece([values[i] for i in node.inputs]) for node in watched]
 
 
-def _float_function(graph: Graph):
-    """The graph's output as a float function of the inputs' values by name."""
-    def f(values: dict) -> float:
-        return float(forward(graph, values, exact=False)[graph.output])
-    return f
-
-
 def directional_check(graph: Graph, skip: set, count: int = DIRECTIONS, seed: int = DIRECTION_SEED,
                       step: float = 1e-6) -> list:
     """``count`` DirectionRows: for seeded random directions d, ∇f·d from the graph's gradients against
@@ -408,28 +401,15 @@ def upstream_inputs(graph: Graph, indices: list) -> set:
 def custom_inputs(graph: Graph) -> set:
     """Inputs whose gradient passes a custom gradient (@grad, --grad): a finite difference measures the
     true function, not the surrogate."""
-    upstream = [False] * len(graph.nodes)
-    for node in graph.nodes:
-        for slot, surrogate in enumerate(node.custom):
-            if surrogate is not None:
-                upstream[node.inputs[slot]] = True
-    return _inputs_upstream(graph, upstream)
-
-
-def _inputs_upstream(graph: Graph, upstream: list) -> set:
-    """The inputs that reach a marked node (``upstream[i]`` True): their gradients pass through it."""
-    for node in reversed(graph.nodes):
-        if upstream[node.index]:
-            for i in node.inputs:
-                upstream[i] = True
-    return {n.name for n in graph.inputs if upstream[n.index]}
+    return upstream_inputs(graph, [node.inputs[slot] for node in graph.nodes
+                                   for slot, surrogate in enumerate(node.custom) if surrogate is not None])
 
 
 def kinked_inputs(graph: Graph) -> set:
     """Inputs whose gradient passes an edge where the local derivative is a convention (relu or abs
     at 0, a power's exponent at a negative base): a finite difference or sympy is not comparable. An
     edge whose derivative a custom gradient replaces is not a convention."""
-    upstream = [False] * len(graph.nodes)
+    marked = []
     for node in graph.nodes:
         if node.op is None or not node.op.kink:
             continue
@@ -442,8 +422,8 @@ def kinked_inputs(graph: Graph) -> set:
             kink = node.op.kink_at(values, graph.operand_names(node))
         for slot in (kink[2] if kink else ()):
             if not (node.custom and node.custom[slot] is not None):
-                upstream[node.inputs[slot]] = True
-    return _inputs_upstream(graph, upstream)
+                marked.append(node.inputs[slot])
+    return upstream_inputs(graph, marked)
 
 
 def _float(value) -> Optional[float]:

@@ -154,6 +154,13 @@ OUTPUT_OPTIONS = {
 }
 
 
+# --grad, the same on expr and spec
+GRAD_OPTION = typer.Option([], "--grad", metavar="OP=ste|ste-clip",
+                           help="A custom gradient for every call of OP: ste (∂ = 1, straight-through), "
+                                "ste-clip (∂ = step(1 - abs(u))) or a rule in the operand u, e.g. "
+                                "--grad sign=ste (repeatable; docs/custom-gradients.md).")
+
+
 def with_output_options(command):
     """Give a command the shared output options. The command's last parameter, ``options``,
     receives them as one ``bpviz.api.Options`` built by keyword (unknown keys are refused), and
@@ -249,10 +256,7 @@ def expr(
                                     help="Shapes only, no values: --shape 'X=(N,Dx)' --shape 'W=(Dx,H)' "
                                          "(numbers or symbols) gives the figure and derivation with "
                                          "every shape checked (docs/matrix.md)."),
-    grad: List[str] = typer.Option([], "--grad", metavar="OP=ste|ste-clip",
-                                   help="A custom gradient for every call of OP: ste (∂ = 1, straight-through), "
-                                        "ste-clip (∂ = step(1 - abs(u))) or a rule in the operand u, e.g. "
-                                        "--grad sign=ste (repeatable; docs/custom-gradients.md)."),
+    grad: List[str] = GRAD_OPTION,
     options=None,
 ) -> None:
     """Differentiate an expression program and show every node's value and gradient.
@@ -334,10 +338,7 @@ def spec(
     view: str = typer.Option("scalar", "--view", metavar="scalar|matrix",
                              help="matrix: a network as one node per layer quantity (x, h.W, h.b, h.z, h.a, …) "
                                   "with shapes; a spec with a batch of samples needs it (docs/spec.md)."),
-    grad: List[str] = typer.Option([], "--grad", metavar="OP=ste|ste-clip",
-                                   help="A custom gradient for every call of OP: ste (∂ = 1, straight-through), "
-                                        "ste-clip (∂ = step(1 - abs(u))) or a rule in the operand u, e.g. "
-                                        "--grad sign=ste (repeatable; docs/custom-gradients.md)."),
+    grad: List[str] = GRAD_OPTION,
     options=None,
 ) -> None:
     """Differentiate a YAML spec: a graph of named assignments, or a dense neural network.
@@ -431,18 +432,18 @@ def md(
         raise typer.Exit(1)
 
 
-def _render_notes(plans: list, quiet_unchanged: bool = False) -> int:
+def _render_notes(plans: list) -> int:
     """Render notes, one line each; failures as PATH:LINE: message. Returns how many failed."""
     from .mdnotes import find_blocks, process, render_block
-    counts = {}
-    for plan in plans:
-        try:
-            counts[plan.source] = len(find_blocks(plan.source.read_text("utf-8", errors="replace")))
-        except OSError:
-            counts[plan.source] = 0
+    bar, counts = None, {}
+    if sys.stderr.isatty():          # blocks are counted ahead only for the bar (a terminal's)
+        for plan in plans:
+            try:
+                counts[plan.source] = len(find_blocks(plan.source.read_text("utf-8", errors="replace")))
+            except OSError:
+                counts[plan.source] = 0
     total = sum(counts.values())
-    bar = None
-    if total > 1 and sys.stderr.isatty():
+    if total > 1:
         from rich.progress import Progress
         bar = Progress(transient=True, console=None)
         bar.start()
@@ -473,14 +474,13 @@ def _render_notes(plans: list, quiet_unchanged: bool = False) -> int:
             if not report.blocks:
                 stderr.plain(f"{plan.source}: no bpviz blocks; " + ("left untouched" if plan.in_place else
                                                                      f"copied to {plan.target}"))
-            elif report.changed or report.rendered or not quiet_unchanged:
+            else:
                 what = (f"{report.blocks} block{'s' * (report.blocks != 1)}, "
                         f"{report.rendered - len(report.failures)} rendered"
                         + (f", {len(report.failures)} failed" if report.failures else "")
                         + (f", {len(report.removed)} stale image{'s' * (len(report.removed) != 1)} removed"
                            if report.removed else ""))
-                where = plan.target if plan.target != plan.source else plan.source
-                stderr.plain(f"{where}: {what}" + ("" if report.changed else "; unchanged"))
+                stderr.plain(f"{plan.target}: {what}" + ("" if report.changed else "; unchanged"))
     finally:
         if bar is not None:
             bar.stop()

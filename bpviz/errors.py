@@ -78,7 +78,13 @@ class ValuesError(BpvizError):
 
 
 class DomainError(BpvizError):
-    """A function is undefined at the given point (log(0), division by zero, ...)."""
+    """A function is undefined at the given point (log(0), division by zero, ...). Raised at a node,
+    it keeps where the node is: ``where`` as the message says it ("line 2, column 5") and ``line``."""
+
+    def __init__(self, message: str, *, detail: str | None = None, where: str | None = None,
+                 line: int | None = None):
+        super().__init__(message, detail=detail)
+        self.where, self.line = where, line
 
 
 class SpecError(BpvizError):

@@ -95,7 +95,6 @@ class NoteReport:
     written: list = field(default_factory=list)
     removed: list = field(default_factory=list)
     changed: bool = False
-    text: Optional[str] = None       # the note as written (or as it would be)
 
 
 def split_lines(text: str) -> list:
@@ -610,7 +609,7 @@ def _linked_elsewhere(plan: Plan, names: set) -> set:
     return found
 
 
-def process(plan: Plan, render: Callable = render_block, dry_run: bool = False) -> NoteReport:
+def process(plan: Plan, render: Callable = render_block) -> NoteReport:
     """Render one note's blocks and write the note and its images (atomically, and only if the note
     did not change on disk meanwhile)."""
     from .write import read_bytes, remove_files, write_files
@@ -624,13 +623,10 @@ def process(plan: Plan, render: Callable = render_block, dry_run: bool = False) 
     new, files, failures, count, blocks = plan_note(text[1:] if bom else text, plan, render)
     new = ("\ufeff" if bom else "") + new
     report.blocks, report.rendered, report.failures = len(blocks), count, failures
-    report.text = new
     if not blocks and plan.in_place:
         return report
     note_changed = new != text or not plan.in_place
     report.changed = note_changed
-    if dry_run:
-        return report
     targets = list(files)
     if note_changed:
         targets.append((str(plan.target), new.encode("utf-8")))
