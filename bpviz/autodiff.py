@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Mapping, Optional
 
-from .errors import DomainError, ValuesError, name_list
+from .errors import DomainError, ValuesError, clip, name_list
 from .graph import Graph, gc_paused
 from .numeric import Number, fmt, tame
 
@@ -37,12 +37,12 @@ def bind_values(graph: Graph, values: Mapping[str, Number], hint: Callable = at_
     assigned = set(graph.assigned)
     for name in values:
         if name in assigned and name not in needed:
-            raise ValuesError(f"{name!r} is computed by the program; it cannot be given a value")
+            raise ValuesError(f"{clip(name)!r} is computed by the program; it cannot be given a value")
         if name not in known:
             hint = difflib.get_close_matches(name, needed, n=1)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
             inputs = name_list(needed) or "none"
-            raise ValuesError(f"a value was given for {name!r}, which the program does not use"
+            raise ValuesError(f"a value was given for {clip(name)!r}, which the program does not use"
                               f"{extra} (its inputs: {inputs})")
     missing = [name for name in needed if name not in values]
     if missing:

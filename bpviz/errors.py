@@ -50,6 +50,15 @@ def _window(text: str, at: int) -> tuple:
     return prefix + text[start:end] + ("…" if end < len(text) else ""), at - start + len(prefix)
 
 
+def clip(text: str, limit: int = 40) -> str:
+    """User text quoted in a message, cut to ``limit`` characters: a huge input gives a short line.
+
+    >>> clip("w=2"), clip("x=1," * 20, 8)
+    ('w=2', 'x=1,x=1,…')
+    """
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def name_list(names, limit: int = 12) -> str:
     """Names for a message, the first ``limit`` of them and how many more.
 
@@ -57,7 +66,7 @@ def name_list(names, limit: int = 12) -> str:
     ('a, b', 'x0, x1, x2 and 17 more')
     """
     names = list(names)
-    shown = ", ".join(n if len(n) <= 40 else n[:40] + "…" for n in names[:limit])
+    shown = ", ".join(clip(n) for n in names[:limit])
     return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
 
 

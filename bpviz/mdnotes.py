@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
-from .errors import BpvizError, InputError, UsageError
+from .errors import BpvizError, InputError, UsageError, clip
 from .escape import md_link_target, md_text, one_line
 
 LANG = "bpviz"
@@ -36,6 +36,7 @@ _END = re.compile(r"^[ \t>]*<!-- bpviz:end -->[ \t]*$")
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 IMAGE_FORMATS = ("svg", "png")
 MAX_NOTE_BYTES = 8_000_000
+ERROR_CHARS = 300                 # a block's error, as the note shows it
 MAX_BLOCKS = 500                  # a note with more is refused before any is rendered
 HASH_DIGITS = 12
 
@@ -220,8 +221,7 @@ def block_options(info: str) -> dict:
             raise UsageError(f"option {key!r} is not for blocks: {REFUSED[key]}")
         known = SOURCE_KEYS + OPTION_KEYS + BLOCK_KEYS
         if key not in known:
-            shown = key if len(key) <= 40 else key[:40] + "…"
-            raise UsageError(f"unknown option {shown!r} (blocks take: {', '.join(sorted(known))})")
+            raise UsageError(f"unknown option {clip(key)!r} (blocks take: {', '.join(sorted(known))})")
         item = value if eq else True
         if key in REPEATABLE:
             if item is True:
@@ -363,7 +363,8 @@ def render_block(block: Block, note_dir: Path, default_format: str, renderer: Op
         image = result.files[-1][1]
         note = _demote(note_markdown(result.graph, settings.options)) if settings.note else None
     except BpvizError as exc:
-        return Rendered(error=_in_block_terms(one_line(exc.message)), error_line=_error_line(exc))
+        return Rendered(error=clip(_in_block_terms(one_line(exc.message)), ERROR_CHARS),
+                        error_line=_error_line(exc))
     graph = result.graph
     alt = (f"Backprop graph of {graph.title}" if graph.spec is not None and graph.title
            else "Backprop graph of a network" if graph.spec is not None

@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from typing import Optional, Union
 
-from .errors import DomainError
+from .errors import DomainError, clip
 
 Number = Union[Fraction, float]
 
@@ -89,27 +89,23 @@ def parse_number(text: str) -> Fraction:
     if "/" in cleaned:                      # a/b/c is (a/b)/c, as in a program
         parts = cleaned.split("/")
         if len(parts) > 16:
-            raise ValueError(f"{_clip(text.strip())}: too many divisions for one number")
+            raise ValueError(f"{clip(text.strip())}: too many divisions for one number")
         value = parse_number(parts[0])
         for part in parts[1:]:
             divisor = parse_number(part)
             if divisor == 0:
-                raise ValueError(f"{_clip(text.strip())} divides by zero")
+                raise ValueError(f"{clip(text.strip())} divides by zero")
             value /= divisor
-        return check_exact(value, _clip(text.strip()))
+        return check_exact(value, clip(text.strip()))
     if text.strip().endswith("_") or text.strip().startswith("_") or "__" in text:
         raise ValueError(f"{text!r} is not a number")
     decimal = Decimal(cleaned)
     if decimal.is_finite() and decimal and not -MAX_EXPONENT <= decimal.adjusted() <= MAX_EXPONENT:
-        raise NumberRangeError(f"{_clip(text.strip())} is out of range (bpviz computes with numbers from "
+        raise NumberRangeError(f"{clip(text.strip())} is out of range (bpviz computes with numbers from "
                                f"1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT} in size)")
     if len(decimal.as_tuple().digits) > MAX_EXACT_DIGITS:
-        raise NumberRangeError(f"{_clip(text.strip())} has more than {MAX_EXACT_DIGITS} digits")
+        raise NumberRangeError(f"{clip(text.strip())} has more than {MAX_EXACT_DIGITS} digits")
     return Fraction(decimal)
-
-
-def _clip(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def from_float(value: float) -> Fraction:

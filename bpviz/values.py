@@ -9,7 +9,7 @@ import re
 import unicodedata
 from fractions import Fraction
 
-from .errors import ValuesError
+from .errors import ValuesError, clip
 from .numeric import NumberRangeError, check_exact, from_float, parse_number
 
 _NAME = re.compile(r"^[^\W\d]\w*$")
@@ -50,7 +50,7 @@ def parse_assignments(text: str) -> dict:
     {'θ': Fraction(1, 2)}
     """
     values: dict = {}
-    for name, raw in _named(text, "expected name=value, got {pair!r}", "", "is given twice in " + repr(text.strip())):
+    for name, raw in _named(text, "expected name=value, got {pair}", "", "is given twice in " + repr(clip(text.strip()))):
         values[name] = value(_bracketed(raw) if raw.startswith("[") else raw, f"the value of {name}")
     return values
 
@@ -61,13 +61,13 @@ def _named(text: str, no_equals: str, flag: str, twice: str) -> list:
     found: dict = {}
     for pair in _pairs(text):
         if "=" not in pair:
-            raise ValuesError(no_equals.format(pair=pair.strip()))
+            raise ValuesError(no_equals.format(pair=repr(clip(pair.strip()))))
         name, raw = (part.strip() for part in pair.split("=", 1))
         name = canonical(name)
         if not _NAME.match(name):
-            raise ValuesError(f"{name!r} is not a valid name (in {flag}{pair.strip()!r})")
+            raise ValuesError(f"{clip(name)!r} is not a valid name (in {flag}{clip(pair.strip())!r})")
         if name in found:
-            raise ValuesError(f"{name!r} {twice}")
+            raise ValuesError(f"{clip(name)!r} {twice}")
         found[name] = raw
     return list(found.items())
 
@@ -105,18 +105,18 @@ def _bracketed(text: str) -> list:
     """
     tokens = [m.group(1) for m in _TOKEN.finditer(text)]
     if "".join(tokens) != re.sub(r"\s+", "", text):
-        raise ValuesError(f"cannot read {text!r} as a vector or matrix")
+        raise ValuesError(f"cannot read {clip(text)!r} as a vector or matrix")
     position = 0
 
     def items(depth: int) -> list:
         nonlocal position
         if depth > 3:
-            raise ValuesError(f"{text!r} is nested too deeply (bpviz's arrays are vectors and matrices)")
+            raise ValuesError(f"{clip(text)!r} is nested too deeply (bpviz's arrays are vectors and matrices)")
         position += 1                                   # the "["
         found: list = []
         while True:
             if position >= len(tokens):
-                raise ValuesError(f"{text!r} has an unclosed '['")
+                raise ValuesError(f"{clip(text)!r} has an unclosed '['")
             token = tokens[position]
             if token == "]":
                 position += 1
@@ -124,17 +124,17 @@ def _bracketed(text: str) -> list:
             if token == "[":
                 found.append(items(depth + 1))
             elif token == ",":
-                raise ValuesError(f"{text!r} has an empty entry (two commas, or a comma after '[')")
+                raise ValuesError(f"{clip(text)!r} has an empty entry (two commas, or a comma after '[')")
             else:
                 found.append(token)
                 position += 1
             if position < len(tokens) and tokens[position] == ",":
                 position += 1
                 if position < len(tokens) and tokens[position] == "]":
-                    raise ValuesError(f"{text!r} has a comma before ']'")
+                    raise ValuesError(f"{clip(text)!r} has a comma before ']'")
     result = items(1)
     if position != len(tokens):
-        raise ValuesError(f"{text!r} has text after its closing ']'")
+        raise ValuesError(f"{clip(text)!r} has text after its closing ']'")
     return result
 
 
@@ -151,7 +151,7 @@ def parse_shapes(text: str) -> dict:
     {'W': (3, 4)}
     """
     shapes: dict = {}
-    for name, raw in _named(text, "--shape takes NAME=(DIMS), e.g. X=(N,Dx); got {pair!r}", "--shape ",
+    for name, raw in _named(text, "--shape takes NAME=(DIMS), e.g. X=(N,Dx); got {pair}", "--shape ",
                             "is given two shapes"):
         pair = f"{name}={raw}"
         inner = raw[1:-1] if raw[:1] + raw[-1:] in ("()", "[]") else raw
@@ -159,7 +159,7 @@ def parse_shapes(text: str) -> dict:
         if dims and dims[-1] == "":
             dims.pop()
         if len(dims) > 2 or any(not _DIM.match(canonical(d)) for d in dims):
-            raise ValuesError(f"--shape {pair.strip()!r}: a shape is up to two dimensions, each a positive "
+            raise ValuesError(f"--shape {clip(pair.strip())!r}: a shape is up to two dimensions, each a positive "
                               f"whole number or a name, e.g. X=(N,Dx), b=(H,) or s=()")
         shapes[name] = tuple(int(d) if d.isdigit() else canonical(d) for d in dims)
     return shapes
@@ -222,7 +222,7 @@ def _kind_of(raw) -> str:
     if isinstance(raw, dict):
         return "a mapping"
     if isinstance(raw, str):
-        return repr(raw if len(raw) <= 40 else raw[:40] + "…")
+        return repr(clip(raw))
     if isinstance(raw, (bool, int, float)):
         return repr(raw)
     return f"a {type(raw).__name__}"

@@ -310,3 +310,23 @@ def test_an_empty_at_path_and_param_without_lr(tmp_path):
     assert result.exit_code == 1 and "@ needs the program's file name" in result.output
     result = invoke("expr", "J = w*x", "--at", "w=1, x=2", "-o", str(tmp_path / "n.md"), "--param", "w")
     assert result.exit_code == 2 and "give --lr too" in result.output and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("at", [
+    "x" * 100_000 + "=1",                       # a huge unknown name
+    "x=1," * 50_000,                            # a name given 50,000 times
+    "[" * 20 + "1",                             # an unclosed vector
+    "w" + "=" * 3 + "1" * 50_000,               # not a number
+])
+def test_huge_values_give_a_short_message(at):
+    result = invoke("expr", "J = x*w", "--at", at)
+    assert result.exit_code in (1, 2) and len(result.output) < 600, result.output[:300]
+
+
+def test_a_huge_block_error_stays_short_in_the_note(tmp_path):
+    note = tmp_path / "huge.md"
+    note.write_text("```bpviz at=\"" + "x=1," * 50_000 + "\"\nJ = x**2\n```\n", encoding="utf-8")
+    before = len(note.read_text(encoding="utf-8"))
+    result = invoke("md", str(note), "--in-place")
+    assert result.exit_code == 1
+    assert len(note.read_text(encoding="utf-8")) < before + 500
