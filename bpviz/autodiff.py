@@ -16,8 +16,7 @@ from typing import Callable, Mapping, Optional
 from .errors import DomainError, ValuesError, clip, name_list
 from .graph import Graph, gc_paused
 from .numeric import Number, fmt, tame
-
-ONE, ZERO = Fraction(1), Fraction(0)
+from .ops import ONE, ZERO      # the very objects an op's local rule returns (tested by identity)
 
 
 def at_hint(missing: list) -> str:
@@ -167,8 +166,10 @@ def backward(graph: Graph) -> None:
             continue
         try:
             for src, local in zip(node.inputs, node.local):
-                step = g * local
-                total = tame(grads[src] + step)
+                step = g if local is ONE else g * local
+                before = grads[src]
+                # the first share reaching an exact node is the total so far: no addition of zero
+                total = tame(step if before is ZERO and step.__class__ is Fraction else before + step)
                 if total.__class__ is float and (0 < abs(total) < TINY or (step == 0 and local != 0)):
                     vanished.append(graph.nodes[src].name)        # a vanishing gradient: kept, and said
                 else:

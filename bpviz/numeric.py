@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+from functools import lru_cache
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from typing import Optional, Union
@@ -52,6 +53,8 @@ def tame(value: Number) -> Number:
     >>> tame(Fraction(2) ** 300) == 2.0 ** 300, tame(Fraction(10) ** 400) == 10 ** 400
     (True, True)
     """
+    if value.__class__ is float:            # first: called on every value and every share of a gradient
+        return value
     if isinstance(value, Fraction) and (value.numerator.bit_length() > MAX_EXACT_BITS
                                         or value.denominator.bit_length() > MAX_EXACT_BITS):
         f = as_float(value)
@@ -70,8 +73,10 @@ def check_exact(value: Fraction, what: str) -> Fraction:
     return value
 
 
+@lru_cache(maxsize=4096)
 def parse_number(text: str) -> Fraction:
-    """Parse a decimal literal exactly.
+    """Parse a decimal literal exactly (remembered by text: a values file or a program repeats the
+    same few numbers, and a Fraction cannot change).
 
     >>> parse_number("1.1")
     Fraction(11, 10)

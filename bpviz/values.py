@@ -187,6 +187,8 @@ def number(raw, what: str) -> Fraction:
     Traceback (most recent call last):
     bpviz.errors.ValuesError: the value of x must be a finite number, got nan
     """
+    if raw.__class__ is str:                # a values file's numbers, first: decimal text (see _text)
+        return _text(raw, what)
     if isinstance(raw, bool) or raw is None:
         raise ValuesError(f"{what} must be a number, got {_kind_of(raw)}")
     if isinstance(raw, Decimal):
@@ -202,13 +204,17 @@ def number(raw, what: str) -> Fraction:
             raise ValuesError(f"{what} must be a finite number, got {raw!r}")
         return from_float(raw)
     if isinstance(raw, str):
-        try:
-            return parse_number(raw)
-        except NumberRangeError as exc:
-            raise ValuesError(f"{what}: {exc}") from None
-        except (ValueError, ArithmeticError, TypeError):
-            pass
+        return _text(raw, what)
     raise ValuesError(f"{what} must be a number, got {_kind_of(raw)}")
+
+
+def _text(raw: str, what: str) -> Fraction:
+    try:
+        return parse_number(raw)
+    except NumberRangeError as exc:
+        raise ValuesError(f"{what}: {exc}") from None
+    except (ValueError, ArithmeticError, TypeError):
+        raise ValuesError(f"{what} must be a number, got {_kind_of(raw)}") from None
 
 
 def _kind_of(raw) -> str:
@@ -258,10 +264,11 @@ def _values_mapping(path: str, data) -> dict:
         raise ValuesError(f"{path}: expected a mapping of names to numbers, got a {type(data).__name__}")
     values = {}
     for name, raw in data.items():
-        if not isinstance(name, str) or not _NAME.match(canonical(name)):
+        key = canonical(name) if isinstance(name, str) else None
+        if key is None or not _NAME.match(key):
             raise ValuesError(f"{path}: {name!r} is not a valid name")
-        if canonical(name) in values:
+        if key in values:
             raise ValuesError(f"{path}: {name!r} is given twice (names are read as Python reads them: "
-                              f"{canonical(name)!r})")
-        values[canonical(name)] = value(raw, f"{path}: the value of {name}")
+                              f"{key!r})")
+        values[key] = value(raw, f"{path}: the value of {name}")
     return values

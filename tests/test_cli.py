@@ -126,6 +126,22 @@ def test_real_subprocess_of_installed_command(tmp_path):
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
 
 
+
+def test_real_subprocess_flushes_everything_and_keeps_the_exit_status():
+    """bpviz ends without the interpreter's teardown (cli._leave): what it printed must still all
+    arrive, and each status must be the one the job ended with."""
+    exe = _installed_bpviz()
+    program = "\n".join(f"v{i} = v{i - 1} * x + {i}" for i in range(1, 400)) + "\n"
+    big = subprocess.run([exe, "expr", "-", "--at", "x=1/2", "-o", "-"],
+                         input="v0 = x\n" + program, capture_output=True, text=True, timeout=120)
+    assert big.returncode == 0, big.stderr
+    assert len(big.stdout) > 100_000 and len(json.loads(big.stdout)["nodes"]) > 1000
+    usage = subprocess.run([exe, "expr", "x*y", "--digits", "99"], capture_output=True, text=True, timeout=120)
+    assert usage.returncode == 2 and "digits" in usage.stderr
+    help_ = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=120)
+    assert help_.returncode == 0 and help_.stdout.startswith("Usage: bpviz")
+
+
 def test_python_dash_m():
     proc = subprocess.run([sys.executable, "-m", "bpviz", "--version"], capture_output=True, text=True,
                           timeout=120)
