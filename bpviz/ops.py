@@ -25,6 +25,7 @@ import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from math import isqrt
 from typing import Callable, Optional, Sequence, Union
 
@@ -76,7 +77,7 @@ class Template:
     """A compiled format string: ``"$a0 + $w1"`` becomes ``"{0} + {1}".format(a0, wrap(a1))`` (fast,
     in C), each field taken from the operands, the node's name or the parameter as it asks."""
 
-    __slots__ = ("source", "_format", "_fields", "_constant")
+    __slots__ = ("source", "_format", "_fields", "_constant", "_operand", "_operands", "_arity")
 
     def __init__(self, source: str):
         self.source = source
@@ -92,10 +93,20 @@ class Template:
         self._fields = tuple((0, int(f[1:])) if f[0] == "a" else (1, int(f[1:])) if f[0] == "w" else (2, f)
                              for f in fields)
         self._constant = None if fields else self._format.format()
+        # "$a1" alone (∂(a·b)/∂a = b): the operand itself, the commonest rule of all
+        self._operand = self._fields[0][1] if self._format == "{0}" and self._fields[0][0] == 0 else None
+        # fields that are all operands ("$a0 + $w1"): (index, wrapped) pairs, filled in one pass
+        self._operands = (tuple((which, kind == 1) for kind, which in self._fields)
+                          if fields and all(kind < 2 for kind, _ in self._fields) else None)
+        self._arity = 1 + max((which for kind, which in self._fields if kind < 2), default=-1)
 
     def __call__(self, args: Sequence[str], param: Optional[Fraction], out: str, style: str) -> str:
         if self._constant is not None:
             return self._constant
+        if self._operand is not None and len(args) >= self._arity:
+            return args[self._operand]
+        if self._operands is not None and len(args) >= self._arity:
+            return self._format.format(*[wrap(args[i]) if wrapped else args[i] for i, wrapped in self._operands])
         values = []
         try:
             for kind, which in self._fields:
@@ -167,9 +178,14 @@ class Op:
 
     def derivative(self, style: str, slot: int, args: Sequence[str], out: str,
                    param: Optional[Fraction]) -> str:
+        return self.derivative_rule(style, slot)(args, param, out, style)
+
+    def derivative_rule(self, style: str, slot: int) -> Rule:
+        """The rule for ∂node/∂operand ``slot`` in ``style``, called as (args, param, out, style):
+        a Template, or the op's callable with the slot filled in."""
         rules = self.derivatives[style]
         rule = rules[slot] if isinstance(rules, tuple) else rules
-        return rule(args, param, out, style) if isinstance(rule, Template) else rule(slot, args, param, out, style)
+        return rule if isinstance(rule, Template) else partial(rule, slot)
 
 
 OPS: dict = {}

@@ -17,22 +17,23 @@ _NAMES_FIELD = re.compile(r"\$[awo]")       # a Template field that names an ope
 
 def _derivatives(wrap=None):
     """``derivative(op, style, slot, args, out, param)``: an edge's local derivative as text (through
-    ``wrap``, e.g. into JSON), computed once per op, style and slot where its rule names no operand
-    (a Template without $a/$w/$o: `1` for a sum)."""
-    fixed: dict = {}
+    ``wrap``, e.g. into JSON). Each op, style, slot and parameter's rule is looked up once; where the
+    rule names no operand (a Template without $a/$w/$o: `1` for a sum), its text is made once too."""
+    plan: dict = {}                     # (op, style, slot, param) -> the text, or the rule to call
 
     def derivative(op, style: str, slot: int, args: list, out: str, param) -> str:
         key = (op.name, style, slot, param)
-        text = fixed.get(key)
-        if text is None:
-            text = op.derivative(style, slot, args, out, param)
-            if wrap is not None:
-                text = wrap(text)
-            rules = op.derivatives[style]
-            rule = rules[slot] if isinstance(rules, tuple) else rules
+        known = plan.get(key)
+        if known is None:
+            rule = op.derivative_rule(style, slot)
+            known = plan[key] = rule
             if isinstance(rule, Template) and not _NAMES_FIELD.search(rule.source):
-                fixed[key] = text
-        return text
+                text = rule(args, param, out, style)
+                known = plan[key] = text if wrap is None else wrap(text)
+        if known.__class__ is str:
+            return known
+        text = known(args, param, out, style)
+        return text if wrap is None else wrap(text)
     return derivative
 
 
@@ -276,25 +277,25 @@ def _number_text(value) -> str:
 _INF = float("inf")
 
 
-class _NumberText:
-    """A scalar's JSON fields as text (``"value": 0.5, "value_exact": "0.5"``), remembered by value
-    for Fractions: a big graph repeats the same few numbers on thousands of nodes and edges."""
+def _number_text_of(key: str):
+    """``text(value)``: a scalar's JSON fields as text (``"value": 0.5, "value_exact": "0.5"``),
+    remembered by value for Fractions: a big graph repeats the same few numbers on thousands of
+    nodes and edges."""
+    seen: dict = {}                         # (numerator, denominator) -> the fields' text
+    head, exact = f"{_STRING(key)}: ", f", {_STRING(key + '_exact')}: "
 
-    def __init__(self) -> None:
-        self.seen: dict = {}                # (key, numerator, denominator) -> the fields' text
-
-    def __call__(self, key: str, value) -> str:
+    def text(value) -> str:
         if value.__class__ is Fraction:
-            both = (key, value.numerator, value.denominator)
-            text = self.seen.get(both)
-            if text is None:
-                text = self.seen[both] = (f'"{key}": {_number_text(json_number(value))}, '
-                                          f'"{key}_exact": {_STRING(exact_text(value))}')
-            return text
+            both = (value.numerator, value.denominator)
+            found = seen.get(both)
+            if found is None:
+                found = seen[both] = (f"{head}{_number_text(json_number(value))}"
+                                      f"{exact}{_STRING(exact_text(value))}")
+            return found
         if value.__class__ is float:
-            return f'"{key}": {_number_text(value)}'
-        fields = _array_fields(key, value)
-        return _ENCODER.encode(fields)[1:-1]
+            return head + _number_text(value)
+        return _ENCODER.encode(_array_fields(key, value))[1:-1]
+    return text
 
 
 def _scalar_lines(graph: Graph):
@@ -306,7 +307,7 @@ def _scalar_lines(graph: Graph):
     names = [node.name for node in nodes]
     tex = [latex_name(name) for name in names]
     quoted = [_STRING(name) for name in names]
-    numbers = _NumberText()
+    value_text, grad_text, contribution_text = (_number_text_of(key) for key in ("value", "grad", "contribution"))
     kinds = {kind: _STRING(kind) for kind in ("input", "const", "op")}
     ops: dict = {}                          # op name -> the name as JSON text
     heads = [None] * len(nodes)             # an edge's '{"id": "n3", "name": "x", "local": {"formula": '
@@ -336,7 +337,7 @@ def _scalar_lines(graph: Graph):
                     f'"shape": {shape}, {extra}"formula": {_STRING(op.formula("text", args, param))}, '
                     f'"latex": {_STRING(op.formula("tex", tex_args, param))}, ')
         grad = node.grad
-        parts = [head, numbers("value", node.value), ", ", numbers("grad", grad), ', "inputs": [']
+        parts = [head, value_text(node.value), ", ", grad_text(grad), ', "inputs": [']
         if op is not None:
             name, tex_name, local = names[index], tex[index], node.local
             for slot, src in enumerate(inputs):
@@ -348,13 +349,13 @@ def _scalar_lines(graph: Graph):
                 if surrogate is None:
                     parts += (", " if slot else "", edge, derivative(op, "text", slot, args, name, param),
                               ', "latex": ', derivative(op, "tex", slot, tex_args, tex_name, param), ", ",
-                              numbers("value", factor), "}, ")
+                              value_text(factor), "}, ")
                 else:
                     parts += (", " if slot else "", edge, _STRING(surrogate.formula("text", args)),
                               ', "latex": ', _STRING(surrogate.formula("tex", tex_args)), ", ",
-                              numbers("value", factor), ', "custom": true, "true_formula": ',
+                              value_text(factor), ', "custom": true, "true_formula": ',
                               _STRING(op.derivative("text", slot, args, name, param)), "}, ")
-                parts += (numbers("contribution", grad if factor is ONE else grad * factor), "}")
+                parts += (contribution_text(grad if factor is ONE else grad * factor), "}")
         parts.append("]")
         if node.group:
             parts.append(f', "group": {_ENCODER.encode(node.group)}')
