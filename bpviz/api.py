@@ -15,15 +15,12 @@ them through bpviz.write. The command line only parses arguments into a ``Source
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Mapping, Optional
+from typing import TYPE_CHECKING, Mapping, Optional
 
 from .autodiff import evaluate, gradient_step
-from .check import (CLOSED_FORM_NODES, SYMPY_DEPTH, CheckReport, check, closed_forms, function_depth,
-                    sympy_refusal)
 from .errors import BpvizError, CheckFailed, InputError, UsageError, ValuesError
 from .graph import Graph
 from .numeric import parse_number
@@ -31,6 +28,9 @@ from .parse.expr import parse_program
 from .render import Job, Printer, choose_printer, printer
 from .settings import make_settings
 from .values import canonical, number, value
+
+if TYPE_CHECKING:          # --check's code loads with --check (and notes), not for every job
+    from .check import CheckReport
 
 DIGITS = (1, 17)
 DPI = (36, 600)
@@ -414,6 +414,7 @@ def run(source: Source, options: Optional[Options] = None, progress=None) -> Res
     graph = source.build()
     result = Result(graph=graph, printer=chosen)
     if options.check:
+        from .check import check
         result.check = check(graph)
     result.warnings += graph.warnings
     job = Job(graph=graph, options=options, check=result.check, progress=progress)
@@ -500,6 +501,7 @@ def _note_figure(note_printer: Printer, job: Job, grouped: bool = False, result:
     layout = {"layout": _figure_done(result if result is not None else Result(job.graph, note_printer), job,
                                      grouped, image, figure_printer.name)}
     if inline:
+        import base64
         data = image.encode("utf-8") if isinstance(image, str) else image
         return Figure(link=f"data:{figure_printer.mime};base64," + base64.b64encode(data).decode("ascii"),
                       fields=layout), []
@@ -512,6 +514,7 @@ def _note_figure(note_printer: Printer, job: Job, grouped: bool = False, result:
 def note_for(graph: Graph, options: Options, figure=None):
     """The note model: which gradients to derive, sympy's closed forms and one gradient step,
     computed here, then laid out by bpviz.render.note."""
+    from .check import CLOSED_FORM_NODES, SYMPY_DEPTH, closed_forms, function_depth, sympy_refusal
     from .render.note import Figure, build_note
     if options.wrt:
         wrt = [graph.node(name).name for name in options.wrt]

@@ -16,12 +16,20 @@ def test_cli_copies_of_settings_match_their_sources():
 
 
 def _loaded(*args: str) -> set:
-    code = ("import sys; sys.argv = ['bpviz', *sys.argv[1:]]\n"
+    """The modules loaded when `bpviz ARGS` ends (the CLI ends with os._exit: report just before)."""
+    code = ("import os, sys; sys.argv = ['bpviz', *sys.argv[1:]]\n"
+            "leave = os._exit\n"
+            "def report(status):\n"
+            "    sys.stderr.write('\\nLOADED ' + ' '.join(sorted(sys.modules)))\n"
+            "    sys.stderr.flush()\n"
+            "    leave(status)\n"
+            "os._exit = report\n"
             "from bpviz.cli import main\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "sys.stderr.write(' '.join(sorted(sys.modules)))")
+            "main()\n")
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
-    return set(done.stderr.split()[-1000000:])
+    loaded = set(done.stderr.rpartition("\nLOADED ")[2].split())
+    assert "bpviz.cli" in loaded, done.stderr
+    return loaded
 
 
 def test_help_and_json_jobs_load_no_heavy_libraries(tmp_path):
@@ -30,6 +38,6 @@ def test_help_and_json_jobs_load_no_heavy_libraries(tmp_path):
     assert "rich.console" not in _loaded("--help")
     assert not heavy & _loaded("expr", "x*y", "--at", "x=1", "--at", "y=2")
     out = tmp_path / "out.json"
-    assert not (heavy | {"yaml"}) & _loaded("expr", "J = relu(w*x + b)", "--at", "w=2, x=-1, b=3",
-                                             "-o", str(out))
+    assert not (heavy | {"yaml", "bpviz.check", "rich.console"}) & _loaded(
+        "expr", "J = relu(w*x + b)", "--at", "w=2, x=-1, b=3", "-o", str(out))
     assert out.exists()
