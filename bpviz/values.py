@@ -189,15 +189,14 @@ def number(raw, what: str) -> Fraction:
     """
     if raw.__class__ is str:                # a values file's numbers, first: decimal text (see _text)
         return _text(raw, what)
+    if raw.__class__ is Fraction:           # already exact (the command line's values): its size only
+        return _exact(raw, what)
     if isinstance(raw, bool) or raw is None:
         raise ValuesError(f"{what} must be a number, got {_kind_of(raw)}")
     if isinstance(raw, Decimal):
         raw = str(raw)
     if isinstance(raw, numbers.Rational):      # int, Fraction, numpy integers: plain Python ints inside
-        try:
-            return check_exact(Fraction(int(raw.numerator), int(raw.denominator)), what)
-        except NumberRangeError as exc:
-            raise ValuesError(str(exc)) from None
+        return _exact(Fraction(int(raw.numerator), int(raw.denominator)), what)
     if isinstance(raw, numbers.Real):
         raw = float(raw)
         if not math.isfinite(raw):
@@ -206,6 +205,13 @@ def number(raw, what: str) -> Fraction:
     if isinstance(raw, str):
         return _text(raw, what)
     raise ValuesError(f"{what} must be a number, got {_kind_of(raw)}")
+
+
+def _exact(value: Fraction, what: str) -> Fraction:
+    try:
+        return check_exact(value, what)
+    except NumberRangeError as exc:
+        raise ValuesError(str(exc)) from None
 
 
 def _text(raw: str, what: str) -> Fraction:
