@@ -158,10 +158,15 @@ class _Parser:
         self.source = source
         self.lines = source.splitlines()
         self._ascii = source.isascii()
-        self.referenced: set = set()            # every name an expression uses
-        self._bytes = [line.encode("utf-8", "surrogatepass") for line in source.split("\n")]
+        self._multiline = len(self.lines) > 1   # then a place is "line L, column C", else "column C"
+        self.referenced: set = set()            # every name an expression uses (so checked: _expr)
+        # the lines as the syntax tree's offsets count them, in UTF-8 bytes; an ASCII program's own
+        # lines (one byte per character), so that a node's text needs no decoding (_segment)
+        self._rows = source.split("\n") if self._ascii else \
+            [line.encode("utf-8", "surrogatepass") for line in source.split("\n")]
         self.builder = GraphBuilder()
-        self.built: dict = {}
+        self.built: dict = {}                   # an assigned name -> its node, once made
+        self._nodes: dict = {}                  # any name -> its node, once made (inputs too)
         self.visiting: list = []
         self._places: dict = {}                 # (lineno, col_offset) -> _located's answer
         self._rule_names: Optional[dict] = None   # inside a @grad rule: the operands' names it may use
@@ -180,29 +185,32 @@ class _Parser:
         past ``limit`` characters (every partial sum of a long line would keep its own copy)."""
         try:
             first, last = node.lineno - 1, node.end_lineno - 1
-            if limit is not None and (first != last or node.end_col_offset - node.col_offset > limit):
+            start, end = node.col_offset, node.end_col_offset
+            if limit is not None and (first != last or end - start > limit):
                 return None
+            rows = self._rows
             if first == last:
-                return self._bytes[first][node.col_offset:node.end_col_offset].decode()
-            parts = [self._bytes[first][node.col_offset:]] + self._bytes[first + 1:last] \
-                + [self._bytes[last][:node.end_col_offset]]
-            return b"\n".join(parts).decode()
+                text = rows[first][start:end]
+            else:
+                text = ("\n" if self._ascii else b"\n").join([rows[first][start:]] + rows[first + 1:last]
+                                                             + [rows[last][:end]])
+            return text if self._ascii else text.decode()
         except (AttributeError, IndexError, TypeError, UnicodeDecodeError):
             return None
 
     def _where(self, node: ast.AST) -> str:
-        line, col = self._column(node)
-        return f"line {line}, column {col}" if len(self.lines) > 1 else f"column {col}"
+        return self._located(node)[0]
 
-    def _located(self, node: ast.AST) -> dict:
-        """Where a node is, as text for messages and as (line, column) for a caret; shared by the
-        nodes that start at the same place (every partial sum of a long sum starts at its first term)."""
-        key = (getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+    def _located(self, node: ast.AST) -> tuple:
+        """Where a node is: (text for messages, (line, column) for a caret); shared by the nodes that
+        start at the same place (every partial sum of a long sum starts at its first term). A tuple
+        rather than a dict to pass as **keywords: unpacking one costs more than the builder's call."""
+        key = (node.lineno, node.col_offset)       # every node walked has them (_column: any node)
         found = self._places.get(key)
         if found is None:
             line, col = self._column(node)
-            where = f"line {line}, column {col}" if len(self.lines) > 1 else f"column {col}"
-            found = self._places[key] = {"where": where, "pos": (line, col)}
+            where = f"line {line}, column {col}" if self._multiline else f"column {col}"
+            found = self._places[key] = (where, (line, col))
         return found
 
     def error(self, node: ast.AST, message: str) -> ParseError:
@@ -286,15 +294,13 @@ class _Parser:
             hint = " (-o writes a file)" if "." in out_name else ""
             raise ProgramError(f"--output {out_name!r} is not assigned in the program (assigned: {known}){hint}")
         out = self.built[out_name]
-        builder_nodes = self.builder.nodes
         graph = self.builder.finish(out, source=self.original)
-        kept = {n.name for n in graph.nodes}
-        unused = [n for n in given if n not in kept]
+        unused = [n for n in given if n not in graph]
         if unused:
             graph.warnings.append(f"not used by the output {out_name!r}: {name_list(unused)}")
-        graph.names = tuple(sorted({n.name for n in builder_nodes if n.kind == "input"} | set(given)))
+        graph.names = tuple(sorted(self._nodes.keys() | given))     # every input, every assigned name
         graph.assigned = tuple(order)
-        graph.defaults = {name: value for name, (value, _) in self.inline.items() if name in kept}
+        graph.defaults = {name: value for name, (value, _) in self.inline.items() if name in graph}
         return graph
 
     def _statements(self) -> list:
@@ -354,15 +360,17 @@ class _Parser:
                                    f"choose another name")
 
     def _name(self, name: str, use: Optional[ast.AST]) -> int:
-        if name in self.built:
-            return self.built[name]
-        if name in self.inline:
-            return self.builder.input(name, self.inline[name][1])
-        if name not in self.assignments:
-            known = self.builder.known_input(name)
-            if known is not None:                   # where it is first used is already said
-                return known
-            return self.builder.input(name, self._where(use) if use is not None else None)
+        """The node of a name: what it is assigned, else an input (made on its first use)."""
+        index = self._nodes.get(name)
+        if index is not None:
+            return index
+        if name in self.inline or name not in self.assignments:     # an input, placed where first used
+            if name in self.inline:
+                where = self.inline[name][1]
+            else:                                   # (_located, not _where: no deeper in a deep walk)
+                where = self._located(use)[0] if use is not None else None
+            index = self._nodes[name] = self.builder.input(name, where)
+            return index
         if name in self.visiting:
             cycle = self.visiting[self.visiting.index(name):] + [name]
             raise ProgramError(f"cycle: {' → '.join(cycle)} (a value cannot depend on itself)")
@@ -371,55 +379,69 @@ class _Parser:
         index = self._expr(target.expr, top=name)
         target.expr = None                      # its syntax tree is no longer needed
         self.visiting.pop()
-        self.built[name] = index
+        self.built[name] = self._nodes[name] = index
         return index
 
     # -- expressions ------------------------------------------------------------------------
     def _expr(self, e: ast.AST, top: Optional[str] = None) -> int:
+        """The node of expression ``e``, named ``top`` when it is an assignment's whole right side.
+
+        Names and binary operators, most of a big program, come first. The walk recurses through
+        this one function, one call per nesting level, so how deep a program may nest stays the same."""
         b = self.builder
-        if isinstance(e, ast.Name):                # most of a big program: no position needed
+        kind = type(e)                              # ast.parse makes these classes, no subclasses
+        if kind is ast.Name:                        # no position needed, unless it is named
+            name = e.id
             if self._rule_names is not None:
                 return self._rule_name(e)
-            self._check_name(e, e.id)
-            self.referenced.add(e.id)
-            index = self._name(e.id, e)
-            return b.op("id", (index,), name=top, **self._located(e), text=self._segment(e, TEXT_LIMIT)) \
-                if top else index
-        if isinstance(e, ast.Constant):
+            if name not in self.referenced:         # its checks depend on the name only
+                self._check_name(e, name)
+                self.referenced.add(name)
+            index = self._nodes.get(name)
+            if index is None:
+                index = self._name(name, e)
+            if top:
+                where, pos = self._located(e)
+                return b.op("id", (index,), name=top, where=where, pos=pos, text=self._segment(e, TEXT_LIMIT))
+            return index
+        if kind is ast.BinOp:
+            opname = BINOPS.get(type(e.op))
+            if opname is None:
+                raise self.error(e, OPERATOR_HINTS.get(type(e.op), "this operator is not allowed"))
+            if opname == "matmul" and _is_grad(e.right):
+                if top is None or self._rule_names is not None:
+                    where = "inside a @grad rule" if self._rule_names is not None else "inside an expression"
+                    raise self.error(e.right, f"@grad(...) cannot be used {where}: {GRAD_HINT}")
+                return self._custom(e, top, self._located(e), self._segment(e, TEXT_LIMIT))
+            if opname == "matmul" and self._rule_names is not None:
+                raise self.error(e, "a @grad rule is a scalar formula: '@' (a matrix product) is not allowed in it")
+            (where, pos), text = self._located(e), self._segment(e, TEXT_LIMIT)
+            left = self._expr(e.left)
+            exponent = self._literal(e.right) if opname == "pow" else None
+            if exponent is not None:
+                return b.op("powc", (left,), param=exponent, name=top, where=where, pos=pos, text=text)
+            right = self._expr(e.right)
+            return b.op(opname, (left, right), name=top, where=where, pos=pos, text=text)
+        if kind is ast.Constant:
             index = b.const(self._number(e))
-            return b.op("id", (index,), name=top, **self._located(e), text=self._segment(e, TEXT_LIMIT)) \
-                if top else index
-        at, text = self._located(e), self._segment(e, TEXT_LIMIT)
+            if top:
+                where, pos = self._located(e)
+                return b.op("id", (index,), name=top, where=where, pos=pos, text=self._segment(e, TEXT_LIMIT))
+            return index
+        (where, pos), text = self._located(e), self._segment(e, TEXT_LIMIT)
         if isinstance(e, ast.UnaryOp):
             if isinstance(e.op, ast.UAdd):
                 return self._expr(e.operand, top)
             if isinstance(e.op, ast.USub):
                 if isinstance(e.operand, ast.Constant):
                     index = b.const(-self._number(e.operand))
-                    return b.op("id", (index,), name=top, **at, text=text) if top else index
-                return b.op("neg", (self._expr(e.operand),), name=top, **at, text=text)
+                    return b.op("id", (index,), name=top, where=where, pos=pos, text=text) if top else index
+                return b.op("neg", (self._expr(e.operand),), name=top, where=where, pos=pos, text=text)
             raise self.error(e, f"the operator {type(e.op).__name__} is not allowed")
-        if isinstance(e, ast.BinOp):
-            if isinstance(e.op, ast.MatMult) and _is_grad(e.right):
-                if top is None or self._rule_names is not None:
-                    where = "inside a @grad rule" if self._rule_names is not None else "inside an expression"
-                    raise self.error(e.right, f"@grad(...) cannot be used {where}: {GRAD_HINT}")
-                return self._custom(e, top, at, text)
-            if isinstance(e.op, ast.MatMult) and self._rule_names is not None:
-                raise self.error(e, "a @grad rule is a scalar formula: '@' (a matrix product) is not allowed in it")
-            opname = BINOPS.get(type(e.op))
-            if opname is None:
-                raise self.error(e, OPERATOR_HINTS.get(type(e.op), "this operator is not allowed"))
-            left = self._expr(e.left)
-            exponent = self._literal(e.right) if opname == "pow" else None
-            if exponent is not None:
-                return b.op("powc", (left,), param=exponent, name=top, **at, text=text)
-            right = self._expr(e.right)
-            return b.op(opname, (left, right), name=top, **at, text=text)
         if isinstance(e, ast.Attribute):
             if e.attr != "T":
                 raise self.error(e, f"'.{e.attr}' is not allowed: the only attribute is .T (transpose)")
-            return b.op("transpose", (self._expr(e.value),), name=top, **at, text=text)
+            return b.op("transpose", (self._expr(e.value),), name=top, where=where, pos=pos, text=text)
         if isinstance(e, ast.Call):
             if not isinstance(e.func, ast.Name):
                 raise self.error(e, "only calls of the known functions are allowed")
@@ -441,12 +463,12 @@ class _Parser:
                 count = "one argument" if op.arity == 1 else f"{op.arity} arguments: {fname}({', '.join(op.operands)})"
                 raise self.error(e, f"{fname}() takes exactly {count}{extra}")
             operands = tuple(self._expr(a) for a in e.args)
-            return b.op(fname, operands, param=axis, name=top, **at, text=text)
+            return b.op(fname, operands, param=axis, name=top, where=where, pos=pos, text=text)
         message = REFUSED.get(type(e), f"{type(e).__name__} expressions are not allowed")
         raise self.error(e, message)
 
     # -- custom gradients: y = f(u) @grad(RULE), y = clip(x, lo, hi) @grad(x=RULE, lo=RULE) ------------
-    def _custom(self, e: ast.BinOp, top: str, at: dict, text: Optional[str]) -> int:
+    def _custom(self, e: ast.BinOp, top: str, at: tuple, text: Optional[str]) -> int:
         call, grad = e.left, e.right
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in FUNCTIONS
                 and not OPS[call.func.id].structural):
@@ -496,7 +518,8 @@ class _Parser:
         else:
             raise self.error(grad, f"@grad() needs a rule, e.g. @grad(1) or @grad(step(1 - abs(u))): the "
                                    f"derivative that replaces ∂{top}/∂(operand)")
-        return self.builder.op(fname, node.inputs, param=node.param, name=top, **at, text=text,
+        where, pos = at
+        return self.builder.op(fname, node.inputs, param=node.param, name=top, where=where, pos=pos, text=text,
                                custom=tuple(rules))
 
     def rule(self, e: ast.AST, operands: dict, fname: str, estimator: Optional[str] = None) -> Surrogate:
