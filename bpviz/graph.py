@@ -316,35 +316,36 @@ class GraphBuilder:
         self.nodes: list = []
         self._keys: dict = {}
 
-    def _add(self, **fields) -> int:
-        if len(self.nodes) >= MAX_NODES:
+    def _add(self, node: Node) -> int:
+        """Append a node made with the next index (len(self.nodes)): the callers make it directly,
+        one keyword pass per node rather than two (a 40k-node program makes 40k of them)."""
+        if node.index >= MAX_NODES:
             raise ProgramError(f"the graph has more than {MAX_NODES:,} nodes; bpviz draws and explains "
                                f"every node, so keep it smaller")
-        node = Node(index=len(self.nodes), **fields)
         self.nodes.append(node)
         return node.index
 
-    def known_input(self, name: str) -> Optional[int]:
-        """The index of input ``name`` when it has been made already."""
-        return self._keys.get(("input", name))
-
     def input(self, name: str, where: Optional[str] = None) -> int:
         key = ("input", name)
-        if key not in self._keys:
-            self._keys[key] = self._add(name=name, kind="input", named=True, where=where)
-        return self._keys[key]
+        found = self._keys.get(key)
+        if found is None:
+            found = self._keys[key] = self._add(Node(len(self.nodes), name, "input", named=True, where=where))
+        return found
 
     def const(self, value: Fraction) -> int:
         key = ("const", value)
-        if key not in self._keys:
-            self._keys[key] = self._add(name=exact_text(value), kind="const", param=value)
-        return self._keys[key]
+        found = self._keys.get(key)
+        if found is None:
+            found = self._keys[key] = self._add(Node(len(self.nodes), exact_text(value), "const", param=value))
+        return found
 
     def op(self, opname: str, inputs: tuple, param: Optional[Fraction] = None,
            name: Optional[str] = None, where: Optional[str] = None,
            group: Optional[str] = None, text: Optional[str] = None, pos: Optional[tuple] = None,
            custom: tuple = ()) -> int:
-        key = ("op", opname, tuple(inputs), param) + ((tuple(s and s.key for s in custom),) if custom else ())
+        inputs = tuple(inputs)
+        key = ("op", opname, inputs, param, tuple(s and s.key for s in custom)) if custom else \
+            ("op", opname, inputs, param)
         found = self._keys.get(key)
         if found is not None:
             node = self.nodes[found]
@@ -354,9 +355,8 @@ class GraphBuilder:
                 node.name, node.named, node.where = name, True, where or node.where
                 node.pos = pos or node.pos
                 return found
-        index = self._add(name=name or "", kind="op", op=OPS[opname], param=param,
-                          inputs=tuple(inputs), named=name is not None, where=where, group=group,
-                          text=text, pos=pos, custom=tuple(custom))
+        index = self._add(Node(len(self.nodes), name or "", "op", OPS[opname], param, inputs, name is not None,
+                               where, text, group=group, pos=pos, custom=tuple(custom)))
         if found is None:
             self._keys[key] = index
         return index
@@ -368,13 +368,17 @@ class GraphBuilder:
             if keep[node.index]:
                 for i in node.inputs:
                     keep[i] = True
-        renumber, kept = {}, []
-        for node in self.nodes:
-            if keep[node.index]:
-                renumber[node.index] = len(kept)
-                node.index = len(kept)
-                node.inputs = tuple(renumber[i] for i in node.inputs)
-                kept.append(node)
+        if all(keep):                       # the usual case: every node feeds the output
+            kept = self.nodes
+        else:
+            renumber, kept = {}, []
+            for node in self.nodes:
+                if keep[node.index]:
+                    renumber[node.index] = len(kept)
+                    node.index = len(kept)
+                    node.inputs = tuple(renumber[i] for i in node.inputs)
+                    kept.append(node)
+            output = renumber[output]
         given = Counter(n.name for n in kept if n.named or n.kind != "op")
         twice = next((name for name, count in given.items() if count > 1), None)
         if twice is not None:
@@ -387,4 +391,4 @@ class GraphBuilder:
                 while f"t{counter}" in used:
                     counter += 1
                 node.name = f"t{counter}"
-        return Graph(nodes=kept, output=renumber[output], **graph_fields)
+        return Graph(nodes=kept, output=output, **graph_fields)
