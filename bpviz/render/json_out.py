@@ -337,27 +337,26 @@ def _scalar_lines(graph: Graph):
                     f'"shape": {shape}, {extra}"formula": {_STRING(op.formula("text", args, param))}, '
                     f'"latex": {_STRING(op.formula("tex", tex_args, param))}, ')
         grad = node.grad
-        parts = [head, value_text(node.value), ", ", grad_text(grad), ', "inputs": [']
+        edges = ""
         if op is not None:
             name, tex_name, local = names[index], tex[index], node.local
+            shares = []
             for slot, src in enumerate(inputs):
                 edge = heads[src]
                 if edge is None:
                     edge = heads[src] = f'{{"id": "n{src}", "name": {quoted[src]}, "local": {{"formula": '
                 factor = local[slot]
+                share = contribution_text(grad if factor is ONE else grad * factor)
                 surrogate = node.custom[slot] if node.custom else None
                 if surrogate is None:
-                    parts += (", " if slot else "", edge, derivative(op, "text", slot, args, name, param),
-                              ', "latex": ', derivative(op, "tex", slot, tex_args, tex_name, param), ", ",
-                              value_text(factor), "}, ")
+                    shares.append(f'{edge}{derivative(op, "text", slot, args, name, param)}, "latex": '
+                                  f'{derivative(op, "tex", slot, tex_args, tex_name, param)}, '
+                                  f'{value_text(factor)}}}, {share}}}')
                 else:
-                    parts += (", " if slot else "", edge, _STRING(surrogate.formula("text", args)),
-                              ', "latex": ', _STRING(surrogate.formula("tex", tex_args)), ", ",
-                              value_text(factor), ', "custom": true, "true_formula": ',
-                              _STRING(op.derivative("text", slot, args, name, param)), "}, ")
-                parts += (contribution_text(grad if factor is ONE else grad * factor), "}")
-        parts.append("]")
-        if node.group:
-            parts.append(f', "group": {_ENCODER.encode(node.group)}')
-        parts.append("},")
-        yield "".join(parts)
+                    shares.append(f'{edge}{_STRING(surrogate.formula("text", args))}, "latex": '
+                                  f'{_STRING(surrogate.formula("tex", tex_args))}, {value_text(factor)}, '
+                                  f'"custom": true, "true_formula": '
+                                  f'{_STRING(op.derivative("text", slot, args, name, param))}}}, {share}}}')
+            edges = ", ".join(shares)
+        group = f', "group": {_ENCODER.encode(node.group)}' if node.group else ""
+        yield f'{head}{value_text(node.value)}, {grad_text(grad)}, "inputs": [{edges}]{group}}},'
