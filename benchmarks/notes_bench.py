@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from engine_bench import network, width_for  # noqa: E402
 from run import program  # noqa: E402
 
 from bpviz.api import Options, build_expression, build_spec, exact_values, note_for  # noqa: E402
@@ -27,16 +28,17 @@ def timed(fn):
 
 def main() -> None:
     print("\nnotes (Markdown and LaTeX, chain rule for every input, no figure)")
-    print(f"{'nodes':>7} {'json':>8} {'note model':>11} {'markdown':>9} {'latex':>8} {'md size':>9} "
+    print(f"{'program':>8} {'nodes':>7} {'json':>8} {'note model':>11} {'markdown':>9} {'latex':>8} {'md size':>9} "
           f"{'md/json':>8} {'tex/json':>9}  (target: notes <= 2x json)")
-    for size in (1000, 5000, 20000):
-        text, raw = program(size)
+    programs = [(f"{size // 1000}k", program(size)) for size in (1000, 5000, 20000)]
+    programs.append(("mlp 20k", network(width_for(20000))))      # engine_bench.py's relu MLP (issue 14)
+    for name, (text, raw) in programs:
         graph = build_expression(text, exact_values(raw))
         _, t_json = timed(lambda: render_json(graph))
         note, t_note = timed(lambda: note_for(graph, Options()))
         md, t_md = timed(lambda: render_markdown(note))
         _, t_tex = timed(lambda: render_latex(note))
-        print(f"{len(graph.nodes):>7} {t_json:>7.3f}s {t_note:>10.3f}s {t_md:>8.3f}s {t_tex:>7.3f}s "
+        print(f"{name:>8} {len(graph.nodes):>7} {t_json:>7.3f}s {t_note:>10.3f}s {t_md:>8.3f}s {t_tex:>7.3f}s "
               f"{len(md) / 1e6:>7.1f}MB {(t_note + t_md) / t_json:>8.1f} {(t_note + t_tex) / t_json:>9.1f}")
     print("\nnetwork specs (YAML -> graph -> values and gradients)")
     for name, group in (("two-layer", False), ("wide", False), ("wide", True)):

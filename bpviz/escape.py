@@ -35,6 +35,7 @@ GREEK_WORDS = set(GREEK) | {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Si
 
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                 "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_TEX_TABLE = str.maketrans(_TEX_SPECIAL)
 _SPEC_NAME = re.compile(r"^(?P<layer>[^\W\d]\w*)\.(?P<var>[^\W\d]\w*)(?:\[(?P<idx>[\d,\s]+)\])?$")
 _SIMPLE = re.compile(r"^(?P<base>[^\W\d_]+?)(?P<digits>\d*)(?:_(?P<sub>\w+))?$")
 
@@ -159,7 +160,7 @@ def tex_text(text: str) -> str:
     >>> tex_text("50% of a_b")
     '50\\\\% of a\\\\_b'
     """
-    return "".join(_TEX_SPECIAL.get(c, c) for c in text)
+    return text.translate(_TEX_TABLE)
 
 
 def _tex_symbol(word: str) -> str:
@@ -235,7 +236,16 @@ def tex_operand(value, digits: int = 4) -> str:
     >>> tex_operand(Fraction(-2)), tex_operand(Fraction(3))
     ('(-2)', '3')
     """
-    text = tex_num(value, digits)
+    return tex_factor(tex_num(value, digits))
+
+
+def tex_factor(text: str) -> str:
+    r"""A number typeset by ``tex_num`` as a factor in a product: parenthesised when negative or
+    scientific (a note typesets each number once, then uses it as a factor many times).
+
+    >>> tex_factor("-2"), tex_factor(tex_num(1.5e-7)), tex_factor("3")
+    ('(-2)', '(1.5 \\times 10^{-7})', '3')
+    """
     return f"({text})" if text.startswith("-") or "\\times" in text else text
 
 
@@ -249,12 +259,18 @@ def tex_prose(text: str) -> str:
     '50\\% of $a_1$ $\\times$ b'
     """
     parts = text.split("$")
-    for i in range(0, len(parts), 2):
-        escaped = tex_text(parts[i])
-        for symbol, tex in _PROSE_SYMBOLS.items():
-            escaped = escaped.replace(symbol, tex)
-        parts[i] = escaped
+    parts[::2] = map(_prose_words, parts[::2])
     return "$".join(parts)
+
+
+@lru_cache(maxsize=4096)
+def _prose_words(text: str) -> str:
+    """The words between two pieces of math, escaped: remembered, as a big note's thousands of
+    chain-rule sentences share their words and differ only in their math."""
+    escaped = tex_text(text)
+    for symbol, tex in _PROSE_SYMBOLS.items():
+        escaped = escaped.replace(symbol, tex)
+    return escaped
 
 
 _CODE_SYMBOLS = {"−": "-", "·": "\\ensuremath{\\cdot}", "×": "\\ensuremath{\\times}", "÷": "/",
@@ -262,6 +278,8 @@ _CODE_SYMBOLS = {"−": "-", "·": "\\ensuremath{\\cdot}", "×": "\\ensuremath{\
                  "→": "\\ensuremath{\\to}", "←": "\\ensuremath{\\leftarrow}", "≤": "\\ensuremath{\\le}",
                  "≥": "\\ensuremath{\\ge}", "≠": "\\ensuremath{\\ne}", "⊙": "\\ensuremath{\\odot}",
                  "…": "\\ldots{}", "–": "--", "—": "---", "‘": "`", "’": "'", "“": "``", "”": "''"}
+# tex_code of ASCII text: the specials escaped, control characters dropped, the rest kept
+_ASCII_CODE = str.maketrans({**dict.fromkeys(map(chr, [*range(32), 127])), **_TEX_SPECIAL})
 
 
 def tex_code(text: str) -> str:
@@ -273,6 +291,8 @@ def tex_code(text: str) -> str:
     >>> tex_code("E = 0.5 * Σ (t − a)²")
     'E = 0.5 * \\ensuremath{\\Sigma} (t - a)\\ensuremath{^2}'
     """
+    if text.isascii():                      # most programs: one table, at C speed
+        return text.translate(_ASCII_CODE)
     out = []
     for c in text:
         if c in _CODE_SYMBOLS:

@@ -24,17 +24,19 @@ def _math_cell(tex: str) -> str:
     if not tex:
         return ""
     style = "\\displaystyle " if "\\frac" in tex else ""
-    return f"${style}{md_math_cell(tex)}$"
+    if "|" in tex:              # md_math_cell only rewrites bars, and few cells hold one
+        tex = md_math_cell(tex)
+    return f"${style}{tex}$"
 
 
-def _math_row(cells: list) -> str:
-    return "| " + " | ".join(_math_cell(c) for c in cells) + " |"
+def _math_row(cells) -> str:
+    return "| " + " | ".join(map(_math_cell, cells)) + " |"
 
 
 def _table(header: list, rows: list, align: str) -> list:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(
         " ---: " if a == "r" else " :--- " for a in align) + "|"]
-    lines += [_math_row(list(row)) for row in rows]
+    lines += map(_math_row, rows)
     return lines
 
 

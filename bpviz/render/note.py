@@ -15,14 +15,15 @@ computed by ``bpviz.api.note_for`` and handed in; this module only typesets them
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cached_property, lru_cache
 from typing import Optional
 
 from .. import __version__
 from ..check import CLOSED_FORM_NODES
-from ..escape import GREEK_LETTERS, latex_name, tex_num, tex_operand
-from ..graph import PATH_CAP, Graph, Node
+from ..escape import GREEK_LETTERS, latex_name, tex_factor, tex_num
+from ..graph import PATH_CAP, Graph, Node, gc_paused
 from .prose import prose
 
 PATH_LIMIT = 8              # paths listed per input; beyond, the one-step (backward) form
@@ -119,10 +120,26 @@ def bar(tex: str) -> str:
     return f"\\overline{{{tex}}}"
 
 
+_SPELLED_GREEK = str.maketrans(GREEK_LETTERS)
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+_ASCII_NOT_ALNUM = str.maketrans(dict.fromkeys(c for c in map(chr, range(128)) if _NOT_ALNUM.match(c)))
+
+
 def _plain(text: str) -> str:
     """A name and its LaTeX reduced to letters and digits, to tell when the two read alike."""
-    text = "".join(GREEK_LETTERS.get(c, c) for c in text).replace("\\mathrm", "")
-    return re.sub(r"[^A-Za-z0-9]", "", text)
+    if text.isascii():          # names and their LaTeX mostly are: no Greek to spell, a table to delete by
+        return text.replace("\\mathrm", "").translate(_ASCII_NOT_ALNUM)
+    return _NOT_ALNUM.sub("", text.translate(_SPELLED_GREEK).replace("\\mathrm", ""))
+
+
+def _number_key(value):
+    """The key under which a note typesets a number once: equal numbers of one type read alike.
+    A Fraction goes by its numerator and denominator (hashing two ints is cheaper than hashing the
+    Fraction); other numbers by type and value (1.0 and Fraction(1) are equal, yet a float and a
+    Fraction need not print alike)."""
+    if value.__class__ is Fraction:
+        return value.numerator, value.denominator
+    return value.__class__, value
 
 
 class NoteBuilder:
@@ -141,30 +158,53 @@ class NoteBuilder:
         self.J = self.tex(graph.out)
 
     # -- small readers ------------------------------------------------------------------------
+    @cached_property
+    def _names(self) -> list:
+        """Every node's name as LaTeX, by index: the tables write each name many times."""
+        return [latex_name(node.name) for node in self.g.nodes]
+
     def tex(self, node: Node) -> str:
-        return latex_name(node.name)
+        return self._names[node.index]
 
     def bar(self, node: Node) -> str:
-        return bar(self.tex(node))
+        return self._bars[node.index]
 
     def num(self, value) -> str:
-        return self._cached(tex_num, value)
+        """A number typeset once per note: a big graph has few distinct numbers (an MLP's 20,000
+        nodes about 200), each printed in several tables."""
+        key = _number_key(value)
+        text = self._numbers.get(key)
+        if text is None:
+            text = self._numbers[key] = tex_num(value, self.digits)
+        return text
 
     def operand(self, value) -> str:
-        return self._cached(tex_operand, value)
+        return tex_factor(self.num(value))
 
-    def _cached(self, typeset, value) -> str:
-        """A number typeset once per note: a big graph's node values recur in several tables. Keyed
-        by the value object itself (hashing a Fraction costs more than typesetting a small one), which
-        the cache keeps alive, so the key cannot be reused; the text does not depend on the key."""
-        key = (typeset, id(value))
-        found = self._numbers.get(key)
-        if found is None:
-            found = self._numbers[key] = (value, typeset(value, self.digits))
-        return found[1]
+    @cached_property
+    def _values(self) -> list:
+        """Every node's value typeset, by index (the forward table, its formulas, the inputs)."""
+        return [self.num(node.value) for node in self.g.nodes]
+
+    @cached_property
+    def _operands(self) -> list:
+        """Every node's value as the forward table's formulas write it, by index: scientific
+        notation parenthesised (a negative number is the op's template's to wrap)."""
+        return [f"({text})" if "\\times" in text else text for text in self._values]
+
+    @cached_property
+    def _grads(self) -> list:
+        """Every node's gradient typeset, by index (the backward table and the chain rule)."""
+        return [self.num(node.grad) for node in self.g.nodes]
+
+    @cached_property
+    def _locals(self) -> list:
+        """Every node's local derivatives typeset, by index and slot (both tables, the chain rule)."""
+        num = self.num
+        return [tuple(map(num, node.local)) for node in self.g.nodes]
 
     def _value_of(self, node: Node) -> str:
-        return self.operand(node.value) if "\\times" in self.num(node.value) else self.num(node.value)
+        return self._operands[node.index]
 
     def listing(self, items) -> str:
         """Items of a list in the reader's language: ``a, b`` or ``a、b``."""
@@ -227,10 +267,12 @@ class NoteBuilder:
 
     def _example_edge(self) -> Optional[tuple]:
         """An edge to name in the figure's caption: the first between two named nodes, else the first."""
-        g = self.g
-        edges = [(src, dst) for src, dst, _ in g.edges() if g.nodes[src].kind != "const"]
-        named = [(s, d) for s, d in edges if g.nodes[s].named and g.nodes[d].named]
-        return (named or edges or [None])[0]
+        nodes, first = self.g.nodes, None
+        for dst, _, src in self._edges():
+            if nodes[src].named and nodes[dst].named:
+                return src, dst
+            first = first or (src, dst)
+        return first
 
     def figure_caption(self) -> str:
         edge = self._example_edge()
@@ -246,7 +288,8 @@ class NoteBuilder:
         g, t = self.g, self.t
         pairs, layers = [], []
         for node in g.nodes:
-            if node.kind == "const" or _plain(node.name) == _plain(self.tex(node)):
+            tex = self.tex(node)
+            if node.kind == "const" or node.name == tex or _plain(node.name) == _plain(tex):
                 continue
             name = node.name
             if network is not None:
@@ -262,7 +305,7 @@ class NoteBuilder:
                     if (name, tex) not in pairs:
                         pairs.append((name, tex))
                     continue
-            pairs.append((name, self.tex(node)))
+            pairs.append((name, tex))
         if not pairs:
             return []
         order = ["l.W[j,i]", "l.b[j]", "l.b", "l.z[j]", "l.a[j]"]
@@ -303,51 +346,59 @@ class NoteBuilder:
                     matrix=matrix, legend=self.legend(None))
 
     def forward_rows(self) -> list:
-        g = self.g
+        g, names, values = self.g, self._names, self._values
         rows = []
         for node in g.nodes:
             if node.kind != "op":
                 continue
-            definition = f"{self.tex(node)} = {g.formula(node, 'tex', self.tex)}"
+            name = names[node.index]
+            definition = f"{name} = {g.formula(node, 'tex', self.tex)}"
             numbers = g.formula(node, "tex", self._value_of)
-            rows.append((self.tex(node), definition, numbers, self.num(node.value)))
+            rows.append((name, definition, numbers, values[node.index]))
         return rows
 
     def local_rows(self) -> list:
-        g = self.g
+        g, names, locals_ = self.g, self._names, self._locals
         rows = []
         for dst, slot, src in self._edges():
             node = g.nodes[dst]
             symbolic = g.local_formula(node, slot, "tex", self.tex)
-            rows.append((f"{self.tex(g.nodes[src])} \\to {self.tex(node)}",
-                         partial(self.tex(node), self.tex(g.nodes[src])), symbolic,
-                         self.num(node.local[slot])))
+            rows.append((f"{names[src]} \\to {names[dst]}", partial(names[dst], names[src]), symbolic,
+                         locals_[dst][slot]))
         return rows
 
     def _edges(self):
-        for src, dst, slot in self.g.edges():
-            if self.g.nodes[src].kind != "const":
-                yield dst, slot, src
+        """Every edge (dst, slot, src) out of a node that is not a constant, in the graph's edge
+        order (by dst, then slot), read straight off the nodes."""
+        nodes = self.g.nodes
+        for node in nodes:
+            for slot, src in enumerate(node.inputs):
+                if nodes[src].kind != "const":
+                    yield node.index, slot, src
 
     def backward_rows(self) -> list:
         """v̄ = Σ over the nodes u that use v of ū · ∂u/∂v: a gradient on the left, the users'
         gradients times local derivatives on the right."""
-        g = self.g
+        g, names, bars, grads, locals_ = self.g, self._names, self._bars, self._grads, self._locals
         rows = []
         for node in reversed(g.nodes):
             if node.kind == "const":
                 continue
-            if node.index == g.output:
-                rows.append((self.tex(node), f"{self.bar(node)} = 1", "", "1"))
+            i = node.index
+            if i == g.output:
+                rows.append((names[i], f"{bars[i]} = 1", "", "1"))
                 continue
-            terms, numbers = [], []
-            for dst, slot in g.consumers[node.index]:
-                up = g.nodes[dst]
-                terms.append(f"{self.bar(up)} \\, {partial(self.tex(up), self.tex(node))}")
-                numbers.append(f"{self.operand(up.grad)} \\cdot {self.operand(up.local[slot])}")
-            rule = f"{self.bar(node)} = " + " + ".join(terms)
-            rows.append((self.tex(node), rule, " + ".join(numbers), self.num(node.grad)))
+            users = g.consumers[i]
+            terms = " + ".join(f"{bars[dst]} \\, {partial(names[dst], names[i])}" for dst, _ in users)
+            numbers = " + ".join(f"{tex_factor(grads[dst])} \\cdot {tex_factor(locals_[dst][slot])}"
+                                 for dst, slot in users)
+            rows.append((names[i], f"{bars[i]} = {terms}", numbers, grads[i]))
         return rows
+
+    @cached_property
+    def _bars(self) -> list:
+        """Every node's gradient symbol, by index (the backward table writes each several times)."""
+        return [bar(name) for name in self._names]
 
     def custom_notes(self) -> list:
         """One sentence per edge whose derivative a custom gradient replaces (docs/custom-gradients.md)."""
@@ -415,14 +466,13 @@ class NoteBuilder:
         g, t = self.g, self.t
         counts, lengths = g.path_counts(), g.path_factors()
         closed, note = self._closed_forms()
-        result = []
+        result, output = [], f"${self.J}$"
         for name in wrt:
             node = g.node(name)
             if node.index == g.output:
                 continue
             count, factors = counts[node.index], lengths[node.index]
-            paths = g.paths(node.index, count) if count <= PATH_LIMIT and factors <= FACTOR_LIMIT else []
-            names = dict(output=f"${self.J}$", name=f"${self.tex(node)}$")
+            names = dict(output=output, name=f"${self.tex(node)}$")
             if count == 0:
                 lines = [f"{self.bar(node)} &= 0"]
                 intro = t("no_path", **names)
@@ -434,7 +484,7 @@ class NoteBuilder:
                 lines = self._one_step(node)
                 intro = t("long_path", factors=factors, limit=FACTOR_LIMIT, **names)
             else:
-                lines = self._path_lines(node, paths)
+                lines = self._path_lines(node, g.paths(node.index, count))
                 intro = t("one_path", **names) if count == 1 else t("n_paths", count=count, **names)
             derivation = Derivation(name=self.bar(node), intro=intro, lines=lines)
             if name in closed:
@@ -443,27 +493,25 @@ class NoteBuilder:
         return result, note
 
     def _path_lines(self, node: Node, paths: list) -> list:
-        g = self.g
-        symbolic = [[partial(self.tex(g.nodes[dst]), self.tex(g.nodes[g.nodes[dst].inputs[slot]]))
-                     for dst, slot in path] for path in paths]
-        numeric = [[self.operand(g.nodes[dst].local[slot]) for dst, slot in path] for path in paths]
+        g, names, locals_ = self.g, self._names, self._locals
+        symbolic = [[partial(names[dst], names[g.nodes[dst].inputs[slot]]) for dst, slot in path]
+                    for path in paths]
+        numeric = [[tex_factor(locals_[dst][slot]) for dst, slot in path] for path in paths]
         return self._derivation(node, symbolic, numeric)
 
     def _one_step(self, node: Node) -> list:
         """x̄ = Σ over consumers c of c̄ · ∂c/∂x, with numbers: the backward-pass step."""
-        g = self.g
-        symbolic, numeric = [], []
-        for dst, slot in g.consumers[node.index]:
-            up = g.nodes[dst]
-            symbolic.append([self.bar(up), partial(self.tex(up), self.tex(node))])
-            numeric.append([self.operand(up.grad), self.operand(up.local[slot])])
+        names, bars, grads, locals_ = self._names, self._bars, self._grads, self._locals
+        users = self.g.consumers[node.index]
+        symbolic = [[bars[dst], partial(names[dst], names[node.index])] for dst, _ in users]
+        numeric = [[tex_factor(grads[dst]), tex_factor(locals_[dst][slot])] for dst, slot in users]
         return self._derivation(node, symbolic, numeric)
 
     def _derivation(self, node: Node, symbolic: list, numeric: list) -> list:
         """Aligned rows: x̄ = the sum of products symbolically, then in numbers, then the value."""
         lines = _aligned(self.bar(node), _sum_lines(symbolic, " ", PARTIALS_PER_LINE))
         lines += _aligned("", _sum_lines(numeric, " \\cdot ", NUMBERS_PER_LINE))
-        lines.append(f"&= {self.num(node.grad)}")
+        lines.append(f"&= {self._grads[node.index]}")
         return lines
 
     def _closed_forms(self) -> tuple:
@@ -528,6 +576,8 @@ def _sum_lines(products: list, joiner: str, per_line: int) -> list:
     >>> _sum_lines([["1", "2", "3", "4", "5"]], r" \cdot ", 2)
     ['1 \\cdot 2', '\\cdot 3 \\cdot 4', '\\cdot 5']
     """
+    if products and all(products) and sum(map(len, products)) <= per_line:     # one line: most sums
+        return [" + ".join([joiner.join(factors) for factors in products])]
     lines: list = []
     current, budget = "", 0
     for index, factors in enumerate(products):
@@ -579,5 +629,8 @@ def _aligned(lhs: str, lines: list) -> list:
 
 
 def build_note(graph: Graph, **options) -> Note:
-    """The note model; ``options`` as ``NoteBuilder`` takes them (bpviz.api.note_for fills them in)."""
-    return NoteBuilder(graph, **options).build()
+    """The note model; ``options`` as ``NoteBuilder`` takes them (bpviz.api.note_for fills them in).
+    A big graph's note is hundreds of thousands of strings and tuples that all stay alive: see
+    gc_paused."""
+    with gc_paused():
+        return NoteBuilder(graph, **options).build()
