@@ -457,11 +457,12 @@ def _figure_job(source: Source, job: Job) -> tuple:
     """The job a figure draws, and whether bpviz grouped its neurons: a network spec's figure
     above NETWORK_GROUP_NODES scalar nodes draws one card per neuron unless the reader chose
     --group (the JSON, the table and the note keep every weight as a node)."""
+    graph = job.graph
+    if not (source.kind == "spec" and source.group is None and source.view == "scalar" and not graph.matrix):
+        return job, False                   # (an expression's note need not load the figure code)
     from dataclasses import replace
     from .render.dot import NETWORK_GROUP_NODES, is_network
-    graph = job.graph
-    if not (source.kind == "spec" and source.group is None and source.view == "scalar" and not graph.matrix
-            and is_network(graph) and len(graph.nodes) > NETWORK_GROUP_NODES):
+    if not (is_network(graph) and len(graph.nodes) > NETWORK_GROUP_NODES):
         return job, False
     return replace(job, graph=build_spec(source.text, source.name, list(source.overrides), True)), True
 

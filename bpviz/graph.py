@@ -231,11 +231,12 @@ class Graph:
                     counts[src] = min(counts[src] + counts[node.index], PATH_CAP)
         return counts
 
-    def path_factors(self) -> list:
+    def path_factors(self, counts: Optional[list] = None) -> list:
         """Per node, the local derivatives its chain-rule paths multiply, all paths together (the sum
         of their lengths, at most PATH_CAP): known before any path is listed, so a note can tell a
-        derivation too long to write out without walking its paths."""
-        counts = self.path_counts()
+        derivation too long to write out without walking its paths. ``counts``: path_counts(), when
+        the caller has it already."""
+        counts = self.path_counts() if counts is None else counts
         factors = [0] * len(self.nodes)
         for node in reversed(self.nodes):
             if counts[node.index]:

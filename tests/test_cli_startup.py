@@ -41,3 +41,7 @@ def test_help_and_json_jobs_load_no_heavy_libraries(tmp_path):
     assert not (heavy | {"yaml", "bpviz.check", "rich.console"}) & _loaded(
         "expr", "J = relu(w*x + b)", "--at", "w=2, x=-1, b=3", "-o", str(out))
     assert out.exists()
+    note = tmp_path / "note.md"           # a note without a figure: sympy for its closed forms, no figure code
+    loaded = _loaded("expr", "J = relu(w*x + b)", "--at", "w=2, x=-1, b=3", "-o", str(note), "--no-figure")
+    assert not {"numpy", "graphviz", "bpviz.render.dot", "bpviz.tensor"} & loaded
+    assert note.exists()

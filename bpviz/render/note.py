@@ -464,7 +464,8 @@ class NoteBuilder:
     # -- the chain rule -----------------------------------------------------------------------
     def chain(self, wrt: list) -> tuple:
         g, t = self.g, self.t
-        counts, lengths = g.path_counts(), g.path_factors()
+        counts = g.path_counts()
+        lengths = g.path_factors(counts)
         closed, note = self._closed_forms()
         result, output = [], f"${self.J}$"
         for name in wrt:
