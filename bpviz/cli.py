@@ -15,7 +15,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .errors import BpvizError, InputError, ParseError, SpecError, UsageError
+from .errors import BpvizError, InputError, OutputError, ParseError, SpecError, UsageError
 from .escape import terminal_text
 from .render.prose import LANGUAGES
 from .write import MAX_PNG_PIXELS, read_text
@@ -195,7 +195,10 @@ def show(source, options) -> None:
     for warning in result.warnings:
         stderr.print(f"[yellow]warning:[/] {_escape(warning)}")
     if result.display is not None:
-        Console(highlight=False).print(result.display)
+        try:
+            Console(highlight=False).print(result.display)
+        except OSError as exc:              # a full disk or a closed pipe: said like the writer says it
+            raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
     result.write()
     if result.written:
         stderr.plain(f"wrote {_summary(result.written)}")

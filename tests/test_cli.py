@@ -142,6 +142,17 @@ def test_real_subprocess_flushes_everything_and_keeps_the_exit_status():
     assert help_.returncode == 0 and help_.stdout.startswith("Usage: bpviz")
 
 
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_table_to_a_full_disk_is_an_output_error_not_an_internal_one():
+    exe = _installed_bpviz()
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([exe, "expr", "x*y", "--at", "x=1", "--at", "y=2"], stdout=full, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: cannot write standard output: No space left on device"
+
+
 def test_python_dash_m():
     proc = subprocess.run([sys.executable, "-m", "bpviz", "--version"], capture_output=True, text=True,
                           timeout=120)
