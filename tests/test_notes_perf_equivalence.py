@@ -17,7 +17,7 @@ import pytest
 from bpviz.api import Options, build_expression, exact_values, note_for
 from bpviz.escape import GREEK_LETTERS, md_math_cell, tex_factor, tex_num, tex_operand
 from bpviz.render.markdown import _math_cell
-from bpviz.render.note import NoteBuilder, _plain, _sum_lines
+from bpviz.render.note import NoteBuilder, _broken_lines, _plain, _sum_lines
 
 NUMBERS = [Fraction(0), Fraction(1), Fraction(-1), Fraction(-11, 5), Fraction(1, 3), Fraction(-2, 7),
            Fraction(715), Fraction(10) ** 20, -Fraction(10) ** 25, Fraction(1, 2 ** 40), Fraction(3, 10 ** 9),
@@ -64,36 +64,13 @@ def test_plain_names_read_as_before_on_random_text():
         assert _plain(text) == _plain_reference(text), text
 
 
-def _sum_lines_reference(products: list, joiner: str, per_line: int) -> list:
-    """The line-breaking loop alone, as _sum_lines ran it for every sum."""
-    lines: list = []
-    current, budget = "", 0
-    for index, factors in enumerate(products):
-        if index and current and budget + len(factors) > per_line:
-            lines.append(current)
-            current, budget = "", 0
-        for position, factor in enumerate(factors):
-            if budget >= per_line:
-                lines.append(current)
-                current, budget = "", 0
-            if position == 0:
-                sep = ("+ " if not current else " + ") if index else ""
-            else:
-                sep = "\\cdot " if not current else joiner
-            current += sep + factor
-            budget += 1
-    if current:
-        lines.append(current)
-    return lines
-
-
 def test_short_sums_take_one_line_as_the_loop_gives_them():
     rng = random.Random(17)
     for _ in range(3000):
         products = [[f"f{i}{j}" for j in range(rng.randint(0, 4))] for i in range(rng.randint(0, 4))]
         per_line = rng.randint(1, 9)
         for joiner in (" ", " \\cdot "):
-            assert _sum_lines(products, joiner, per_line) == _sum_lines_reference(products, joiner, per_line)
+            assert _sum_lines(products, joiner, per_line) == _broken_lines(products, joiner, per_line)
 
 
 @pytest.mark.parametrize("tex", ["t_{1}", "\\frac{4}{2}", "\\left|x\\right|", "a|b", "\\|v\\|", "\\frac{|x|}{2}", ""])

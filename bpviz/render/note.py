@@ -579,6 +579,11 @@ def _sum_lines(products: list, joiner: str, per_line: int) -> list:
     """
     if products and all(products) and sum(map(len, products)) <= per_line:     # one line: most sums
         return [" + ".join([joiner.join(factors) for factors in products])]
+    return _broken_lines(products, joiner, per_line)
+
+
+def _broken_lines(products: list, joiner: str, per_line: int) -> list:
+    """_sum_lines' line-breaking loop, which gives the same one line for a short sum, only slower."""
     lines: list = []
     current, budget = "", 0
     for index, factors in enumerate(products):
