@@ -608,8 +608,8 @@ def main() -> None:
     except KeyboardInterrupt:
         stderr.print("interrupted; nothing was left half-written")
         sys.exit(130)
-    except SystemExit as exc:
-        _leave(exc)
+    except SystemExit:
+        raise
     except Exception as exc:  # a bug in bpviz: say so in one line, traceback on request
         if _INTERRUPTED:        # Ctrl-C inside a C library's callback (cairo) comes back as its error
             stderr.print("interrupted; nothing was left half-written")
@@ -621,18 +621,22 @@ def main() -> None:
         sys.exit(3)
 
 
-def _leave(done: SystemExit) -> None:
-    """End the process with ``done``'s status without the interpreter's teardown, which frees every
-    object of the job and every module one by one: about 15 ms, more than a small job's own work
-    (benchmarks/engine_bench.py). By now every file is written and closed, and no thread runs;
-    only the standard streams need flushing. A status that is not a number (a message), or a
-    stream that cannot be flushed (a closed pipe), takes the ordinary way out."""
-    code = 0 if done.code is None else done.code
-    if not isinstance(code, int) or isinstance(code, bool):
-        raise done
+def console() -> None:
+    """The `bpviz` command (the installed script): ``main``, then the end of the process without the
+    interpreter's teardown, which frees every object of the job and every module one by one: about
+    15 ms, more than a small job's own work (docs/performance.md). By then every file is written and
+    closed and no thread runs; only the standard streams need flushing. A status that is not a
+    number (a message), or a stream that cannot be flushed (a closed pipe), takes the ordinary way
+    out. ``main`` itself (``python -m bpviz``, a caller's own code, a profiler) exits as usual."""
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except Exception:
-        raise done from None
-    os._exit(code & 0xFF)
+        main()
+    except SystemExit as done:
+        code = 0 if done.code is None else done.code
+        if not isinstance(code, int) or isinstance(code, bool):
+            raise
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            raise done from None
+        os._exit(code & 0xFF)

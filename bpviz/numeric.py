@@ -73,10 +73,10 @@ def check_exact(value: Fraction, what: str) -> Fraction:
     return value
 
 
-@lru_cache(maxsize=4096)
 def parse_number(text: str) -> Fraction:
-    """Parse a decimal literal exactly (remembered by text: a values file or a program repeats the
-    same few numbers, and a Fraction cannot change).
+    """Parse a decimal literal exactly. Short texts are remembered (_parse_short): a values
+    file or a program repeats the same few numbers, and a Fraction cannot change; a long one (a
+    thousand zeros, in a long-running `bpviz md --watch` or notebook) is not kept.
 
     >>> parse_number("1.1")
     Fraction(11, 10)
@@ -90,14 +90,26 @@ def parse_number(text: str) -> Fraction:
     Traceback (most recent call last):
     bpviz.numeric.NumberRangeError: 1e-999999999 is out of range (bpviz computes with numbers from 1e-4000 to 1e4000 in size)
     """
+    return _parse_short(text) if len(text) <= SHORT_NUMBER else _parse_number(text)
+
+
+SHORT_NUMBER = 64              # characters of a number text worth remembering
+
+
+@lru_cache(maxsize=4096)
+def _parse_short(text: str) -> Fraction:
+    return _parse_number(text)
+
+
+def _parse_number(text: str) -> Fraction:
     cleaned = text.strip().replace("_", "")
     if "/" in cleaned:                      # a/b/c is (a/b)/c, as in a program
         parts = cleaned.split("/")
         if len(parts) > 16:
             raise ValueError(f"{clip(text.strip())}: too many divisions for one number")
-        value = parse_number(parts[0])
+        value = _parse_number(parts[0])
         for part in parts[1:]:
-            divisor = parse_number(part)
+            divisor = _parse_number(part)
             if divisor == 0:
                 raise ValueError(f"{clip(text.strip())} divides by zero")
             value /= divisor

@@ -226,3 +226,13 @@ def test_the_library_imports_no_cli_rendering_or_math_library_until_asked():
 def test_names_with_commas_inside_brackets_are_one_name():
     from bpviz.api import Options
     assert Options.make(out="n.md", wrt=["h.W[1,1], o.b[2]"], params="w,b").wrt == ("h.W[1,1]", "o.b[2]")
+
+
+def test_long_number_texts_are_parsed_but_not_remembered():
+    """parse_number remembers short texts only: a long-running process (bpviz md --watch, a notebook)
+    given many long number texts must not keep them all."""
+    from bpviz.numeric import _parse_short, parse_number
+    _parse_short.cache_clear()
+    assert parse_number("0" * 10_000 + "1.5") == Fraction(3, 2)
+    assert _parse_short.cache_info().currsize == 0
+    assert parse_number("2.75") == Fraction(11, 4) and _parse_short.cache_info().currsize == 1

@@ -128,7 +128,7 @@ def test_real_subprocess_of_installed_command(tmp_path):
 
 
 def test_real_subprocess_flushes_everything_and_keeps_the_exit_status():
-    """bpviz ends without the interpreter's teardown (cli._leave): what it printed must still all
+    """bpviz ends without the interpreter's teardown (cli.console): what it printed must still all
     arrive, and each status must be the one the job ended with."""
     exe = _installed_bpviz()
     program = "\n".join(f"v{i} = v{i - 1} * x + {i}" for i in range(1, 400)) + "\n"
@@ -142,6 +142,22 @@ def test_real_subprocess_flushes_everything_and_keeps_the_exit_status():
     assert help_.returncode == 0 and help_.stdout.startswith("Usage: bpviz")
 
 
+
+
+def test_main_exits_as_usual_for_its_callers(tmp_path):
+    """Only the installed command skips the interpreter's teardown: main() raises SystemExit to its
+    caller, whose cleanup (finally, atexit) still runs."""
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('atexit ran'))\n"
+            "sys.argv = ['bpviz', 'expr', 'J = x*2', '--at', 'x=1', '-o', sys.argv[1]]\n"
+            "from bpviz.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    print('caught', exc.code)\n"
+            "finally:\n    print('finally')\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "j.json")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:3] == ["caught 0", "finally", "atexit ran"]
+    assert (tmp_path / "j.json").exists()
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 def test_a_table_to_a_full_disk_is_an_output_error_not_an_internal_one():

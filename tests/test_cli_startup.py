@@ -16,7 +16,7 @@ def test_cli_copies_of_settings_match_their_sources():
 
 
 def _loaded(*args: str) -> set:
-    """The modules loaded when `bpviz ARGS` ends (the CLI ends with os._exit: report just before)."""
+    """The modules loaded when `bpviz ARGS` ends (the command ends with os._exit: report just before)."""
     code = ("import os, sys; sys.argv = ['bpviz', *sys.argv[1:]]\n"
             "leave = os._exit\n"
             "def report(status):\n"
@@ -24,8 +24,8 @@ def _loaded(*args: str) -> set:
             "    sys.stderr.flush()\n"
             "    leave(status)\n"
             "os._exit = report\n"
-            "from bpviz.cli import main\n"
-            "main()\n")
+            "from bpviz.cli import console\n"
+            "console()\n")
     done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
     loaded = set(done.stderr.rpartition("\nLOADED ")[2].split())
     assert "bpviz.cli" in loaded, done.stderr
