@@ -248,7 +248,10 @@ def closed_forms(graph: Graph, names: list) -> dict:
     result = {}
     for name in names:
         derivative = sympy.factor_terms(sympy.diff(out, symbols[name]))
-        value = derivative.xreplace(point)
+        try:
+            value = derivative.xreplace(point)
+        except ValueError:      # a derivative sympy leaves unevaluated (sign(sqrt(x))): no value at a number
+            continue
         value = Fraction(int(value.p), int(value.q)) if value.is_Rational else _real(value)
         if value is None:                 # no real closed-form value here: leave it out
             continue

@@ -3,6 +3,7 @@ mapped to one line and an exit code. The work is done by the library."""
 
 from __future__ import annotations
 
+import errno
 import inspect
 import os
 import re
@@ -199,6 +200,10 @@ def show(source, options) -> None:
             Console(highlight=False).print(result.display)
         except OSError as exc:              # a full disk or a closed pipe: said like the writer says it
             raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
+        except UnicodeEncodeError as exc:   # PYTHONIOENCODING=ascii, a C locale
+            raise OutputError(f"standard output's encoding ({exc.encoding}) cannot show "
+                              f"{exc.object[exc.start:exc.end]!r}: set PYTHONIOENCODING=utf-8, or write a file "
+                              f"with -o") from None
     result.write()
     if result.written:
         stderr.plain(f"wrote {_summary(result.written)}")
@@ -593,6 +598,8 @@ def _fonts_table():
 
 
 _INTERRUPTED = []
+INTERRUPTED = "interrupted; nothing was left half-written"
+_FULL_OR_GONE = (errno.ENOSPC, errno.EPIPE, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 
 def _terminated(signum, frame) -> None:
@@ -606,14 +613,19 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        stderr.print("interrupted; nothing was left half-written")
+        stderr.print(INTERRUPTED)
         sys.exit(130)
-    except SystemExit:
+    except SystemExit as exc:
+        if _INTERRUPTED and exc.code == 130:    # typer turns Ctrl-C into a silent exit 130
+            stderr.print(INTERRUPTED)
         raise
     except Exception as exc:  # a bug in bpviz: say so in one line, traceback on request
         if _INTERRUPTED:        # Ctrl-C inside a C library's callback (cairo) comes back as its error
-            stderr.print("interrupted; nothing was left half-written")
+            stderr.print(INTERRUPTED)
             sys.exit(130)
+        if isinstance(exc, OSError) and exc.errno in _FULL_OR_GONE:    # help or version text that
+            stderr.plain(f"error: cannot write standard output: {exc.strerror}")   # found no room
+            sys.exit(1)
         if os.environ.get("BPVIZ_DEBUG"):
             raise
         stderr.print(f"[bold red]internal error:[/] {type(exc).__name__}: {_escape(str(exc))} "

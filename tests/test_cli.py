@@ -169,6 +169,51 @@ def test_a_table_to_a_full_disk_is_an_output_error_not_an_internal_one():
     assert proc.stderr.strip() == "error: cannot write standard output: No space left on device"
 
 
+
+def test_help_and_version_to_a_full_disk_are_output_errors():
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full (Linux)")
+    exe = _installed_bpviz()
+    for args in (["--help"], ["--version"]):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([exe, *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+        assert proc.returncode == 1, args
+        assert proc.stderr == "error: cannot write standard output: No space left on device\n"
+
+
+def test_a_table_the_terminal_encoding_cannot_show_is_an_output_error():
+    exe = _installed_bpviz()
+    proc = subprocess.run([exe, "expr", "J = θ*x", "--at", "θ=2, x=3"], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("error: standard output's encoding (ascii) cannot show ")
+    assert "PYTHONIOENCODING=utf-8" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_interrupted_job_says_so_and_leaves_nothing(tmp_path):
+    """Ctrl-C (SIGINT) or SIGTERM in the middle of a long job: exit 130, one line saying nothing was
+    left half-written, and no file (typer turns KeyboardInterrupt into a silent exit 130 by itself)."""
+    import signal
+    import time
+    exe = _installed_bpviz()
+    program = "\n".join(f"v{i} = (v{i - 1} + v{max(i - 7, 0)}) * x{i % 50}" for i in range(1, 25000))
+    values = tmp_path / "v.json"
+    values.write_text(json.dumps({f"x{i}": "0.5" for i in range(50)} | {"v0": "1"}))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        out = tmp_path / "note.md"
+        proc = subprocess.Popen([exe, "expr", "-", "--values", str(values), "-o", str(out), "--no-figure"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc.stdin.write(program)
+        proc.stdin.close()
+        time.sleep(0.8)
+        proc.send_signal(sig)
+        err = proc.stderr.read()
+        if proc.wait(timeout=120) == 0:
+            pytest.skip("the job finished before the signal (a very fast machine)")
+        assert proc.returncode == 130 and err.strip() == "interrupted; nothing was left half-written", err
+        assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["v.json"]
+
+
 def test_python_dash_m():
     proc = subprocess.run([sys.executable, "-m", "bpviz", "--version"], capture_output=True, text=True,
                           timeout=120)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import bpviz
-from bpviz.api import Options, Source, build_spec, run
+from bpviz.api import Options, Source, build_spec, note_markdown, run
 from bpviz.check import check
 from bpviz.cli import app
 from bpviz.errors import BpvizError, ParseError
@@ -517,3 +517,12 @@ def test_a_graph_spec_error_at_evaluation_names_its_yaml_line(tmp_path):
     result = CliRunner().invoke(app, ["spec", str(spec)])
     assert result.exit_code == 1 and f"{spec}, line 3: graph.y: log is undefined at 0" in result.output
     assert "line 2, column" not in result.output
+
+
+@pytest.mark.parametrize("program", ["J = sign(sqrt(x))", "J = sign(x**2.5)"])
+def test_a_note_leaves_out_a_closed_form_sympy_cannot_evaluate(program, tmp_path):
+    """sympy leaves the derivative of sign over a root unevaluated (no value at a number): the note
+    is written without that closed form instead of failing."""
+    graph = bpviz.from_expression(program, {"x": "0.5"})
+    note = note_markdown(graph, Options())
+    assert "0" in note and graph.gradients()["x"] == 0

@@ -17,10 +17,10 @@ from contextlib import contextmanager
 from fractions import Fraction
 from typing import Optional
 
-from ..errors import ParseError, ProgramError, name_list
+from ..errors import ParseError, ProgramError, clip, name_list
 from ..escape import CONTROL_CHARS
 from ..graph import Graph, GraphBuilder, Surrogate, gc_paused
-from ..numeric import NumberRangeError, check_exact, exact_text, parse_number
+from ..numeric import MAX_EXACT_DIGITS, NumberRangeError, check_exact, exact_text, parse_number
 from ..ops import FUNCTIONS, OPS, RESERVED
 
 BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
@@ -338,7 +338,11 @@ class _Parser:
         text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
         reserved = next((m for m in re.finditer(r"[^\W\d]\w*", text) if keyword.iskeyword(m.group())
                          and m.group() not in ("None", "True", "False")), None)
-        if "decimal literal" in message:
+        digits = re.search(r"\d[\d_]{%d,}" % MAX_EXACT_DIGITS, text) if "integer string conversion" in message else None
+        if digits is not None:              # Python's own limit (4300 digits) met before bpviz's
+            message = f"{clip(digits.group())} has more than {MAX_EXACT_DIGITS} digits"
+            column = digits.start() + 1
+        elif "decimal literal" in message:
             number = re.search(r"(\d[\d.]*)([^\W\d]\w*)", text[max(column - 3, 0):] or text)
             if number:
                 message = (f"a number followed by a name: write {number.group(1)}*{number.group(2)} "
