@@ -91,3 +91,21 @@ def test_one_call_per_nesting_level():
     assert len(g.nodes) == 2 * terms - 1
     with pytest.raises(ParseError, match=f"nested more than {RECURSION_LIMIT} levels"):
         parse_program("J = " + " + ".join(["x"] * (RECURSION_LIMIT + 100)))
+
+
+def test_columns_of_non_ascii_programs_point_at_the_text():
+    """A caret's column counts characters, not UTF-8 bytes: each node's (line, column) is where its own
+    text starts, on long lines of Greek, CJK and mathematical letters too (worked out per line once)."""
+    import random
+    from bpviz.parse.expr import ascii_operators
+    rng = random.Random(5)
+    names = ["θ", "变量", "x", "é1", "ｗ", "a𝑥", "b", "λ_2"]
+    for _ in range(200):
+        lines = [f"v{k} = " + " + ".join(f"{rng.choice(names)}*{rng.choice(names)}" for _ in range(rng.randint(1, 40)))
+                 + "  # 😀" for k in range(rng.randint(1, 3))]
+        graph = parse_program("\n".join(lines))
+        read = [ascii_operators(line) for line in lines]      # fullwidth letters and operators as ASCII
+        for node in graph.nodes:
+            if node.pos and node.text:
+                line, column = node.pos
+                assert read[line - 1][column - 1:].startswith(node.text), (lines, node)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import keyword
+from bisect import bisect_left
+from itertools import accumulate
 import re
 import difflib
 import sys
@@ -169,6 +171,7 @@ class _Parser:
         self._nodes: dict = {}                  # any name -> its node, once made (inputs too)
         self.visiting: list = []
         self._places: dict = {}                 # (lineno, col_offset) -> _located's answer
+        self._starts: dict = {}                 # line -> _char_starts(line)
         self._rule_names: Optional[dict] = None   # inside a @grad rule: the operands' names it may use
 
     # -- positions --------------------------------------------------------------------------
@@ -177,8 +180,17 @@ class _Parser:
         byte_col = getattr(node, "col_offset", 0)
         if self._ascii and 0 < line <= len(self.lines):     # one byte per character
             return line, min(byte_col, len(self.lines[line - 1])) + 1
-        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        return line, len(text.encode()[:byte_col].decode(errors="ignore")) + 1
+        return line, bisect_left(self._char_starts(line), byte_col) + 1
+
+    def _char_starts(self, line: int) -> list:
+        """Where each character of a line starts, in UTF-8 bytes (the syntax tree's offsets), worked
+        out once per line: a long non-ASCII line has a node at every term."""
+        starts = self._starts.get(line)
+        if starts is None:
+            text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+            starts = self._starts[line] = list(accumulate((len(c.encode("utf-8", "surrogatepass")) for c in text),
+                                                          initial=0))[:-1]
+        return starts
 
     def _segment(self, node: ast.AST, limit: Optional[int] = None) -> Optional[str]:
         """The source text of a node (ast.get_source_segment re-splits the source each call); None
