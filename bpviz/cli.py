@@ -47,13 +47,19 @@ class _Stderr:
         if self._console is None:
             from rich.console import Console
             _Stderr._console = Console(stderr=True, highlight=False, soft_wrap=True)
-        self._console.print(*args, **kwargs)
+        try:
+            self._console.print(*args, **kwargs)
+        except OSError:     # standard error is full or closed: nowhere to say it; the job goes on
+            pass
 
     @staticmethod
     def plain(text: str) -> None:
         """An unstyled status line (`wrote …`): no rich import on the tiny job's path."""
-        sys.stderr.write(terminal_text(text).replace("\n", " ").replace("\t", " ") + "\n")   # one line
-        sys.stderr.flush()
+        try:
+            sys.stderr.write(terminal_text(text).replace("\n", " ").replace("\t", " ") + "\n")   # one line
+            sys.stderr.flush()
+        except OSError:
+            pass
 
 
 stderr = _Stderr()

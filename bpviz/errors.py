@@ -33,7 +33,7 @@ class ParseError(BpvizError):
         if source is not None and line is not None and column is not None:
             lines = source.split("\n") or [""]
             text, caret = _window(lines[min(line, len(lines)) - 1], max(column - 1, 0))
-            detail = f"  {text}\n  {' ' * caret}^"
+            detail = f"  {text}\n  {_under(text[:caret])}^"
         super().__init__(f"syntax error at {where}{message}" if where else f"syntax error: {message}",
                          detail=detail)
         self.line, self.column = line, column
@@ -48,6 +48,18 @@ def _window(text: str, at: int) -> tuple:
     end = min(len(text), at + WINDOW)
     prefix = "…" if start else ""
     return prefix + text[start:end] + ("…" if end < len(text) else ""), at - start + len(prefix)
+
+
+def _under(before: str) -> str:
+    r"""The blank that puts a caret under the character after ``before`` in a terminal: a wide
+    character (CJK, fullwidth) takes two cells, a combining mark none, a tab stays a tab.
+
+    >>> len(_under("J = ")), len(_under("J = 变量 +")), _under("\tx") == "\t "
+    (4, 10, True)
+    """
+    import unicodedata
+    return "".join("\t" if c == "\t" else "" if unicodedata.combining(c)
+                   else "  " if unicodedata.east_asian_width(c) in "WF" else " " for c in before)
 
 
 def clip(text: str, limit: int = 40) -> str:

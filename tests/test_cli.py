@@ -181,6 +181,17 @@ def test_help_and_version_to_a_full_disk_are_output_errors():
         assert proc.stderr == "error: cannot write standard output: No space left on device\n"
 
 
+
+def test_a_job_whose_standard_error_is_full_still_succeeds():
+    """A warning (relu at its kink) that cannot be written does not fail the job or lose its table."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full (Linux)")
+    exe = _installed_bpviz()
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([exe, "expr", "y = relu(x)", "--at", "x=0"], stdout=subprocess.PIPE, stderr=full,
+                              text=True, timeout=120)
+    assert proc.returncode == 0 and "∂y/∂x = 0" in proc.stdout
+
 def test_a_table_the_terminal_encoding_cannot_show_is_an_output_error():
     exe = _installed_bpviz()
     proc = subprocess.run([exe, "expr", "J = θ*x", "--at", "θ=2, x=3"], capture_output=True, text=True,

@@ -128,6 +128,15 @@ def test_syntax_error_has_caret_under_column():
     assert info.value.detail.splitlines()[1].index("^") == 2 + 7
 
 
+def test_the_caret_stands_under_the_column_after_wide_characters():
+    """CJK names take two terminal cells each: the caret goes where the terminal shows the column."""
+    with pytest.raises(ParseError) as info:
+        parse_program("J = 变量 +* 2")
+    assert "column 9" in str(info.value)
+    source, caret = info.value.detail.splitlines()
+    assert source == "  J = 变量 +* 2" and caret == " " * (2 + 4 + 2 * 2 + 2) + "^"
+
+
 @pytest.mark.parametrize("program, values, fragment", [
     ("J = log(x)", {"x": 0}, "log is undefined at 0"),
     ("J = 1/(x-1)", {"x": 1}, "division by zero"),
