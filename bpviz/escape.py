@@ -175,7 +175,9 @@ def _tex_symbol(word: str) -> str:
 
 def _tex_word(word: str) -> str:
     """A subscript or multi-letter word: upright text."""
-    if word.isdigit() or len(word) == 1 or word in GREEK_WORDS or word in GREEK_LETTERS:
+    if word.isdigit():                      # a subscript's digits: as they are (no Greek among them)
+        return word
+    if len(word) == 1 or word in GREEK_WORDS or word in GREEK_LETTERS:
         return _tex_symbol(word)
     text = "".join("\\" + GREEK_LETTERS[c] + " " if c in GREEK_LETTERS else c for c in tex_text(word))
     return "\\mathrm{" + text.rstrip() + "}"
@@ -188,13 +190,14 @@ _FRACTION_NAME = re.compile(r"-?\d+/\d+")
 @lru_cache(maxsize=65536)
 def latex_name(name: str) -> str:
     """A node name as LaTeX math: subscripts for w_1/w1, Greek for theta/θ, upright words."""
-    if _DECIMAL_NAME.fullmatch(name):
+    numeric = name[:1].isdigit() or name[:1] == "-"        # a constant's name; no identifier starts so
+    if numeric and _DECIMAL_NAME.fullmatch(name):
         return name
-    if _FRACTION_NAME.fullmatch(name):
+    if numeric and _FRACTION_NAME.fullmatch(name):
         sign = "-" if name.startswith("-") else ""
         num, den = name.lstrip("-").split("/")
         return f"{sign}\\frac{{{num}}}{{{den}}}"
-    spec = _SPEC_NAME.match(name)
+    spec = _SPEC_NAME.match(name) if "." in name else None       # layer.var[i]: a network's names
     if spec:
         var = spec["var"]
         symbol = _tex_symbol(var) if len(var) == 1 or var in GREEK_WORDS else _tex_word(var)

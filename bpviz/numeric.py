@@ -144,6 +144,9 @@ def _decimal_places(q: Fraction) -> Optional[int]:
     twos = (d & -d).bit_length() - 1            # the factors of 2, at once
     d >>= twos
     fives = 0
+    while d % 625 == 0:                         # four factors of 5 at a time, then one
+        d //= 625
+        fives += 4
     while d % 5 == 0:
         d //= 5
         fives += 1
@@ -168,11 +171,12 @@ def exact_text(q: Fraction) -> str:
 
 
 def _exact_text(q: Fraction, places: Optional[int]) -> str:
+    n, d = q.numerator, q.denominator
     if places is not None:
-        digits = str(abs(q.numerator) * 10 ** places // q.denominator).rjust(places + 1, "0")
+        digits = str(abs(n) * 10 ** places // d).rjust(places + 1, "0")
         if len(digits.lstrip("0")) <= 40:
-            return ("-" if q < 0 else "") + digits[:-places] + "." + digits[-places:]
-    return f"{q.numerator}/{q.denominator}"
+            return ("-" if n < 0 else "") + digits[:-places] + "." + digits[-places:]
+    return f"{n}/{d}"
 
 
 def fmt(value: Number, digits: int = 4) -> str:
