@@ -19,7 +19,7 @@ from . import __version__
 from .errors import BpvizError, InputError, OutputError, ParseError, SpecError, UsageError
 from .escape import terminal_text
 from .render.prose import LANGUAGES
-from .write import MAX_PNG_PIXELS, read_text
+from .write import MAX_PNG_PIXELS, read_text, stdout_error
 from .render import EXTENSIONS, PRINTERS
 
 # Settings the options' help quotes, as bpviz/api.py and bpviz/render/dot.py define them: importing
@@ -205,7 +205,7 @@ def show(source, options) -> None:
         try:
             Console(highlight=False).print(result.display)
         except OSError as exc:              # a full disk or a closed pipe: said like the writer says it
-            raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
+            raise stdout_error(exc) from None
         except UnicodeEncodeError as exc:   # PYTHONIOENCODING=ascii, a C locale
             raise OutputError(f"standard output's encoding ({exc.encoding}) cannot show "
                               f"{exc.object[exc.start:exc.end]!r}: set PYTHONIOENCODING=utf-8, or write a file "
@@ -630,7 +630,7 @@ def main() -> None:
             stderr.print(INTERRUPTED)
             sys.exit(130)
         if isinstance(exc, OSError) and exc.errno in _FULL_OR_GONE:    # help or version text that
-            stderr.plain(f"error: cannot write standard output: {exc.strerror}")   # found no room
+            stderr.plain(f"error: {stdout_error(exc).message}")             # found no room
             sys.exit(1)
         if os.environ.get("BPVIZ_DEBUG"):
             raise

@@ -77,7 +77,7 @@ class Template:
     """A compiled format string: ``"$a0 + $w1"`` becomes ``"{0} + {1}".format(a0, wrap(a1))`` (fast,
     in C), each field taken from the operands, the node's name or the parameter as it asks."""
 
-    __slots__ = ("source", "_format", "_fields", "_constant", "_operand", "_operands", "_arity")
+    __slots__ = ("source", "_format", "_fields", "_constant", "_operand")
 
     def __init__(self, source: str):
         self.source = source
@@ -95,18 +95,12 @@ class Template:
         self._constant = None if fields else self._format.format()
         # "$a1" alone (∂(a·b)/∂a = b): the operand itself, the commonest rule of all
         self._operand = self._fields[0][1] if self._format == "{0}" and self._fields[0][0] == 0 else None
-        # fields that are all operands ("$a0 + $w1"): (index, wrapped) pairs, filled in one pass
-        self._operands = (tuple((which, kind == 1) for kind, which in self._fields)
-                          if fields and all(kind < 2 for kind, _ in self._fields) else None)
-        self._arity = 1 + max((which for kind, which in self._fields if kind < 2), default=-1)
 
     def __call__(self, args: Sequence[str], param: Optional[Fraction], out: str, style: str) -> str:
         if self._constant is not None:
             return self._constant
-        if self._operand is not None and len(args) >= self._arity:
+        if self._operand is not None and self._operand < len(args):
             return args[self._operand]
-        if self._operands is not None and len(args) >= self._arity:
-            return self._format.format(*[wrap(args[i]) if wrapped else args[i] for i, wrapped in self._operands])
         values = []
         try:
             for kind, which in self._fields:

@@ -155,7 +155,12 @@ def _write_stdout(data: Union[str, bytes]) -> None:
             stream.write(chunk)
         stream.flush()
     except OSError as exc:
-        raise OutputError(f"cannot write standard output: {exc.strerror or exc}") from None
+        raise stdout_error(exc) from None
+
+
+def stdout_error(exc: OSError) -> OutputError:
+    """Standard output refused a write (a full disk, a closed pipe), as one line."""
+    return OutputError(f"cannot write standard output: {exc.strerror or exc}")
 
 
 def find_tex_package(name: str) -> Optional[str]:
