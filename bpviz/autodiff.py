@@ -114,7 +114,9 @@ def _evaluate(graph: Graph, values: Mapping[str, Number], hint: Callable, shapes
             continue
         args = [results[i] for i in node.inputs]
         try:
-            node.local = tuple(_finite(tame(d)) for d in node.op.local(args, node.value, node.param))
+            # ONE and ZERO, the commonest local derivatives (every sum's, a relu's), are tame and finite
+            node.local = tuple([d if d is ONE or d is ZERO else _finite(tame(d))
+                                for d in node.op.local(args, node.value, node.param)])
         except DomainError as exc:
             raise _located(graph, node, exc, results, "the derivative: ") from None
         except ZeroDivisionError:
@@ -166,14 +168,21 @@ def backward(graph: Graph) -> None:
             continue
         try:
             for src, local in zip(node.inputs, node.local):
-                step = g if local is ONE else g * local
                 before = grads[src]
+                if local is ONE:
+                    step = g
+                    if before is ZERO and g.__class__ is Fraction:
+                        grads[src] = g          # the whole share, tamed and checked already as g
+                        continue
+                else:
+                    step = g * local
                 # the first share reaching an exact node is the total so far: no addition of zero
                 total = tame(step if before is ZERO and step.__class__ is Fraction else before + step)
-                if total.__class__ is float and (0 < abs(total) < TINY or (step == 0 and local != 0)):
-                    vanished.append(graph.nodes[src].name)        # a vanishing gradient: kept, and said
-                else:
-                    _finite(total)
+                if total.__class__ is float:
+                    if 0 < abs(total) < TINY or (step == 0 and local != 0):
+                        vanished.append(graph.nodes[src].name)    # a vanishing gradient: kept, and said
+                    else:
+                        _finite(total)
                 grads[src] = total
         except (DomainError, OverflowError) as exc:
             message = exc.message if isinstance(exc, DomainError) else OVERFLOW

@@ -114,6 +114,11 @@ class Template:
             raise KeyError(f"{'aw'[kind]}{which}") from None
         return self._format.format(*values)
 
+    @property
+    def operand(self) -> Optional[int]:
+        """Which operand the template is, when it is one operand's name alone (``$a1``), else None."""
+        return self._operand
+
     def __repr__(self) -> str:
         return f"Template({self.source!r})"
 
@@ -287,8 +292,9 @@ def _tan(x: Number) -> float:
 
 
 def _underflow(result: Number, *operands: Number) -> Number:
-    """A float product or quotient of nonzero numbers that came out 0 lost every digit: say so."""
-    if result == 0 and all(operands):
+    """A float product or quotient of nonzero numbers that came out 0 lost every digit: say so. (An
+    exact result is never such a loss: it is 0 only when an operand is, so it is not even compared.)"""
+    if result.__class__ is not Fraction and result == 0 and all(operands):
         _domain("the result is too small for a 64-bit float (it underflows to 0)")
     return result
 

@@ -15,10 +15,16 @@ FORMAT_VERSION = 2
 _NAMES_FIELD = re.compile(r"\$[awo]")       # a Template field that names an operand or the node
 
 
+def _fixed(rule) -> bool:
+    """A rule that names no operand and not the node (a Template without $a/$w/$o: `1` for a sum):
+    its text depends on the op, slot and parameter alone."""
+    return isinstance(rule, Template) and not _NAMES_FIELD.search(rule.source)
+
+
 def _derivatives(wrap=None):
     """``derivative(op, style, slot, args, out, param)``: an edge's local derivative as text (through
     ``wrap``, e.g. into JSON). Each op, style, slot and parameter's rule is looked up once; where the
-    rule names no operand (a Template without $a/$w/$o: `1` for a sum), its text is made once too."""
+    rule is _fixed, its text is made once too."""
     plan: dict = {}                     # (op, style, slot, param) -> the text, or the rule to call
 
     def derivative(op, style: str, slot: int, args: list, out: str, param) -> str:
@@ -27,7 +33,7 @@ def _derivatives(wrap=None):
         if known is None:
             rule = op.derivative_rule(style, slot)
             known = plan[key] = rule
-            if isinstance(rule, Template) and not _NAMES_FIELD.search(rule.source):
+            if _fixed(rule):
                 text = rule(args, param, out, style)
                 known = plan[key] = text if wrap is None else wrap(text)
         if known.__class__ is str:
@@ -35,6 +41,40 @@ def _derivatives(wrap=None):
         text = known(args, param, out, style)
         return text if wrap is None else wrap(text)
     return derivative
+
+
+def _edge_formulas(quoted: list, quoted_tex: list):
+    """``formulas(op, slot, inputs, args, tex_args, out, tex_out, param)``: an edge's local derivative
+    as the JSON text ``"formula", "latex": "latex"``, given every node's name and LaTeX name as JSON
+    text. Each op, slot and parameter's rules are looked up once: _fixed ones give their text once,
+    and where both are one operand's name alone (∂(a·b)/∂a = b), that operand's names are the
+    texts, escaped already; any other rule is _derivatives'."""
+    derivative = _derivatives(_STRING)
+    plan: dict = {}                     # (op, slot, param) -> the text, the operand's slot, or None
+
+    def general(op, slot: int, args: list, tex_args: list, out: str, tex_out: str, param) -> str:
+        return (f'{derivative(op, "text", slot, args, out, param)}, "latex": '
+                f'{derivative(op, "tex", slot, tex_args, tex_out, param)}')
+
+    def formulas(op, slot: int, inputs: tuple, args: list, tex_args: list, out: str, tex_out: str, param) -> str:
+        key = (op.name, slot, param)
+        known = plan.get(key, False)
+        if known is False:
+            text_rule, tex_rule = op.derivative_rule("text", slot), op.derivative_rule("tex", slot)
+            known = None
+            if _fixed(text_rule) and _fixed(tex_rule):
+                known = general(op, slot, args, tex_args, out, tex_out, param)
+            elif isinstance(text_rule, Template) and isinstance(tex_rule, Template) \
+                    and text_rule.operand is not None and text_rule.operand == tex_rule.operand:
+                known = text_rule.operand
+            plan[key] = known
+        if known.__class__ is str:
+            return known
+        if known is not None and known < len(inputs):
+            src = inputs[known]
+            return f'{quoted[src]}, "latex": {quoted_tex[src]}'
+        return general(op, slot, args, tex_args, out, tex_out, param)
+    return formulas
 
 
 def _number_fields(key: str, value) -> dict:
@@ -307,11 +347,12 @@ def _scalar_lines(graph: Graph):
     names = [node.name for node in nodes]
     tex = [latex_name(name) for name in names]
     quoted = [_STRING(name) for name in names]
+    quoted_tex = [_STRING(text) for text in tex]
     value_text, grad_text, contribution_text = (_number_text_of(key) for key in ("value", "grad", "contribution"))
     kinds = {kind: _STRING(kind) for kind in ("input", "const", "op")}
     ops: dict = {}                          # op name -> the name as JSON text
     heads = [None] * len(nodes)             # an edge's '{"id": "n3", "name": "x", "local": {"formula": '
-    derivative = _derivatives(_STRING)      # as JSON text
+    formulas = _edge_formulas(quoted, quoted_tex)
 
     for node in nodes:
         op = node.op
@@ -320,7 +361,7 @@ def _scalar_lines(graph: Graph):
         shape = "[]" if not node.shape else _ENCODER.encode(list(node.shape))
         if op is None:
             head = (f'    {{"id": "n{index}", "name": {quoted[index]}, "kind": {kind}, "op": null, '
-                    f'"shape": {shape}, "formula": {quoted[index]}, "latex": {_STRING(tex[index])}, ')
+                    f'"shape": {shape}, "formula": {quoted[index]}, "latex": {quoted_tex[index]}, ')
         else:
             op_text = ops.get(op.name)
             if op_text is None:
@@ -349,8 +390,7 @@ def _scalar_lines(graph: Graph):
                 share = contribution_text(grad if factor is ONE else grad * factor)
                 surrogate = node.custom[slot] if node.custom else None
                 if surrogate is None:
-                    shares.append(f'{edge}{derivative(op, "text", slot, args, name, param)}, "latex": '
-                                  f'{derivative(op, "tex", slot, tex_args, tex_name, param)}, '
+                    shares.append(f'{edge}{formulas(op, slot, inputs, args, tex_args, name, tex_name, param)}, '
                                   f'{value_text(factor)}}}, {share}}}')
                 else:
                     shares.append(f'{edge}{_STRING(surrogate.formula("text", args))}, "latex": '
