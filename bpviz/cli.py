@@ -45,7 +45,6 @@ class _Stderr:
 
     def print(self, *args, **kwargs) -> None:
         if self._console is None:
-            from rich.console import Console
             _Stderr._console = Console(stderr=True, highlight=False, soft_wrap=True)
         try:
             self._console.print(*args, **kwargs)
@@ -65,10 +64,17 @@ class _Stderr:
 stderr = _Stderr()
 
 
+MIN_WIDTH = 40      # columns: a narrower console (COLUMNS=0, a sliver of a pane) folds every cell to nothing
+
+
 def Console(**settings):
-    """rich's Console, imported when a job prints a table (not for --help or a written file)."""
+    """rich's Console, imported when a job prints a table (not for --help or a written file), at
+    least MIN_WIDTH columns wide: a terminal that narrow wraps the lines, but loses nothing."""
     from rich.console import Console
-    return Console(**settings)
+    console = Console(**settings)
+    if console.width < MIN_WIDTH:
+        console.width = MIN_WIDTH
+    return console
 
 
 def _escape(text: str) -> str:

@@ -258,3 +258,14 @@ def test_check_on_a_big_graph_shows_the_disagreeing_rows_and_leaves_the_rest_to_
     text = console.export_text()
     assert "w250" in text and "w200 " not in text and "DISAGREE" in text
     assert f"{len(report.rows) - CHECK_ROWS:,} more inputs left out" in text
+
+
+@pytest.mark.parametrize("columns", ["0", "1", "-3"])
+def test_a_tiny_or_zero_width_loses_no_output(columns):
+    """COLUMNS=0 once printed nothing at all, not even the error; a sliver of a width folded every
+    cell to one character."""
+    ok = runner.invoke(app, ["expr", "J = w*x", "--at", "w=1, x=2"], env={"COLUMNS": columns})
+    assert ok.exit_code == 0 and "J = 2" in ok.output and "∂J/∂w = 2" in ok.output, ok.output
+    assert "│ w " in ok.output                          # the table's cells keep their text
+    bad = runner.invoke(app, ["expr", "J = x +* 2", "--at", "x=1"], env={"COLUMNS": columns})
+    assert bad.exit_code == 1 and "syntax error at column 8" in bad.output, bad.output
