@@ -16,7 +16,7 @@ from typing import List, Optional
 import typer
 
 from . import __version__
-from .errors import BpvizError, InputError, OutputError, ParseError, SpecError, UsageError
+from .errors import BpvizError, InputError, OutputError, ParseError, SpecError, UsageError, ValuesError, clip
 from .escape import terminal_text
 from .render.prose import LANGUAGES
 from .write import MAX_PNG_PIXELS, read_text, stdout_error
@@ -338,8 +338,13 @@ def gather_values(at: List[str], values_file: Optional[Path]) -> dict:
     values: dict = {}
     if values_file is not None:
         values.update(load_values_file(str(values_file)))
+    given: dict = {}                        # name -> the --at that gave it
     for item in at:
-        values.update(parse_assignments(item))
+        for name, number in parse_assignments(item).items():
+            if name in given:
+                raise ValuesError(f"{name!r} is given twice: --at {clip(given[name])!r} and --at {clip(item)!r}")
+            given[name] = item
+            values[name] = number               # --at wins over --values
     return values
 
 

@@ -247,7 +247,11 @@ def load_values_file(path: str) -> dict:
     if text.lstrip().startswith(("{", "[")):     # JSON: read by json, which is fast and has no aliases
         import json
         try:
-            data = json.loads(text, parse_float=str, parse_int=str, parse_constant=str)
+            data = json.loads(text, parse_float=str, parse_int=str, parse_constant=str,
+                              object_pairs_hook=_once_each)
+        except _Twice as twice:
+            raise ValuesError(f"{path}, line {_json_key_line(text, twice.key)}: {twice.key!r} is given twice "
+                              f"in this JSON object") from None
         except RecursionError:
             raise ValuesError(f"{path}: the JSON is nested too deeply (values are numbers, vectors and "
                               f"matrices)") from None
@@ -261,6 +265,32 @@ def load_values_file(path: str) -> dict:
     except SpecError as exc:
         raise ValuesError(exc.message) from None
     return _values_mapping(path, data)
+
+
+class _Twice(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _once_each(pairs: list) -> dict:
+    """A JSON object whose keys are all different: json itself keeps the last of a repeated key, and
+    a values file that says x twice has a mistake in it, as a YAML one does."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Twice(key)
+            seen.add(key)
+    return result
+
+
+def _json_key_line(text: str, key: str) -> int:
+    """The line of the second time ``key`` is written as a key (1 when it cannot be told)."""
+    import json
+    found = [m.start() for m in re.finditer(re.escape(json.dumps(key)) + r"\s*:", text)]
+    return text.count("\n", 0, found[1]) + 1 if len(found) > 1 else 1
 
 
 def _values_mapping(path: str, data) -> dict:

@@ -16,7 +16,7 @@ import re
 from fractions import Fraction
 from typing import Any, Optional
 
-from ..errors import BpvizError, ParseError, SpecError, UsageError
+from ..errors import BpvizError, ParseError, SpecError, UsageError, clip
 from ..escape import one_line
 from ..graph import SpecInfo
 from ..network import (ACTIVATIONS, INIT_SCHEMES, INPUTS_NODE, LAST_LAYER_ONLY, LOSSES, REDUCTIONS,
@@ -115,26 +115,40 @@ class Doc:
                 return self._collection(node, path, loader)
             finally:
                 self._open.discard(id(node))
+        if node.tag.endswith((":int", ":float")):
+            return self._number(node, path, loader)
         try:
             value = loader.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError) as exc:
             raise self.error(path, f"cannot read this value: {one_line(str(getattr(exc, 'problem', None) or exc))[:200]}") from None
-        if node.tag.endswith((":int", ":float")) and not isinstance(value, bool):
-            try:
-                return parse_number(node.value.replace("+", "", 1) if node.value.startswith("+")
-                                    else node.value)
-            except NumberRangeError as exc:
-                raise self.error(path, str(exc)) from None
-            except (ValueError, ArithmeticError, TypeError):     # 0x1f, 0b101, .inf: YAML's own reading
-                try:
-                    if isinstance(value, int):
-                        return check_exact(Fraction(value), "this number")
-                    if not math.isfinite(value):
-                        raise self.error(path, f"{node.value} is not a finite number") from None
-                    return from_float(value)
-                except NumberRangeError as exc:
-                    raise self.error(path, str(exc)) from None
         return value
+
+    def _number(self, node, path: tuple, loader) -> Any:
+        """A YAML number, exactly as written: decimal text is read by parse_number (so 1.1 is 11/10,
+        and a 5,000-digit integer gets bpviz's size message, not Python's); 0x1f, 0b101 and .inf are
+        YAML's own reading. YAML 1.1's base 60 (``1:30`` is 90) is refused: it is nearly always a
+        time or a typo, and no other channel of bpviz reads it."""
+        text = node.value[1:] if node.value.startswith("+") else node.value
+        if ":" in text:
+            raise self.error(path, f"{clip(node.value)} is a YAML 1.1 base-60 number; write it in base 10 "
+                                   f"(or quote it, if it is text)")
+        try:
+            return parse_number(text)
+        except NumberRangeError as exc:
+            raise self.error(path, str(exc)) from None
+        except (ValueError, ArithmeticError, TypeError):
+            pass
+        try:
+            value = loader.construct_object(node, deep=True)
+            if isinstance(value, int):
+                return check_exact(Fraction(value), "this number")
+            if not math.isfinite(value):
+                raise self.error(path, f"{clip(node.value)} is not a finite number")
+            return from_float(value)
+        except NumberRangeError as exc:
+            raise self.error(path, str(exc)) from None
+        except ValueError as exc:
+            raise self.error(path, f"cannot read {clip(node.value)!r} as a number: {one_line(str(exc))[:200]}") from None
 
     def _collection(self, node, path: tuple, loader) -> Any:
         import yaml
@@ -277,18 +291,25 @@ def build_graph_spec(doc: Doc) -> tuple:
     entries = data["graph"]
     if not isinstance(entries, dict) or not entries:
         raise doc.error(("graph",), "expected a mapping of names to expressions, e.g. 'c: w * x'")
-    lines, paths, given = [], [], {}
+    lines, paths, given, seen = [], [], {}, {}
     for name, expression in entries.items():
         path = ("graph", name)
         _name(doc, path, name)
+        if canonical(name) in seen:
+            raise doc.error(path, f"{name!r} is the same name as {seen[canonical(name)]!r} (names are read as "
+                                  f"Python reads them), given twice")
+        seen[canonical(name)] = name
         name = canonical(name)
         if isinstance(expression, (Fraction, float, int)) and not isinstance(expression, bool):
             given[name] = _number(doc, path, expression)      # `b: 0.5` gives b a value: an input
             continue
         if not isinstance(expression, str) or not expression.strip():
             raise doc.error(path, f"expected an expression such as 'w * x', not {_kind(expression)}")
-        if "\n" in expression.strip():
+        if any(c in expression.strip() for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
             raise doc.error(path, "an expression must fit on one line")
+        if ";" in expression:
+            raise doc.error(path, "an entry is one expression; give each assignment its own entry of graph, "
+                                  "e.g. 'a: x * 2' and 'b: a * 100'")
         lines.append(f"{name} = {expression.strip()}")
         paths.append(path)
     entries = {canonical(name): expression for name, expression in entries.items()}

@@ -25,7 +25,7 @@ BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
     ("a: &a {b: *a}\n", "refers to itself"),
     ("x: " + "[" * 2000 + "]" * 2000 + "\n", "nested"),
     ("graph: {J: w}\nvalues: {w: !!python/object/apply:os.system [touch pwned]}\n", "tag"),
-    ("graph: {J: w}\nvalues: {w: " + "9" * 5000 + "}\n", "digits"),
+    ("graph: {J: w}\nvalues: {w: " + "9" * 5000 + "}\n", "out of range"),   # bpviz's message, not Python's
     ("graph: {J: w}\nvalues: {w: 1e999999999}\n", "out of range"),
     ("graph: {J: w}\nvalues: {w: .nan}\n", "finite"),
     ("graph: {J: w}\nvalues: {w: \"\x1b[31m\"}\n", "YAML"),
@@ -330,3 +330,50 @@ def test_a_huge_block_error_stays_short_in_the_note(tmp_path):
     result = invoke("md", str(note), "--in-place")
     assert result.exit_code == 1
     assert len(note.read_text(encoding="utf-8")) < before + 500
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("x: 1:30\n", "base-60"),                      # YAML 1.1 reads 90; nothing else in bpviz does
+    ("x: -1:30.5\n", "base-60"),
+    ("x: 1" + "0" * 5000 + "\n", "out of range"),  # not Python's "Exceeds the limit (4300 digits)"
+    ("x: 0x10\n", Fraction(16)),                  # YAML's own integers are still read
+    ("x: 0b11\n", Fraction(3)),
+    ("x: +2.5\n", Fraction(5, 2)),
+])
+def test_yaml_numbers_are_read_as_written_or_refused(text, expected, tmp_path):
+    path = tmp_path / "v.yaml"
+    path.write_text(text)
+    if isinstance(expected, str):
+        with pytest.raises(ValuesError, match=expected) as caught:
+            bpviz.values.load_values_file(str(path))
+        assert "line 1" in caught.value.message and "4300" not in caught.value.message
+    else:
+        assert bpviz.values.load_values_file(str(path)) == {"x": expected}
+
+
+def test_a_json_key_given_twice_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "v.json"
+    path.write_text('{"x": 1,\n "y": 3,\n "x": 2}')
+    with pytest.raises(ValuesError, match=r"line 3: 'x' is given twice"):
+        bpviz.values.load_values_file(str(path))
+    path.write_text('{"x": 1, "y": 3}')
+    assert bpviz.values.load_values_file(str(path)) == {"x": 1, "y": 3}
+
+
+def test_a_name_given_by_two_ats_is_refused():
+    result = invoke("expr", "J = x", "--at", "x=2", "--at", "x=5")
+    assert result.exit_code == 1 and "'x' is given twice: --at 'x=2' and --at 'x=5'" in result.output
+    assert invoke("expr", "J = x*y", "--at", "x=2", "--at", "y=5").exit_code == 0
+
+
+@pytest.mark.parametrize("entry, fragment", [
+    ('a: "x*2; b = a*100"\n  J: b + 1', "one expression"),      # b was defined outside graph:
+    ('a: "x*2\\r+1"\n  J: a + 1', "one line"),                    # \r ends a line for Python
+    ("w: x*2\n  ｗ: x+1\n  J: w + 1", "same name as 'w'"),        # NFKC: ｗ is w
+])
+def test_a_graph_entry_is_one_expression_with_its_own_name(entry, fragment, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(f"values: {{x: 1}}\ngraph:\n  {entry}\n", encoding="utf-8")
+    proc = run_bpviz("spec", str(path))
+    message = proc.stderr.decode()
+    assert proc.returncode == 1 and fragment in message and ", line " in message, message
