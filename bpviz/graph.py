@@ -318,8 +318,9 @@ class GraphBuilder:
         self._keys: dict = {}
 
     def _add(self, node: Node) -> int:
-        """Append a node made with the next index (len(self.nodes)): the callers make it directly,
-        one keyword pass per node rather than two (a 40k-node program makes 40k of them)."""
+        """Append a node made with the next index (len(self.nodes)): the callers make it directly, its
+        fields by position, one pass per node and no keywords to match (a 40k-node program makes
+        40k of them; tests/test_parse_equivalence.py checks them against Node's fields by name)."""
         if node.index >= MAX_NODES:
             raise ProgramError(f"the graph has more than {MAX_NODES:,} nodes; bpviz draws and explains "
                                f"every node, so keep it smaller")
@@ -330,14 +331,14 @@ class GraphBuilder:
         key = ("input", name)
         found = self._keys.get(key)
         if found is None:
-            found = self._keys[key] = self._add(Node(len(self.nodes), name, "input", named=True, where=where))
+            found = self._keys[key] = self._add(Node(len(self.nodes), name, "input", None, None, (), True, where))
         return found
 
     def const(self, value: Fraction) -> int:
         key = ("const", value)
         found = self._keys.get(key)
         if found is None:
-            found = self._keys[key] = self._add(Node(len(self.nodes), exact_text(value), "const", param=value))
+            found = self._keys[key] = self._add(Node(len(self.nodes), exact_text(value), "const", None, value))
         return found
 
     def op(self, opname: str, inputs: tuple, param: Optional[Fraction] = None,
@@ -356,8 +357,9 @@ class GraphBuilder:
                 node.name, node.named, node.where = name, True, where or node.where
                 node.pos = pos or node.pos
                 return found
+        # in Node's field order: after text come value, grad, local, group, pos, shape, contrib, custom
         index = self._add(Node(len(self.nodes), name or "", "op", OPS[opname], param, inputs, name is not None,
-                               where, text, group=group, pos=pos, custom=tuple(custom)))
+                               where, text, None, None, (), group, pos, (), (), tuple(custom)))
         if found is None:
             self._keys[key] = index
         return index
@@ -380,16 +382,18 @@ class GraphBuilder:
                     node.inputs = tuple(renumber[i] for i in node.inputs)
                     kept.append(node)
             output = renumber[output]
-        given = Counter(n.name for n in kept if n.named or n.kind != "op")
-        twice = next((name for name, count in given.items() if count > 1), None)
-        if twice is not None:
-            raise ProgramError(f"two nodes are named {twice!r}; give each its own name")
+        given = [n.name for n in kept if n.named or n.kind != "op"]
         used = set(given)
+        if len(used) != len(given):         # some name twice: the first such, in order of first use
+            twice = next(name for name, count in Counter(given).items() if count > 1)
+            raise ProgramError(f"two nodes are named {twice!r}; give each its own name")
         counter = 0
         for node in kept:
             if not node.named and node.kind == "op":
                 counter += 1
-                while f"t{counter}" in used:
+                name = f"t{counter}"
+                while name in used:
                     counter += 1
-                node.name = f"t{counter}"
+                    name = f"t{counter}"
+                node.name = name
         return Graph(nodes=kept, output=output, **graph_fields)

@@ -1,16 +1,21 @@
 """The parser's shortcuts give what the general path gives (issue 14: parsing made faster).
 
 An ASCII program's node texts are sliced from its lines directly, other programs' from their UTF-8
-bytes; a name is checked once however often it is used; a place is worked out once per position;
-inputs are remembered by name. None of that may show in the graph, and the walk must still allow
-one nesting level per call (a sum of 15,000 terms parses)."""
+bytes; a name is checked once however often it is used; a place is kept for the next node, which
+often starts there too; inputs are remembered by name; the builder makes nodes by position. None of
+that may show in the graph, and the walk must still allow one nesting level per call (a sum of
+15,000 terms parses)."""
+
+from fractions import Fraction
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bpviz.errors import ParseError
-from bpviz.parse.expr import RECURSION_LIMIT, parse_program
+from bpviz.errors import ParseError, ProgramError
+from bpviz.graph import GraphBuilder, Node
+from bpviz.ops import OPS
+from bpviz.parse.expr import RECURSION_LIMIT, _Parser, parse_program
 
 NAMES = ["w", "x", "b", "y", "a1", "h_2"]
 FUNCS = ["relu", "exp", "tanh", "sigmoid", "abs"]
@@ -109,3 +114,50 @@ def test_columns_of_non_ascii_programs_point_at_the_text():
             if node.pos and node.text:
                 line, column = node.pos
                 assert read[line - 1][column - 1:].startswith(node.text), (lines, node)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.booleans())
+def test_places_kept_for_the_next_node_are_the_places_worked_out_afresh(program, other_script):
+    """_located keeps only its last answer (the walk meets the nodes that start at one place one after
+    another): every node gets the place it gets when nothing is kept."""
+    program += "  # θ" if other_script else ""
+    cached = parse_program(program)
+    located = _Parser._located
+
+    def afresh(parser, node):                       # nothing kept from the node before
+        parser._last_key = None
+        return located(parser, node)
+    _Parser._located = afresh
+    try:
+        fresh = parse_program(program)
+    finally:
+        _Parser._located = located
+    assert _shape(cached) == _shape(fresh)
+
+
+def test_builder_nodes_are_the_nodes_made_by_keyword():
+    """GraphBuilder passes Node's fields by position: the nodes it makes are the ones made by name."""
+    b = GraphBuilder()
+    x, two = b.input("x", "column 5"), b.const(Fraction(2))
+    u = b.op("mul", [x, two], name="u", where="column 1", text="x*2", pos=(1, 1), group="layer 1")
+    rule = parse_program("y = sign(u) @grad(1)").node("y").custom
+    v = b.op("sign", (u,), custom=rule)
+    assert b.nodes == [
+        Node(0, "x", "input", named=True, where="column 5"),
+        Node(1, "2", "const", param=Fraction(2)),
+        Node(2, "u", "op", op=OPS["mul"], inputs=(0, 1), named=True, where="column 1", text="x*2",
+             group="layer 1", pos=(1, 1)),
+        Node(3, "", "op", op=OPS["sign"], inputs=(2,), custom=rule),
+    ]
+    assert (x, two, u, v) == (0, 1, 2, 3)
+
+
+def test_a_name_given_twice_is_the_first_such_name():
+    b = GraphBuilder()
+    x, y = b.input("x"), b.input("y")
+    last = b.op("add", (b.op("mul", (x, y), name="u"), b.op("sub", (x, y), name="v")))
+    last = b.op("add", (last, b.op("div", (x, y), name="v")))
+    last = b.op("add", (last, b.op("pow", (x, y), name="u")))
+    with pytest.raises(ProgramError, match="two nodes are named 'u'"):
+        b.finish(last)

@@ -25,6 +25,7 @@ from ..graph import Graph, GraphBuilder, Surrogate, gc_paused
 from ..numeric import MAX_EXACT_DIGITS, NumberRangeError, check_exact, exact_text, parse_number
 from ..ops import FUNCTIONS, OPS, RESERVED
 
+_NAME, _BINOP, _CONSTANT = ast.Name, ast.BinOp, ast.Constant     # most of a big program (_expr)
 BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
           ast.MatMult: "matmul"}
 REFUSED = {
@@ -49,6 +50,7 @@ REFUSED = {
 }
 OPERATOR_HINTS = {ast.BitXor: "'^' is not a power here: write '**'", ast.FloorDiv: "'//' is not allowed: write '/'",
                   ast.Mod: "'%' is not allowed"}
+_FUNCTION_NAMES = frozenset(FUNCTIONS)   # FUNCTIONS in a set: every distinct name is looked up (_check_name)
 DEFAULT_OUTPUT = "f"
 MAX_PROGRAM_BYTES = 4_000_000
 TEXT_LIMIT = 160            # a node keeps its source text for messages up to this length
@@ -170,14 +172,16 @@ class _Parser:
         self.built: dict = {}                   # an assigned name -> its node, once made
         self._nodes: dict = {}                  # any name -> its node, once made (inputs too)
         self.visiting: list = []
-        self._places: dict = {}                 # (lineno, col_offset) -> _located's answer
+        self._last_key, self._last_place = None, None     # _located's last (lineno, col_offset), answer
         self._starts: dict = {}                 # line -> _char_starts(line)
         self._rule_names: Optional[dict] = None   # inside a @grad rule: the operands' names it may use
 
     # -- positions --------------------------------------------------------------------------
     def _column(self, node: ast.AST) -> tuple:
-        line = getattr(node, "lineno", 1)
-        byte_col = getattr(node, "col_offset", 0)
+        return self._column_at(getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+
+    def _column_at(self, line: int, byte_col: int) -> tuple:
+        """(line, column) of a syntax tree's (lineno, col_offset): the column counts characters."""
         if self._ascii and 0 < line <= len(self.lines):     # one byte per character
             return line, min(byte_col, len(self.lines[line - 1])) + 1
         return line, bisect_left(self._char_starts(line), byte_col) + 1
@@ -215,15 +219,17 @@ class _Parser:
 
     def _located(self, node: ast.AST) -> tuple:
         """Where a node is: (text for messages, (line, column) for a caret); shared by the nodes that
-        start at the same place (every partial sum of a long sum starts at its first term). A tuple
-        rather than a dict to pass as **keywords: unpacking one costs more than the builder's call."""
+        start at the same place, which the walk meets one after another (every partial sum of a long
+        sum starts at its first term, and the walk goes down its left side): so only the last answer
+        is kept, not a table of every place of a big program. A tuple rather than a dict to pass as
+        **keywords: unpacking one costs more than the builder's call."""
         key = (node.lineno, node.col_offset)       # every node walked has them (_column: any node)
-        found = self._places.get(key)
-        if found is None:
-            line, col = self._column(node)
-            where = f"line {line}, column {col}" if self._multiline else f"column {col}"
-            found = self._places[key] = (where, (line, col))
-        return found
+        if key == self._last_key:
+            return self._last_place
+        line, col = self._column_at(*key)
+        where = f"line {line}, column {col}" if self._multiline else f"column {col}"
+        self._last_key, self._last_place = key, (where, (line, col))
+        return self._last_place
 
     def error(self, node: ast.AST, message: str) -> ParseError:
         line, col = self._column(node)
@@ -369,7 +375,7 @@ class _Parser:
     def _check_name(self, node: ast.AST, name: str) -> None:
         if name.startswith("__"):
             raise self.error(node, f"names starting with '__' are not allowed: {name!r}")
-        if name in FUNCTIONS:
+        if name in _FUNCTION_NAMES:
             raise self.error(node, f"{name!r} is a function; it cannot be used as a name")
         if name in RESERVED:
             raise self.error(node, f"{name!r} is reserved (custom gradients are written y = sign(u) @{name}(1)); "
@@ -404,9 +410,8 @@ class _Parser:
 
         Names and binary operators, most of a big program, come first. The walk recurses through
         this one function, one call per nesting level, so how deep a program may nest stays the same."""
-        b = self.builder
         kind = type(e)                              # ast.parse makes these classes, no subclasses
-        if kind is ast.Name:                        # no position needed, unless it is named
+        if kind is _NAME:                           # no position needed, unless it is named
             name = e.id
             if self._rule_names is not None:
                 return self._rule_name(e)
@@ -418,27 +423,31 @@ class _Parser:
                 index = self._name(name, e)
             if top:
                 where, pos = self._located(e)
-                return b.op("id", (index,), name=top, where=where, pos=pos, text=self._segment(e, TEXT_LIMIT))
+                return self.builder.op("id", (index,), name=top, where=where, pos=pos,
+                                       text=self._segment(e, TEXT_LIMIT))
             return index
-        if kind is ast.BinOp:
+        b = self.builder
+        if kind is _BINOP:
             opname = BINOPS.get(type(e.op))
             if opname is None:
                 raise self.error(e, OPERATOR_HINTS.get(type(e.op), "this operator is not allowed"))
-            if opname == "matmul" and _is_grad(e.right):
-                if top is None or self._rule_names is not None:
-                    where = "inside a @grad rule" if self._rule_names is not None else "inside an expression"
-                    raise self.error(e.right, f"@grad(...) cannot be used {where}: {GRAD_HINT}")
-                return self._custom(e, top, self._located(e), self._segment(e, TEXT_LIMIT))
-            if opname == "matmul" and self._rule_names is not None:
-                raise self.error(e, "a @grad rule is a scalar formula: '@' (a matrix product) is not allowed in it")
+            if opname == "matmul":
+                if _is_grad(e.right):
+                    if top is None or self._rule_names is not None:
+                        where = "inside a @grad rule" if self._rule_names is not None else "inside an expression"
+                        raise self.error(e.right, f"@grad(...) cannot be used {where}: {GRAD_HINT}")
+                    return self._custom(e, top, self._located(e), self._segment(e, TEXT_LIMIT))
+                if self._rule_names is not None:
+                    raise self.error(e, "a @grad rule is a scalar formula: '@' (a matrix product) is not allowed in it")
             (where, pos), text = self._located(e), self._segment(e, TEXT_LIMIT)
             left = self._expr(e.left)
-            exponent = self._literal(e.right) if opname == "pow" else None
-            if exponent is not None:
-                return b.op("powc", (left,), param=exponent, name=top, where=where, pos=pos, text=text)
+            if opname == "pow":
+                exponent = self._literal(e.right)
+                if exponent is not None:
+                    return b.op("powc", (left,), param=exponent, name=top, where=where, pos=pos, text=text)
             right = self._expr(e.right)
             return b.op(opname, (left, right), name=top, where=where, pos=pos, text=text)
-        if kind is ast.Constant:
+        if kind is _CONSTANT:
             index = b.const(self._number(e))
             if top:
                 where, pos = self._located(e)
@@ -465,7 +474,7 @@ class _Parser:
             if fname in RESERVED:
                 raise self.error(e, f"{fname}(...) is not a function: a custom gradient is written after a "
                                     f"call with '@': {GRAD_HINT}")
-            if fname not in FUNCTIONS:
+            if fname not in _FUNCTION_NAMES:
                 hint = difflib.get_close_matches(fname, FUNCTIONS, n=1)
                 extra = f"; did you mean {hint[0]!r}?" if hint else f" (known: {', '.join(FUNCTIONS)})"
                 raise self.error(e, f"unknown function {fname!r}{extra}")
@@ -486,7 +495,7 @@ class _Parser:
     # -- custom gradients: y = f(u) @grad(RULE), y = clip(x, lo, hi) @grad(x=RULE, lo=RULE) ------------
     def _custom(self, e: ast.BinOp, top: str, at: tuple, text: Optional[str]) -> int:
         call, grad = e.left, e.right
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in FUNCTIONS
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id in _FUNCTION_NAMES
                 and not OPS[call.func.id].structural):
             what = "a @grad(...)" if _is_grad(call) else "this expression"
             raise self.error(grad, f"@grad(...) follows a call of a function such as sign(u), and {what} is "
@@ -558,7 +567,7 @@ class _Parser:
         rule = self._rule_names
         if e.id not in rule["operands"]:
             plain = ", ".join(rule["operands"]) or "none"
-            if e.id in FUNCTIONS or e.id in RESERVED:
+            if e.id in _FUNCTION_NAMES or e.id in RESERVED:
                 raise self.error(e, f"{e.id!r} is a function, not an operand")
             raise self.error(e, f"{e.id!r} in a @grad rule is not an operand of {rule['function']}(): a rule may "
                                 f"use the call's operands that are plain names (here: {plain}); to use another "
