@@ -435,7 +435,7 @@ def cap_message(size: tuple, full: tuple, dpi: int) -> Optional[str]:
     """What a capped PNG says: its size, and the size and memory it would have needed."""
     if size == full or (size[0] >= full[0] and size[1] >= full[1]):
         return None
-    return (f"warning: the PNG is scaled down to {size[0]:,}×{size[1]:,} px: at --dpi {dpi} it would be "
+    return (f"the PNG is scaled down to {size[0]:,}×{size[1]:,} px: at --dpi {dpi} it would be "
             f"{full[0]:,}×{full[1]:,} px ({full[0] * full[1] * 4 / 1e9:.1f} GB to draw; at most "
             f"{MAX_PNG_PIXELS:,} px a side and {MAX_PNG_AREA / 1e6:g} megapixels): write SVG (-o FILE.svg) "
             f"for every detail")

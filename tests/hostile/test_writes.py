@@ -116,6 +116,7 @@ def test_png_size_is_capped(monkeypatch):
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert width == write_module.MAX_PNG_PIXELS and height <= 20
     assert len(said) == 1 and "8,000×20 px" in said[0] and "166,667×417 px" in said[0]
+    assert said[0].startswith("the PNG is scaled down")   # the CLI adds "warning: " (it once said it twice)
 
 
 def test_png_area_is_capped():
