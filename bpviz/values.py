@@ -12,7 +12,6 @@ from fractions import Fraction
 from .errors import ValuesError, clip
 from .numeric import NumberRangeError, check_exact, from_float, parse_number
 
-_NAME = re.compile(r"^[^\W\d]\w*$")
 MAX_FILE_BYTES = 32_000_000     # a values file
 
 
@@ -64,7 +63,7 @@ def _named(text: str, no_equals: str, flag: str, twice: str) -> list:
             raise ValuesError(no_equals.format(pair=repr(clip(pair.strip()))))
         name, raw = (part.strip() for part in pair.split("=", 1))
         name = canonical(name)
-        if not _NAME.match(name):
+        if not name.isidentifier():
             raise ValuesError(f"{clip(name)!r} is not a valid name (in {flag}{clip(pair.strip())!r})")
         if name in found:
             raise ValuesError(f"{clip(name)!r} {twice}")
@@ -80,18 +79,25 @@ def _pairs(text: str) -> list:
     ['W=[[1, 2], [3, 4]]', 'b=0', 'c = 1']
     """
     pairs, depth, start = [], 0, 0
-    next_name = re.compile(r"\s+[^\W\d]\w*\s*=")
+    next_name = re.compile(r"\s+([^\s=\[\](),]+)\s*=")
     for i, c in enumerate(text):
         if c in "[(":
             depth += 1
         elif c in "])":
             depth = max(depth - 1, 0)
         elif depth == 0 and (c == "," or (c.isspace() and i > start and not text[start:i].strip().endswith("=")
-                                          and "=" in text[start:i] and next_name.match(text, i))):
+                                          and "=" in text[start:i] and _names_next(next_name, text, i))):
             pairs.append(text[start:i])
             start = i + 1
     pairs.append(text[start:])
     return [p.strip() for p in pairs if p.strip()]
+
+
+def _names_next(next_name: re.Pattern, text: str, i: int) -> bool:
+    """Whether whitespace at ``i`` is followed by ``name =``: a name as Python reads one, combining
+    marks included (x̄ is x and U+0304)."""
+    found = next_name.match(text, i)
+    return found is not None and found.group(1).isidentifier()
 
 
 _TOKEN = re.compile(r"\s*(\[|\]|,|[^\[\],\s]+)")
@@ -301,7 +307,7 @@ def _values_mapping(path: str, data) -> dict:
     values = {}
     for name, raw in data.items():
         key = canonical(name) if isinstance(name, str) else None
-        if key is None or not _NAME.match(key):
+        if key is None or not key.isidentifier():
             raise ValuesError(f"{path}: {name!r} is not a valid name")
         if key in values:
             raise ValuesError(f"{path}: {name!r} is given twice (names are read as Python reads them: "

@@ -377,3 +377,16 @@ def test_a_graph_entry_is_one_expression_with_its_own_name(entry, fragment, tmp_
     proc = run_bpviz("spec", str(path))
     message = proc.stderr.decode()
     assert proc.returncode == 1 and fragment in message and ", line " in message, message
+
+
+def test_a_name_with_a_combining_mark_can_be_given_the_value_the_hint_asks_for(tmp_path):
+    """x̄ is x and U+0304, a name to Python; the hint said --at x̄=... and then refused that name."""
+    program = "J = x\u0304*y"
+    hint = invoke("expr", program, "--at", "y=3")
+    assert hint.exit_code == 1 and "--at x\u0304=" in hint.output
+    for at in ("x\u0304=2, y=3", "y=3 x\u0304=2"):
+        result = invoke("expr", program, "--at", at)
+        assert result.exit_code == 0 and "J = 6" in result.output, result.output
+    path = tmp_path / "v.json"
+    path.write_text('{"x\\u0304": 2, "y": 3}')
+    assert bpviz.values.load_values_file(str(path)) == {"x\u0304": 2, "y": 3}
