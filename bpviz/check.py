@@ -6,6 +6,7 @@ number of inputs: ∇f·d against (f(x + h·d) − f(x − h·d)) / 2h for a few
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Optional
@@ -19,9 +20,13 @@ CLOSED_FORM_NODES = 80      # sympy closed forms only for graphs up to this size
 SYMPY_SIZE = 600            # ...and whose output unfolds into at most this many terms (sympy's diff
                             # grows with the unfolded tree, not the graph: 12 lines of repeated products
                             # unfold into 12,000 terms and take minutes); a size, so output stays deterministic
-PER_INPUT_BUDGET = 1_000_000   # node evaluations for the input-by-input differences (2 per input per
-                               # node); past it, an evenly spread sample of the inputs (the directional
-                               # check covers every input, at 2 evaluations of the graph per direction)
+PER_INPUT_BUDGET = 1_000_000   # node evaluations for the input-by-input differences (EVALUATIONS per
+                               # input per node); past it, an evenly spread sample of the inputs (the
+                               # directional check covers every input, at 4 evaluations of the graph per direction)
+EVALUATIONS = 4             # a central difference at h and at h/10: their gap is its error (_Difference)
+SETTLED = 1e-6              # a difference whose error estimate is larger, relative to max(1, |difference|),
+                            # is no answer (a tenth of check's tolerance): its step crossed a pole (1/x at
+                            # x = 1e-7, h = 1e-6), or the output's rounding drowns the change (1e8 + x³)
 DIRECTIONS = 3              # seeded random directions for the directional check
 DIRECTION_SEED = 14         # ...so the same graph always gives the same report
 
@@ -276,46 +281,74 @@ def _output_at_point(graph: Graph) -> tuple:
 
 def numeric_gradient(graph: Graph, step: float = 1e-6, names: Optional[list] = None,
                      crossed: Optional[set] = None) -> dict:
-    """Central finite differences in float64 for ``names`` (every input by default); where a step would
-    leave a function's domain (``log(x)`` at x = 1e-7), smaller steps, then one-sided differences; None
-    if none fits. An input whose step carries a piecewise op (relu, sign, floor, max, …) onto another
-    piece is added to ``crossed``: its difference measures the jump or the kink, not the derivative."""
+    """Central finite differences in float64 for ``names`` (every input by default), from the largest
+    step down to the first whose difference has settled (_first_settled); one-sided ones where every
+    central step leaves a function's domain (``log(x)`` at x = 1e-300); None if none settles. A step
+    that carries a piecewise op (relu, sign, floor, max, …) onto another piece measures the jump or the
+    kink, not the derivative: a smaller one is tried, and an input that no step keeps on its pieces
+    is added to ``crossed``."""
     base = {k: float(v) for k, v in graph.values.items()}
     watched = [node for node in graph.nodes if node.op is not None and node.op.piece is not None]
     pieces = _pieces(watched, forward(graph, base, exact=False)) if watched else None
 
     def f(values: dict) -> float:
         result = forward(graph, values, exact=False)
-        if watched and crossed is not None and _pieces(watched, result) != pieces:
+        if watched and _pieces(watched, result) != pieces:
             crossing.append(True)
         return float(result[graph.output])
     crossing: list = []
 
-    def moved(name: str, h: float) -> dict:
-        return {**base, name: base[name] + h}
-
     result = {}
     for name in (base if names is None else names):
-        x = abs(base[name])
-        steps = [step * max(1.0, x)] + ([step * x, step * 1e-3 * x] if x else []) + [step * 1e-3, step * 1e-6]
-        result[name] = None
-        crossing.clear()
-        for h in steps:
-            try:
-                result[name] = (f(moved(name, h)) - f(moved(name, -h))) / (2 * h)
-                break
-            except DomainError:
-                continue
-        else:
-            for h in (steps[0], -steps[0]):
-                try:
-                    result[name] = (f(moved(name, h)) - f(base)) / h
-                    break
-                except DomainError:
-                    continue
-        if crossing and crossed is not None:
+        x = base[name]
+        steps = [step * max(1.0, abs(x))] + ([step * abs(x), step * 1e-3 * abs(x)] if x else []) + \
+            [step * 1e-3, step * 1e-6]
+        crossed_here = []
+
+        def quotient(h: float, one_sided: bool) -> tuple:
+            crossing.clear()
+            up, down = x + h, (x if one_sided else x - h)      # the steps as floats hold them
+            high, low = f({**base, name: up}), f({**base, name: down})
+            if crossing:
+                crossed_here.append(True)
+                return math.nan, 0.0
+            return (high - low) / (up - down), _rounding(high, low, up - down)
+
+        def central(h: float) -> tuple:
+            return quotient(h, False)
+
+        def one_sided(h: float) -> tuple:
+            return quotient(h, True)
+        result[name] = _first_settled([(central, h) for h in steps] +
+                                      [(one_sided, steps[0]), (one_sided, -steps[0])])
+        if result[name] is None and crossed_here and crossed is not None:
             crossed.add(name)
     return result
+
+
+def _rounding(high: float, low: float, step: float) -> float:
+    """How much of a difference quotient the output's own rounding can be."""
+    return sys.float_info.epsilon * max(abs(high), abs(low)) / abs(step)
+
+
+def _first_settled(estimates: list) -> Optional[float]:
+    """The first finite difference of ``estimates``, [(rule, h)] from the largest step down, whose error
+    estimate is within SETTLED, where rule(h) is (difference, rounding); None if none is (every step
+    leaves the domain, or crosses a pole, or rounding drowns it). A difference's error is its rounding plus its truncation, which is the gap to the same
+    rule at h/10 less what rounding explains of it (the gap a step across a pole opens is wild, even
+    of the wrong sign)."""
+    for rule, h in estimates:
+        try:
+            difference, rounding = rule(h)
+            finer, finer_rounding = rule(h / 10)
+        except DomainError:
+            continue
+        if not (math.isfinite(difference) and math.isfinite(finer)):
+            continue
+        truncation = max(0.0, abs(difference - finer) - rounding - finer_rounding)
+        if truncation + rounding <= SETTLED * max(1.0, abs(difference)):
+            return difference
+    return None
 
 
 def _pieces(watched: list, values: list) -> list:
@@ -373,19 +406,20 @@ def _direction(base: dict, grads: dict, v: dict, moving: list, evaluate, step: f
         terms = [grads[name] * d[name] for name in moving]
         largest = max(map(abs, terms), default=0.0) or 1.0    # sums of squares without overflow
         row = DirectionRow(math.fsum(terms), None, largest * math.sqrt(math.fsum((t / largest) ** 2 for t in terms)))
-        try:
-            for h in (step, step * 1e-2, step * 1e-4):
-                up, crossed_up = evaluate({**base, **{name: base[name] + h * d[name] for name in moving}})
-                down, crossed_down = evaluate({**base, **{name: base[name] - h * d[name] for name in moving}})
-                crossed = crossed_up + crossed_down
-                if not crossed:
-                    numeric = (up - down) / (2 * h)
-                    row.numeric = numeric if math.isfinite(numeric) else None
-                    break
-        except DomainError:
-            crossed = []
-            continue
-        break
+        crossed = []
+
+        def difference(h: float) -> tuple:
+            nonlocal crossed
+            up, crossed_up = evaluate({**base, **{name: base[name] + h * d[name] for name in moving}})
+            down, crossed_down = evaluate({**base, **{name: base[name] - h * d[name] for name in moving}})
+            crossed = crossed_up + crossed_down
+            if crossed:                     # across a kink: no answer at this step, a smaller one may do
+                return math.nan, 0.0
+            return (up - down) / (2 * h), _rounding(up, down, 2 * h)
+
+        row.numeric = _first_settled([(difference, h) for h in (step, step * 1e-2, step * 1e-4, step * 1e-6)])
+        if row.numeric is not None or crossed:
+            break
     return row, crossed
 
 
@@ -479,7 +513,7 @@ def check_matrix(graph: Graph, tolerance: float = 1e-5) -> CheckReport:
 
 def check(graph: Graph, tolerance: float = 1e-5) -> CheckReport:
     """Every input's gradient against sympy (when the expression is small, see sympy_refusal) and its own
-    central difference (every input while 2 × inputs × nodes ≤ PER_INPUT_BUDGET, else an evenly spread
+    central difference (every input while EVALUATIONS × inputs × nodes ≤ PER_INPUT_BUDGET, else an evenly spread
     sample), plus the directional check over every input at once; O(nodes) work past the budget."""
     if graph.matrix:
         return check_matrix(graph, tolerance)
@@ -518,14 +552,14 @@ def check(graph: Graph, tolerance: float = 1e-5) -> CheckReport:
 
 def per_input_sample(names: list, nodes: int) -> tuple:
     """The inputs that get a finite difference of their own, and why not all of them (None if all):
-    every input while 2 × inputs × nodes ≤ PER_INPUT_BUDGET, else every k-th, evenly spread."""
-    fits = max(1, PER_INPUT_BUDGET // (2 * max(nodes, 1)))
+    every input while EVALUATIONS × inputs × nodes ≤ PER_INPUT_BUDGET, else every k-th, evenly spread."""
+    fits = max(1, PER_INPUT_BUDGET // (EVALUATIONS * max(nodes, 1)))
     if len(names) <= fits:
         return names, None
     stride = -(-len(names) // fits)
     sample = names[::stride]
     return sample, (f"per-input finite differences for {len(sample):,} of {len(names):,} inputs (every "
-                    f"{_ordinal(stride)}): all of them would take {2 * len(names) * nodes:,} node evaluations, more "
+                    f"{_ordinal(stride)}): all of them would take {EVALUATIONS * len(names) * nodes:,} node evaluations, more "
                     f"than {PER_INPUT_BUDGET:,}; the directional check covers every input")
 
 

@@ -119,17 +119,28 @@ def test_gradients_match_finite_differences_away_from_kinks(x, y):
             assert float(row.ours) == pytest.approx(row.symbolic, rel=1e-9, abs=1e-12)
 
 
-def test_an_input_within_a_step_of_a_jump_is_not_comparable():
+def test_an_input_within_a_step_of_a_jump_is_compared_at_a_step_that_stays_on_its_piece():
+    """x·y is 2e-10 above floor's jump: the first steps cross it (a difference of about 5e5, what a
+    false disagreement would be); a smaller one stays on the flat piece and measures its 0."""
     graph = bpviz.from_expression("J = floor(x*y) * 5", {"x": 1, "y": "2.0000000001"})
     data = check(graph).to_data()
     assert data["agree"] is True
-    assert data["inputs"]["x"]["at_kink"] and data["inputs"]["y"]["at_kink"]
-    assert abs(data["inputs"]["x"]["finite_difference"]) > 1e5          # what a false disagreement would be
+    for name in ("x", "y"):
+        assert "at_kink" not in data["inputs"][name] and data["inputs"][name]["finite_difference"] == 0
 
 
-def test_a_relu_within_a_step_of_its_kink_is_not_comparable():
+def test_a_relu_within_every_central_step_of_its_kink_is_compared_one_sided():
+    """x − 1 = 1e-13: every central step crosses relu's kink, the one-sided step away from it does not."""
     data = check(bpviz.from_expression("J = relu(x - 1) * 7", {"x": "1.0000000000001"})).to_data()
-    assert data["agree"] and data["inputs"]["x"].get("at_kink")
+    assert data["agree"] and "at_kink" not in data["inputs"]["x"]
+    assert data["inputs"]["x"]["finite_difference"] == pytest.approx(7, rel=1e-6)
+
+
+def test_an_input_that_every_step_carries_across_a_kink_is_not_comparable():
+    """x is 1e-13 above one relu's kink and 1e-13 below another's: every step, either way, crosses one."""
+    program = "J = relu(x - 1) * 7 + relu(1.0000000000002 - x)"
+    data = check(bpviz.from_expression(program, {"x": "1.0000000000001"})).to_data()
+    assert data["agree"] and data["inputs"]["x"]["at_kink"] and data["inputs"]["x"]["finite_difference"] is None
 
 
 def test_check_exits_0_at_a_kink_and_says_not_comparable():
