@@ -346,8 +346,10 @@ class _Parser:
             return ast.parse(self.source, mode="exec").body
         except SyntaxError as exc:
             raise self._syntax_error(exc) from None
-        except (RecursionError, MemoryError):
-            raise ParseError("the program is nested too deeply") from None
+        except (RecursionError, MemoryError):     # Python's parser, past about 50,000 levels
+            raise ParseError("the program is nested too deeply for Python's parser: split a long sum or "
+                             "product into several assignments (s1 = a + b + ...; s2 = s1 + ...), or "
+                             "remove brackets") from None
 
     def _syntax_error(self, exc: SyntaxError) -> ParseError:
         """Python's message, or a better one for what users of formulas write."""
@@ -365,6 +367,11 @@ class _Parser:
             if number:
                 message = (f"a number followed by a name: write {number.group(1)}*{number.group(2)} "
                            f"for a product")
+        elif "Maybe you meant '=='" in message:   # y = a < b = c: a comparison, then a second '='
+            second = re.search(r"(?<![=<>!])=(?!=)", text[text.find("=") + 1:]) if "=" in text else None
+            message = "one '=' per line, and no comparisons: write each assignment on its own line, e.g. 'y = w*x'"
+            if second is not None:
+                column = text.find("=") + 1 + second.start() + 1
         elif reserved is not None:
             word = reserved.group()
             other = {"lambda": "lam or λ", "in": "x_in", "is": "is_"}.get(word, f"{word}_")
@@ -428,25 +435,7 @@ class _Parser:
             return index
         b = self.builder
         if kind is _BINOP:
-            opname = BINOPS.get(type(e.op))
-            if opname is None:
-                raise self.error(e, OPERATOR_HINTS.get(type(e.op), "this operator is not allowed"))
-            if opname == "matmul":
-                if _is_grad(e.right):
-                    if top is None or self._rule_names is not None:
-                        where = "inside a @grad rule" if self._rule_names is not None else "inside an expression"
-                        raise self.error(e.right, f"@grad(...) cannot be used {where}: {GRAD_HINT}")
-                    return self._custom(e, top, self._located(e), self._segment(e, TEXT_LIMIT))
-                if self._rule_names is not None:
-                    raise self.error(e, "a @grad rule is a scalar formula: '@' (a matrix product) is not allowed in it")
-            (where, pos), text = self._located(e), self._segment(e, TEXT_LIMIT)
-            left = self._expr(e.left)
-            if opname == "pow":
-                exponent = self._literal(e.right)
-                if exponent is not None:
-                    return b.op("powc", (left,), param=exponent, name=top, where=where, pos=pos, text=text)
-            right = self._expr(e.right)
-            return b.op(opname, (left, right), name=top, where=where, pos=pos, text=text)
+            return self._binops(e, top)
         if kind is _CONSTANT:
             index = b.const(self._number(e))
             if top:
@@ -491,6 +480,39 @@ class _Parser:
             return b.op(fname, operands, param=axis, name=top, where=where, pos=pos, text=text)
         message = REFUSED.get(type(e), f"{type(e).__name__} expressions are not allowed")
         raise self.error(e, message)
+
+    def _binops(self, e: ast.BinOp, top: Optional[str]) -> int:
+        """A binary operation and the ones down its left side (a + b + c is (a + b) + c), in a loop
+        rather than a call per level: a sum of 100,000 terms nests 100,000 deep on its left. The order
+        is the recursive walk's: each operator checked and placed from the outside in, then the
+        innermost left operand walked, then each level's right operand and node, from the inside out."""
+        spine = []
+        while type(e) is _BINOP:
+            opname = BINOPS.get(type(e.op))
+            if opname is None:
+                raise self.error(e, OPERATOR_HINTS.get(type(e.op), "this operator is not allowed"))
+            if opname == "matmul":
+                if _is_grad(e.right):
+                    if spine or top is None or self._rule_names is not None:
+                        where = "inside a @grad rule" if self._rule_names is not None else "inside an expression"
+                        raise self.error(e.right, f"@grad(...) cannot be used {where}: {GRAD_HINT}")
+                    return self._custom(e, top, self._located(e), self._segment(e, TEXT_LIMIT))
+                if self._rule_names is not None:
+                    raise self.error(e, "a @grad rule is a scalar formula: '@' (a matrix product) is not allowed in it")
+            spine.append((e, opname, self._located(e), self._segment(e, TEXT_LIMIT)))
+            e = e.left
+        b = self.builder
+        left = self._expr(e)
+        for depth in range(len(spine) - 1, -1, -1):
+            e, opname, (where, pos), text = spine[depth]
+            name = top if depth == 0 else None
+            if opname == "pow":
+                exponent = self._literal(e.right)
+                if exponent is not None:
+                    left = b.op("powc", (left,), param=exponent, name=name, where=where, pos=pos, text=text)
+                    continue
+            left = b.op(opname, (left, self._expr(e.right)), name=name, where=where, pos=pos, text=text)
+        return left
 
     # -- custom gradients: y = f(u) @grad(RULE), y = clip(x, lo, hi) @grad(x=RULE, lo=RULE) ------------
     def _custom(self, e: ast.BinOp, top: str, at: tuple, text: Optional[str]) -> int:

@@ -126,3 +126,24 @@ def test_parse_error_carries_a_caret_within_the_window():
     with pytest.raises(ParseError) as error:
         bpviz.from_expression("J = x +* 2", {"x": 1})
     assert error.value.detail.splitlines()[1].index("^") == 2 + 7
+
+
+def test_a_flat_sum_of_30000_terms_is_not_too_deep():
+    """A sum nests on its left, one level a term: past 20,000 terms it was refused as 'nested more than
+    20000 levels deep' although nobody nested anything. The walk goes down a left side in a loop."""
+    n = 30_000
+    g = bpviz.from_expression("J = " + " + ".join(f"x{i}" for i in range(n)), {f"x{i}": i for i in range(n)})
+    assert g.node("J").value == n * (n - 1) // 2 and all(g.node(f"x{i}").grad == 1 for i in (0, n - 1))
+
+
+def test_a_sum_too_long_for_pythons_parser_says_how_to_split_it():
+    with pytest.raises(ParseError, match="split a long sum"):
+        bpviz.from_expression("J = " + " + ".join(["x"] * 120_000), {"x": 1})
+
+
+@pytest.mark.parametrize("program, column", [("J = w * q<a=b", 12), ("J = w * q<=a=b", 13)])
+def test_a_second_equals_sign_is_pointed_at(program, column):
+    """Python points at column 1 and suggests '==' or ':=', neither of which bpviz has."""
+    with pytest.raises(ParseError) as caught:
+        bpviz.from_expression(program, {})
+    assert caught.value.column == column and "one '=' per line" in caught.value.message
