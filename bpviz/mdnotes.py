@@ -21,6 +21,7 @@ import hashlib
 import os
 import re
 import shlex
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
@@ -446,9 +447,18 @@ class Plan:
     renderer: Optional[str] = None   # the blocks' Graphviz unless one says (renderer=...)
     force: bool = False              # render every block, changed or not
 
+    @property
+    def stem(self) -> str:
+        """What the images are named after: the note written, or the note read for ``-o -``."""
+        return (self.source if str(self.target) == "-" else self.target).stem
 
-def asset_name(target: Path, digest: str, fmt: str) -> str:
-    return f"{target.stem}-{digest}.{fmt}"
+
+def asset_name(stem: str, digest: str, fmt: str) -> str:
+    return f"{stem}-{digest}.{fmt}"
+
+
+# Characters an Obsidian embed ![[...]] cannot hold: no escape exists for them.
+OBSIDIAN_FORBIDDEN = "[]|#^"
 
 
 def _link(plan: Plan, image: Path, rendered: Rendered) -> str:
@@ -475,7 +485,7 @@ def _generated(plan: Plan, block: Block, rendered: Rendered, eol: str) -> list:
     if rendered.error is not None:
         body.append(f"**bpviz:** {md_text(rendered.error)}")
     else:
-        image = plan.assets / asset_name(plan.target, block.hash, _format_of(block, plan))
+        image = plan.assets / asset_name(plan.stem, block.hash, _format_of(block, plan))
         body.append(_link(plan, image, rendered))
         if rendered.note:
             body.append("")
@@ -509,6 +519,8 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
                          f"have; split it into several notes")
     files: list = []
     failures: list = []
+    owners: dict = {}                         # image path -> the first block that links it
+    drawn: dict = {}                          # image path -> its Rendered, when drawn in this run
     rendered_count = 0
     out: list = []
     cursor = 0
@@ -522,8 +534,10 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
             out += lines[cursor:after]
             cursor = after
             continue
-        image = plan.assets / asset_name(plan.target, block.hash, _format_of(block, plan))
-        keep = (plan.in_place and not plan.force and block.region is not None and block.old_hash == block.hash
+        image = plan.assets / asset_name(plan.stem, block.hash, _format_of(block, plan))
+        owner = owners.setdefault(image, block)
+        clash = (owner.info, owner.body) != (block.info, block.body)
+        keep = (not clash and plan.in_place and not plan.force and block.region is not None and block.old_hash == block.hash
                 and image.is_file() and not _holds_error(lines, block)
                 and _obsidian_style(lines, block) == plan.obsidian
                 and not _inputs_newer(block, plan.source.parent, image))
@@ -531,12 +545,17 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
         if keep:
             out += lines[block.end:after]
         else:
-            result = render(block, plan.source.parent, plan.image_format, plan.renderer)
+            if clash:
+                result = _clash(plan, image, owner)
+            elif image in drawn:              # an identical block drawn before: link the same image
+                result = drawn[image]
+            else:
+                result = drawn[image] = render(block, plan.source.parent, plan.image_format, plan.renderer)
+                if result.error is None:
+                    files.append((str(image), result.image))
             rendered_count += 1
             if result.error is not None:
                 failures.append(Failure(str(plan.source), block.line + result.error_line, result.error))
-            else:
-                files.append((str(image), result.image))
             out += _generated(plan, block, result, eol)
         cursor = after
     out += lines[cursor:]
@@ -544,6 +563,14 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
     if unterminated and new.endswith(eol):
         new = new[:-len(eol)]
     return new, files, failures, rendered_count, blocks
+
+
+def _clash(plan: Plan, image: Path, owner: Block) -> Rendered:
+    """The error of a block whose image would have the name of a different block's (their 12-digit
+    hashes collide): one file cannot hold both figures."""
+    name = os.path.relpath(image, plan.target.parent).replace(os.sep, "/")
+    return Rendered(error=f"this block's image would be {name}, as for the block at line {owner.line}, "
+                          f"which differs: change either block a little (add a space to its info string)")
 
 
 def _obsidian_style(lines: list, block: Block) -> bool:
@@ -575,8 +602,8 @@ def unreferenced_assets(plan: Plan, blocks: list) -> list:
     """Files ``<note-stem>-<12 hex>.*`` in the assets folder that no block of the note links."""
     if not plan.assets.is_dir():
         return []
-    pattern = re.compile(re.escape(plan.target.stem) + r"-[0-9a-f]{12}\.(" + "|".join(IMAGE_FORMATS) + ")")
-    used = {asset_name(plan.target, b.hash, _format_of(b, plan)) for b in blocks}
+    pattern = re.compile(re.escape(plan.stem) + r"-[0-9a-f]{12}\.(" + "|".join(IMAGE_FORMATS) + ")")
+    used = {asset_name(plan.stem, b.hash, _format_of(b, plan)) for b in blocks}
     stale = [p for p in sorted(plan.assets.iterdir())
              if pattern.fullmatch(p.name) and p.name not in used and p.is_file() and not p.is_symlink()]
     if stale:                                  # another note of the same name may share the folder

@@ -558,3 +558,43 @@ def test_a_nul_in_a_block_is_named_as_such(tmp_path):
     result = md(note, "--in-place")
     assert result.exit_code == 1 and "NUL character (U+0000)" in result.output
     assert note.read_bytes() == b"```bpviz at=\"x=1\"\nJ = x\x00*2\n```\n"
+
+
+TWICE = ("# A\n\n```bpviz at=\"w=2, x=3\" renderer=embedded\nJ = w*x\n```\n\nSame graph again:\n\n"
+         "```bpviz at=\"w=2, x=3\" renderer=embedded\nJ = w*x\n```\n")
+
+
+def test_identical_blocks_share_one_image_drawn_once(tmp_path):
+    note = note_in(tmp_path, TWICE, name="twice.md")
+    calls = []
+
+    def render(*args):
+        calls.append(args[0].line)
+        return mdnotes.render_block(*args)
+    report = mdnotes.process(mdnotes.Plan(note, note, tmp_path / "assets"), render)
+    assert not report.failures and calls == [3]
+    text = note.read_text(encoding="utf-8")
+    first, second = images(text)
+    assert first == second and (tmp_path / first).is_file()
+    assert os.listdir(tmp_path / "assets") == [first.split("/")[1]]
+    again = md(note, "--in-place", "--prune")                # nothing changes, and the shared image stays
+    assert again.exit_code == 0 and "unchanged" in again.output and "removed" not in again.output
+    assert note.read_text(encoding="utf-8") == text and (tmp_path / first).is_file()
+    out = tmp_path / "site" / "out.md"
+    result = md(note, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert len(set(images(out.read_text(encoding="utf-8")))) == 1
+
+
+def test_two_different_blocks_with_one_image_name_fail_at_the_second_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(mdnotes.Block, "hash", property(lambda self: "0123456789ab"))    # a hash collision
+    text = TWICE.replace("w*x\n```\n\nSame", "w*x + 1\n```\n\nSame")
+    note = note_in(tmp_path, text, name="twice.md")
+    result = md(note, "--in-place")
+    assert result.exit_code == 1
+    second = text.splitlines().index("Same graph again:") + 3
+    assert f"{note}:{second}: this block's image would be assets/twice-0123456789ab.svg" in result.output
+    assert "the block at line 3" in result.output
+    written = note.read_text(encoding="utf-8")
+    assert len(images(written)) == 1 and written.count("**bpviz:**") == 1
+    assert '"J = 7;' in written and os.listdir(tmp_path / "assets") == ["twice-0123456789ab.svg"]
