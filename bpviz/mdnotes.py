@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
-from .errors import BpvizError, InputError, UsageError, clip
+from .errors import BpvizError, InputError, OutputError, UsageError, clip
 from .escape import md_link_target, md_text, one_line
 
 LANG = "bpviz"
@@ -457,10 +457,6 @@ def asset_name(stem: str, digest: str, fmt: str) -> str:
     return f"{stem}-{digest}.{fmt}"
 
 
-# Characters an Obsidian embed ![[...]] cannot hold: no escape exists for them.
-OBSIDIAN_FORBIDDEN = "[]|#^"
-
-
 def _link(plan: Plan, image: Path, rendered: Rendered) -> str:
     relative = os.path.relpath(image, plan.target.parent).replace(os.sep, "/")
     if plan.obsidian:
@@ -637,10 +633,55 @@ def _linked_elsewhere(plan: Plan, names: set) -> set:
     return found
 
 
+def settled(plan: Plan) -> Plan:
+    """The plan with the note it writes checked, and resolved when it is a symbolic link.
+
+    The note written must be a regular file (or ``-o -``, standard output): not a device, a pipe or
+    a descriptor (``/dev/stdin``, ``/dev/full``), beside which the images and their links would make
+    no sense. A link to a note in another folder is followed: the images go beside the real file,
+    where its links resolve.
+    Nothing is written here."""
+    written = plan.source if plan.in_place else plan.target
+    if str(written) != "-":
+        why = _not_a_note_file(written)
+        if why and plan.in_place:
+            raise InputError(f"{written}: not a regular file ({why}); --in-place rewrites a note file: "
+                             f"give the note's own path")
+        if why:
+            raise OutputError(f"-o {written}: not a regular file ({why}); the note's images go in a folder beside "
+                              f"it: give a file path, or -o - for standard output (images then go in the current "
+                              f"folder)")
+        real = Path(os.path.realpath(written))
+        if real.parent != Path(os.path.realpath(written.parent)):
+            assets = plan.assets
+            if assets.is_relative_to(written.parent):          # --assets was relative to the note
+                assets = real.parent / assets.relative_to(written.parent)
+            plan = replace(plan, target=real, assets=assets)
+    return plan
+
+
+def _not_a_note_file(path: Path) -> Optional[str]:
+    """Why ``path`` cannot be a note bpviz writes, or None: it is (or links to) a device, a pipe or
+    a process's descriptor, like /dev/stdin (which leads on to the file it was redirected from)."""
+    current = os.path.abspath(path)
+    for _ in range(40):                            # the links one by one: realpath skips /proc/self/fd
+        if current.startswith(("/dev/", "/proc/")):
+            return "a device, or a process's descriptor like /dev/stdin"
+        if not os.path.islink(current):
+            break
+        current = os.path.normpath(os.path.join(os.path.dirname(current), os.readlink(current)))
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None                                # not there yet (a new -o file), or the write says why
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "a device or a pipe"
+
+
 def process(plan: Plan, render: Callable = render_block) -> NoteReport:
     """Render one note's blocks and write the note and its images (atomically, and only if the note
     did not change on disk meanwhile)."""
     from .write import read_bytes, remove_files, write_files
+    plan = settled(plan)
     report = NoteReport(str(plan.source))
     raw = read_bytes(str(plan.source), MAX_NOTE_BYTES, InputError, "the note")
     try:
@@ -655,13 +696,14 @@ def process(plan: Plan, render: Callable = render_block) -> NoteReport:
         return report
     note_changed = new != text or not plan.in_place
     report.changed = note_changed
-    targets = list(files)
-    if note_changed:
-        targets.append((str(plan.target), new.encode("utf-8")))
+    note = [(str(plan.target), new.encode("utf-8"))] if note_changed else []
+    if str(plan.target) == "-":             # standard output first: if it fails, no image is left behind
+        write_files(note)
+    targets = files + (note if str(plan.target) != "-" else [])
     if targets:
         unchanged = {str(plan.source): raw} if plan.in_place else {}
         write_files(targets, directories=(str(plan.assets),) if files else (), unchanged=unchanged)
-        report.written = [path for path, _ in targets]
+    report.written = [path for path, _ in files + note]
     if plan.prune:
         stale = unreferenced_assets(plan, blocks)
         remove_files(stale)
