@@ -457,6 +457,10 @@ def asset_name(stem: str, digest: str, fmt: str) -> str:
     return f"{stem}-{digest}.{fmt}"
 
 
+# Characters an Obsidian embed ![[...]] cannot hold: no escape exists for them.
+OBSIDIAN_FORBIDDEN = "[]|#^"
+
+
 def _link(plan: Plan, image: Path, rendered: Rendered) -> str:
     relative = os.path.relpath(image, plan.target.parent).replace(os.sep, "/")
     if plan.obsidian:
@@ -639,7 +643,7 @@ def settled(plan: Plan) -> Plan:
     The note written must be a regular file (or ``-o -``, standard output): not a device, a pipe or
     a descriptor (``/dev/stdin``, ``/dev/full``), beside which the images and their links would make
     no sense. A link to a note in another folder is followed: the images go beside the real file,
-    where its links resolve.
+    where its links resolve. With ``--obsidian``, the embeds must be able to hold the images' path.
     Nothing is written here."""
     written = plan.source if plan.in_place else plan.target
     if str(written) != "-":
@@ -657,6 +661,13 @@ def settled(plan: Plan) -> Plan:
             if assets.is_relative_to(written.parent):          # --assets was relative to the note
                 assets = real.parent / assets.relative_to(written.parent)
             plan = replace(plan, target=real, assets=assets)
+    if plan.obsidian:
+        link = os.path.relpath(plan.assets / plan.stem, plan.target.parent).replace(os.sep, "/")
+        bad = next((c for c in link if c in OBSIDIAN_FORBIDDEN or c < " "), None)
+        if bad is not None:
+            raise InputError(f"{plan.source}: --obsidian cannot embed {clip(link + '-HASH.' + plan.image_format)!r}: "
+                             f"Obsidian links cannot hold {bad!r}; rename the note or the assets folder, or drop "
+                             f"--obsidian")
     return plan
 
 

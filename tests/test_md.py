@@ -662,3 +662,19 @@ def test_a_symlinked_note_gets_its_images_beside_the_real_file(tmp_path):
     assert md(real, "-o", tmp_path / "links" / "out.md").exit_code == 0
     (src,) = images(out.read_text(encoding="utf-8"))
     assert (out.parent / src).is_file() and not (tmp_path / "links" / "assets").exists()
+
+
+@pytest.mark.parametrize("name, assets, char", [("x]]|y.md", "assets", "]"), ("C# notes.md", "assets", "#"),
+                                                ("n.md", "a]]b|c", "]"), ("n.md", "a|b", "|"),
+                                                ("n^1.md", "assets", "^"), ("n[1.md", "assets", "[")])
+def test_obsidian_refuses_names_its_embeds_cannot_hold(tmp_path, name, assets, char):
+    text = "```bpviz at=\"x=1\" renderer=embedded\nJ = x**2\n```\n"
+    note = note_in(tmp_path, text, name=name)
+    result = md(note, "--in-place", "--obsidian", "--assets", assets)
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert f"{note}: " in result.output and f"'{char}'" in result.output and "--obsidian" in result.output
+    assert note.read_text(encoding="utf-8") == text and os.listdir(tmp_path) == [name]
+    result = md(note, "--in-place", "--assets", assets)     # ordinary links escape them
+    assert result.exit_code == 0, result.output
+    (src,) = images(note.read_text(encoding="utf-8"))
+    assert (tmp_path / src).is_file()
