@@ -537,8 +537,8 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
         image = plan.assets / asset_name(plan.stem, block.hash, _format_of(block, plan))
         owner = owners.setdefault(image, block)
         clash = (owner.info, owner.body) != (block.info, block.body)
-        keep = (not clash and plan.in_place and not plan.force and block.region is not None and block.old_hash == block.hash
-                and image.is_file() and not _holds_error(lines, block)
+        keep = (not clash and plan.in_place and not plan.force and block.region is not None
+                and block.old_hash == block.hash and image.is_file() and not _holds_error(lines, block)
                 and _obsidian_style(lines, block) == plan.obsidian
                 and not _inputs_newer(block, plan.source.parent, image))
         out += lines[cursor:block.end] if plan.in_place else lines[cursor:block.start]
