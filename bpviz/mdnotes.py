@@ -21,11 +21,12 @@ import hashlib
 import os
 import re
 import shlex
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
-from .errors import BpvizError, InputError, UsageError, clip
+from .errors import BpvizError, InputError, OutputError, UsageError, clip
 from .escape import md_link_target, md_text, one_line
 
 LANG = "bpviz"
@@ -446,9 +447,18 @@ class Plan:
     renderer: Optional[str] = None   # the blocks' Graphviz unless one says (renderer=...)
     force: bool = False              # render every block, changed or not
 
+    @property
+    def stem(self) -> str:
+        """What the images are named after: the note written, or the note read for ``-o -``."""
+        return (self.source if str(self.target) == "-" else self.target).stem
 
-def asset_name(target: Path, digest: str, fmt: str) -> str:
-    return f"{target.stem}-{digest}.{fmt}"
+
+def asset_name(stem: str, digest: str, fmt: str) -> str:
+    return f"{stem}-{digest}.{fmt}"
+
+
+# Characters an Obsidian embed ![[...]] cannot hold: no escape exists for them.
+OBSIDIAN_FORBIDDEN = "[]|#^"
 
 
 def _link(plan: Plan, image: Path, rendered: Rendered) -> str:
@@ -475,7 +485,7 @@ def _generated(plan: Plan, block: Block, rendered: Rendered, eol: str) -> list:
     if rendered.error is not None:
         body.append(f"**bpviz:** {md_text(rendered.error)}")
     else:
-        image = plan.assets / asset_name(plan.target, block.hash, _format_of(block, plan))
+        image = plan.assets / asset_name(plan.stem, block.hash, _format_of(block, plan))
         body.append(_link(plan, image, rendered))
         if rendered.note:
             body.append("")
@@ -509,6 +519,8 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
                          f"have; split it into several notes")
     files: list = []
     failures: list = []
+    owners: dict = {}                         # image path -> the first block that links it
+    drawn: dict = {}                          # image path -> its Rendered, when drawn in this run
     rendered_count = 0
     out: list = []
     cursor = 0
@@ -522,21 +534,28 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
             out += lines[cursor:after]
             cursor = after
             continue
-        image = plan.assets / asset_name(plan.target, block.hash, _format_of(block, plan))
-        keep = (plan.in_place and not plan.force and block.region is not None and block.old_hash == block.hash
-                and image.is_file() and not _holds_error(lines, block)
+        image = plan.assets / asset_name(plan.stem, block.hash, _format_of(block, plan))
+        owner = owners.setdefault(image, block)
+        clash = (owner.info, owner.body) != (block.info, block.body)
+        keep = (not clash and plan.in_place and not plan.force and block.region is not None
+                and block.old_hash == block.hash and image.is_file() and not _holds_error(lines, block)
                 and _obsidian_style(lines, block) == plan.obsidian
                 and not _inputs_newer(block, plan.source.parent, image))
         out += lines[cursor:block.end] if plan.in_place else lines[cursor:block.start]
         if keep:
             out += lines[block.end:after]
         else:
-            result = render(block, plan.source.parent, plan.image_format, plan.renderer)
+            if clash:
+                result = _clash(plan, image, owner)
+            elif image in drawn:              # an identical block drawn before: link the same image
+                result = drawn[image]
+            else:
+                result = drawn[image] = render(block, plan.source.parent, plan.image_format, plan.renderer)
+                if result.error is None:
+                    files.append((str(image), result.image))
             rendered_count += 1
             if result.error is not None:
                 failures.append(Failure(str(plan.source), block.line + result.error_line, result.error))
-            else:
-                files.append((str(image), result.image))
             out += _generated(plan, block, result, eol)
         cursor = after
     out += lines[cursor:]
@@ -544,6 +563,14 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
     if unterminated and new.endswith(eol):
         new = new[:-len(eol)]
     return new, files, failures, rendered_count, blocks
+
+
+def _clash(plan: Plan, image: Path, owner: Block) -> Rendered:
+    """The error of a block whose image would have the name of a different block's (their 12-digit
+    hashes collide): one file cannot hold both figures."""
+    name = os.path.relpath(image, plan.target.parent).replace(os.sep, "/")
+    return Rendered(error=f"this block's image would be {name}, as for the block at line {owner.line}, "
+                          f"which differs: change either block a little (add a space to its info string)")
 
 
 def _obsidian_style(lines: list, block: Block) -> bool:
@@ -575,8 +602,8 @@ def unreferenced_assets(plan: Plan, blocks: list) -> list:
     """Files ``<note-stem>-<12 hex>.*`` in the assets folder that no block of the note links."""
     if not plan.assets.is_dir():
         return []
-    pattern = re.compile(re.escape(plan.target.stem) + r"-[0-9a-f]{12}\.(" + "|".join(IMAGE_FORMATS) + ")")
-    used = {asset_name(plan.target, b.hash, _format_of(b, plan)) for b in blocks}
+    pattern = re.compile(re.escape(plan.stem) + r"-[0-9a-f]{12}\.(" + "|".join(IMAGE_FORMATS) + ")")
+    used = {asset_name(plan.stem, b.hash, _format_of(b, plan)) for b in blocks}
     stale = [p for p in sorted(plan.assets.iterdir())
              if pattern.fullmatch(p.name) and p.name not in used and p.is_file() and not p.is_symlink()]
     if stale:                                  # another note of the same name may share the folder
@@ -610,10 +637,62 @@ def _linked_elsewhere(plan: Plan, names: set) -> set:
     return found
 
 
+def settled(plan: Plan) -> Plan:
+    """The plan with the note it writes checked, and resolved when it is a symbolic link.
+
+    The note written must be a regular file (or ``-o -``, standard output): not a device, a pipe or
+    a descriptor (``/dev/stdin``, ``/dev/full``), beside which the images and their links would make
+    no sense. A link to a note in another folder is followed: the images go beside the real file,
+    where its links resolve. With ``--obsidian``, the embeds must be able to hold the images' path.
+    Nothing is written here."""
+    written = plan.source if plan.in_place else plan.target
+    if str(written) != "-":
+        why = _not_a_note_file(written)
+        if why and plan.in_place:
+            raise InputError(f"{written}: not a regular file ({why}); --in-place rewrites a note file: "
+                             f"give the note's own path")
+        if why:
+            raise OutputError(f"-o {written}: not a regular file ({why}); the note's images go in a folder beside "
+                              f"it: give a file path, or -o - for standard output (images then go in the current "
+                              f"folder)")
+        real = Path(os.path.realpath(written))
+        if real.parent != Path(os.path.realpath(written.parent)):
+            assets = plan.assets
+            if assets.is_relative_to(written.parent):          # --assets was relative to the note
+                assets = real.parent / assets.relative_to(written.parent)
+            plan = replace(plan, target=real, assets=assets)
+    if plan.obsidian:
+        link = os.path.relpath(plan.assets / plan.stem, plan.target.parent).replace(os.sep, "/")
+        bad = next((c for c in link if c in OBSIDIAN_FORBIDDEN or c < " "), None)
+        if bad is not None:
+            raise InputError(f"{plan.source}: --obsidian cannot embed {clip(link + '-HASH.' + plan.image_format)!r}: "
+                             f"Obsidian links cannot hold {bad!r}; rename the note or the assets folder, or drop "
+                             f"--obsidian")
+    return plan
+
+
+def _not_a_note_file(path: Path) -> Optional[str]:
+    """Why ``path`` cannot be a note bpviz writes, or None: it is (or links to) a device, a pipe or
+    a process's descriptor, like /dev/stdin (which leads on to the file it was redirected from)."""
+    current = os.path.abspath(path)
+    for _ in range(40):                            # the links one by one: realpath skips /proc/self/fd
+        if current.startswith(("/dev/", "/proc/")):
+            return "a device, or a process's descriptor like /dev/stdin"
+        if not os.path.islink(current):
+            break
+        current = os.path.normpath(os.path.join(os.path.dirname(current), os.readlink(current)))
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None                                # not there yet (a new -o file), or the write says why
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "a device or a pipe"
+
+
 def process(plan: Plan, render: Callable = render_block) -> NoteReport:
     """Render one note's blocks and write the note and its images (atomically, and only if the note
     did not change on disk meanwhile)."""
     from .write import read_bytes, remove_files, write_files
+    plan = settled(plan)
     report = NoteReport(str(plan.source))
     raw = read_bytes(str(plan.source), MAX_NOTE_BYTES, InputError, "the note")
     try:
@@ -628,13 +707,14 @@ def process(plan: Plan, render: Callable = render_block) -> NoteReport:
         return report
     note_changed = new != text or not plan.in_place
     report.changed = note_changed
-    targets = list(files)
-    if note_changed:
-        targets.append((str(plan.target), new.encode("utf-8")))
+    note = [(str(plan.target), new.encode("utf-8"))] if note_changed else []
+    if str(plan.target) == "-":             # standard output first: if it fails, no image is left behind
+        write_files(note)
+    targets = files + (note if str(plan.target) != "-" else [])
     if targets:
         unchanged = {str(plan.source): raw} if plan.in_place else {}
         write_files(targets, directories=(str(plan.assets),) if files else (), unchanged=unchanged)
-        report.written = [path for path, _ in targets]
+    report.written = [path for path, _ in files + note]
     if plan.prune:
         stale = unreferenced_assets(plan, blocks)
         remove_files(stale)

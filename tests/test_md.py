@@ -558,3 +558,123 @@ def test_a_nul_in_a_block_is_named_as_such(tmp_path):
     result = md(note, "--in-place")
     assert result.exit_code == 1 and "NUL character (U+0000)" in result.output
     assert note.read_bytes() == b"```bpviz at=\"x=1\"\nJ = x\x00*2\n```\n"
+
+
+TWICE = ("# A\n\n```bpviz at=\"w=2, x=3\" renderer=embedded\nJ = w*x\n```\n\nSame graph again:\n\n"
+         "```bpviz at=\"w=2, x=3\" renderer=embedded\nJ = w*x\n```\n")
+
+
+def test_identical_blocks_share_one_image_drawn_once(tmp_path):
+    note = note_in(tmp_path, TWICE, name="twice.md")
+    calls = []
+
+    def render(*args):
+        calls.append(args[0].line)
+        return mdnotes.render_block(*args)
+    report = mdnotes.process(mdnotes.Plan(note, note, tmp_path / "assets"), render)
+    assert not report.failures and calls == [3]
+    text = note.read_text(encoding="utf-8")
+    first, second = images(text)
+    assert first == second and (tmp_path / first).is_file()
+    assert os.listdir(tmp_path / "assets") == [first.split("/")[1]]
+    again = md(note, "--in-place", "--prune")                # nothing changes, and the shared image stays
+    assert again.exit_code == 0 and "unchanged" in again.output and "removed" not in again.output
+    assert note.read_text(encoding="utf-8") == text and (tmp_path / first).is_file()
+    out = tmp_path / "site" / "out.md"
+    result = md(note, "-o", out)
+    assert result.exit_code == 0, result.output
+    assert len(set(images(out.read_text(encoding="utf-8")))) == 1
+
+
+def test_two_different_blocks_with_one_image_name_fail_at_the_second_block(tmp_path, monkeypatch):
+    monkeypatch.setattr(mdnotes.Block, "hash", property(lambda self: "0123456789ab"))    # a hash collision
+    text = TWICE.replace("w*x\n```\n\nSame", "w*x + 1\n```\n\nSame")
+    note = note_in(tmp_path, text, name="twice.md")
+    result = md(note, "--in-place")
+    assert result.exit_code == 1
+    second = text.splitlines().index("Same graph again:") + 3
+    assert f"{note}:{second}: this block's image would be assets/twice-0123456789ab.svg" in result.output
+    assert "the block at line 3" in result.output
+    written = note.read_text(encoding="utf-8")
+    assert len(images(written)) == 1 and written.count("**bpviz:**") == 1
+    assert '"J = 7;' in written and os.listdir(tmp_path / "assets") == ["twice-0123456789ab.svg"]
+
+
+def test_out_to_a_device_is_refused_before_anything_is_written(tmp_path):
+    note = note_in(tmp_path, "```bpviz at=\"x=1\"\nJ = x**2\n```\n", name="n.md")
+    for device in ("/dev/full", "/dev/null"):
+        link = tmp_path / "out.md"                           # a link, so no run could write under /dev
+        link.unlink(missing_ok=True)
+        link.symlink_to(device)
+        result = md(note, "-o", link)
+        assert result.exit_code == 1 and f"-o {link}: not a regular file" in result.output, result.output
+        assert "-o -" in result.output and "Traceback" not in result.output
+        assert sorted(os.listdir(tmp_path)) == ["n.md", "out.md"]
+    os.mkfifo(tmp_path / "pipe.md")
+    result = md(note, "-o", tmp_path / "pipe.md")
+    assert result.exit_code == 1 and "not a regular file (a device or a pipe)" in result.output
+    assert sorted(os.listdir(tmp_path)) == ["n.md", "out.md", "pipe.md"]
+
+
+def test_out_to_standard_output_puts_images_in_the_current_folder(tmp_path, monkeypatch):
+    note = note_in(tmp_path / "notes", "```bpviz at=\"x=1\" renderer=embedded\nJ = x**2\n```\n", name="n.md")
+    monkeypatch.chdir(tmp_path)
+    result = md(note, "-o", "-")
+    assert result.exit_code == 0, result.output
+    (src,) = images(result.stdout)
+    assert src.startswith("assets/n-") and (tmp_path / src).is_file()
+    shutil.rmtree(tmp_path / "assets")
+    with open("/dev/full", "wb") as full:                  # standard output fails: no image is left behind
+        done = subprocess.run([sys.executable, "-m", "bpviz", "md", str(note), "-o", "-"], cwd=tmp_path,
+                              stdout=full, stderr=subprocess.PIPE, text=True, timeout=60,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 1 and "cannot write standard output" in done.stderr
+    assert sorted(os.listdir(tmp_path)) == ["notes"]
+
+
+def test_in_place_through_standard_input_is_refused(tmp_path):
+    real = note_in(tmp_path / "real", "```bpviz at=\"x=1\"\nJ = x**2\n```\n", name="m.md")
+    (tmp_path / "in.md").symlink_to("/dev/stdin")
+    for name in ("in.md", str(tmp_path / "in.md")):          # a link in tmp_path: no run writes under /dev
+        with open(real, "rb") as stdin:
+            done = subprocess.run([sys.executable, "-m", "bpviz", "md", name, "--in-place"], cwd=tmp_path,
+                                  stdin=stdin, capture_output=True, text=True, timeout=60,
+                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 1 and f"{name}: not a regular file" in done.stderr, done.stderr
+        assert "--in-place" in done.stderr and len(done.stderr.splitlines()) == 1
+        assert "bpviz:begin" not in real.read_text(encoding="utf-8")
+        assert sorted(os.listdir(tmp_path)) == ["in.md", "real"] and os.listdir(tmp_path / "real") == ["m.md"]
+
+
+def test_a_symlinked_note_gets_its_images_beside_the_real_file(tmp_path):
+    real = note_in(tmp_path / "real", "```bpviz at=\"x=1\" renderer=embedded\nJ = x**2\n```\n", name="n.md")
+    (tmp_path / "links").mkdir()
+    link = tmp_path / "links" / "n.md"
+    link.symlink_to(real)
+    result = md(link, "--in-place")
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and not (tmp_path / "links" / "assets").exists()
+    (src,) = images(real.read_text(encoding="utf-8"))
+    assert (real.parent / src).is_file()
+    out = tmp_path / "site" / "out.md"                      # -o to a link: the images go beside its target
+    out.parent.mkdir()
+    (tmp_path / "links" / "out.md").symlink_to(out)
+    assert md(real, "-o", tmp_path / "links" / "out.md").exit_code == 0
+    (src,) = images(out.read_text(encoding="utf-8"))
+    assert (out.parent / src).is_file() and not (tmp_path / "links" / "assets").exists()
+
+
+@pytest.mark.parametrize("name, assets, char", [("x]]|y.md", "assets", "]"), ("C# notes.md", "assets", "#"),
+                                                ("n.md", "a]]b|c", "]"), ("n.md", "a|b", "|"),
+                                                ("n^1.md", "assets", "^"), ("n[1.md", "assets", "[")])
+def test_obsidian_refuses_names_its_embeds_cannot_hold(tmp_path, name, assets, char):
+    text = "```bpviz at=\"x=1\" renderer=embedded\nJ = x**2\n```\n"
+    note = note_in(tmp_path, text, name=name)
+    result = md(note, "--in-place", "--obsidian", "--assets", assets)
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert f"{note}: " in result.output and f"'{char}'" in result.output and "--obsidian" in result.output
+    assert note.read_text(encoding="utf-8") == text and os.listdir(tmp_path) == [name]
+    result = md(note, "--in-place", "--assets", assets)     # ordinary links escape them
+    assert result.exit_code == 0, result.output
+    (src,) = images(note.read_text(encoding="utf-8"))
+    assert (tmp_path / src).is_file()
