@@ -192,9 +192,13 @@ def _at_yaml_line(exc: BpvizError, graph: Graph, doc) -> BpvizError:
     author."""
     paths = graph.spec.program_paths
     line, where = getattr(exc, "line", None), getattr(exc, "where", None)
-    if not (paths and line and where and 1 <= line <= len(paths)):
+    if where in graph.spec.places:              # a network's layer or loss
+        path = graph.spec.places[where]
+    elif paths and line and where and 1 <= line <= len(paths):
+        path = paths[line - 1]
+    else:
         return exc
-    placed = doc.error(paths[line - 1], exc.message.replace(f" ({where})", "", 1))
+    placed = doc.error(path, exc.message.replace(f" ({where})", "", 1))
     return type(exc)(placed.message)            # the same kind (and exit status) of error
 
 

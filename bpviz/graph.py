@@ -131,6 +131,7 @@ class SpecInfo:
     samples: Optional[int] = None            # a batch's N (matrix view); None: one sample
     reduction: str = "mean"                  # how a batch's loss reduces over its samples
     program_paths: tuple = ()                # a graph spec: the YAML key path of each line of its program
+    places: dict = field(default_factory=dict)   # a network: a node's `where` (layer h, the loss) -> its path
 
 
 @dataclass

@@ -244,8 +244,12 @@ def build_network(net: Network, group: bool = False) -> tuple:
     acts = [b.input(name) for name in net.inputs]
     params: list = []
     for layer in net.layers:
+        start = len(b.nodes)
         acts = _build_layer(b, layer, acts, values, params, group)
+        _placed(b, start, f"layer {layer.name}")
+    start = len(b.nodes)
     out = LOSSES[net.loss].build(b, acts, net.targets, net.scale, net.loss_name)
+    _placed(b, start, "the loss")
     graph = b.finish(out)
     graph.params = [p for p in params if p in graph]
     last = net.layers[-1]
@@ -253,8 +257,21 @@ def build_network(net: Network, group: bool = False) -> tuple:
     if net.loss == "cross_entropy" and last.activation == "softmax":
         combined = tuple((f"{last.name}.z[{j}]", f"{last.name}.a[{j}]", t)
                          for j, t in enumerate(net.targets, start=1))
-    graph.spec = SpecInfo(values_key="inputs", softmax_cross_entropy=combined)
+    graph.spec = SpecInfo(values_key="inputs", softmax_cross_entropy=combined, places=_places(net))
     return graph, values
+
+
+def _placed(b: GraphBuilder, start: int, where: str) -> None:
+    """Say where the operations made since node ``start`` come from (a layer, the loss): an error at one
+    of them (log of 0 in a saturated cross-entropy) names it, at its YAML line (api._at_yaml_line)."""
+    for node in b.nodes[start:]:
+        if node.kind == "op" and node.where is None:
+            node.where = where
+
+
+def _places(net: Network) -> dict:
+    """Each _placed name's path in the spec."""
+    return {**{f"layer {layer.name}": ("layers", i) for i, layer in enumerate(net.layers)}, "the loss": ("loss",)}
 
 
 def network_size(units: int, fan_in: int) -> int:
@@ -297,6 +314,7 @@ def build_matrix_network(net: Network) -> tuple:
     params: list = []
     a = b.input(INPUTS_NODE)
     for layer in net.layers:
+        start = len(b.nodes)
         n = layer.name
         w = _param(b, f"{n}.W", value(layer.weights, f"{n}.W"), values, params)
         bias = layer.bias
@@ -309,14 +327,17 @@ def build_matrix_network(net: Network) -> tuple:
             a = _matrix_softmax(b, n, z, axis)
         else:
             a = b.op(ELEMENTWISE[layer.activation], (z,), name=f"{n}.a", group=n)
+        _placed(b, start, f"layer {n}")
     flat = [t for row in net.targets for t in row] if batch else list(net.targets)
     # y is (units, N): the spec gives one row per sample, so the rows become columns
     values[TARGETS_NODE] = value([list(col) for col in zip(*net.targets)] if batch else list(net.targets),
                                  "the targets")
     y = b.input(TARGETS_NODE)
+    start = len(b.nodes)
     loss = LOSSES[net.loss]
     per_sample = loss.build_matrix(b, a, y, flat, net.scale, axis, None if batch else net.loss_name)
     out = b.op(net.reduction, (per_sample,), name=net.loss_name) if batch else per_sample
+    _placed(b, start, "the loss")
     graph = b.finish(out)
     graph.params = [p for p in params if p in graph]
     last = net.layers[-1]
@@ -324,5 +345,5 @@ def build_matrix_network(net: Network) -> tuple:
     if net.loss == "cross_entropy" and last.activation == "softmax":
         combined = ((f"{last.name}.z", f"{last.name}.a", values[TARGETS_NODE]),)
     graph.spec = SpecInfo(values_key="inputs", softmax_cross_entropy=combined,
-                          samples=net.samples, reduction=net.reduction)
+                          samples=net.samples, reduction=net.reduction, places=_places(net))
     return graph, {name: v for name, v in values.items() if name in graph}

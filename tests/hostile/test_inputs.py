@@ -390,3 +390,14 @@ def test_a_name_with_a_combining_mark_can_be_given_the_value_the_hint_asks_for(t
     path = tmp_path / "v.json"
     path.write_text('{"x\\u0304": 2, "y": 3}')
     assert bpviz.values.load_values_file(str(path)) == {"x\u0304": 2, "y": 3}
+
+
+@pytest.mark.parametrize("view", ["scalar", "matrix"])
+def test_a_networks_loss_that_meets_log_of_0_is_placed_at_its_yaml_line(view, tmp_path):
+    """σ(1000) is 1 in 64-bit floats, so binary cross-entropy's log(1 − a) meets log(0): the message
+    named only an internal node (t1), with no file or line."""
+    path = tmp_path / "bce.yaml"
+    path.write_text("inputs: {x1: 1000}\nlayers:\n  - weights: [[1]]\n    activation: sigmoid\n"
+                    "loss: {kind: binary_cross_entropy, targets: [0.5]}\n")
+    result = invoke("spec", str(path), "--view", view)
+    assert result.exit_code == 1 and "bce.yaml, line 5: loss: log is undefined at" in result.output, result.output
