@@ -46,6 +46,49 @@ def as_float(q: Fraction) -> Optional[float]:
     return f
 
 
+def to_float(value: Number) -> float:
+    """``value`` as the nearest float, an exact value beyond float64's range as ±inf and one below it
+    as 0.0 or a subnormal (never an OverflowError): for functions whose result float64 holds although
+    their operand does not, as tanh(1e400) = 1. The caller says when the result is not held.
+
+    >>> to_float(Fraction(1, 4)), to_float(-Fraction(10) ** 400), to_float(Fraction(1, 10 ** 400))
+    (0.25, -inf, 0.0)
+    """
+    if value.__class__ is float:
+        return value
+    try:
+        return value.numerator / value.denominator      # correctly rounded
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def log_of(value: Number) -> float:
+    """The natural logarithm of a positive number, exact ones beyond float64's range included
+    (math.log takes big integers exactly, so log(1e-400) = log(1) - log(10**400) = -921.03).
+
+    >>> round(log_of(Fraction(1, 10 ** 400)), 6), round(log_of(Fraction(10) ** 400), 6), log_of(Fraction(1))
+    (-921.034037, 921.034037, 0.0)
+    """
+    if value.__class__ is not Fraction or as_float(value) is not None:
+        return math.log(value)                          # no cancellation near 1
+    return math.log(value.numerator) - math.log(value.denominator)    # |log| > 708: none to fear
+
+
+def frexp_of(value: Fraction) -> tuple:
+    """(m, e) with ``value == m * 2**e`` and a float 0.5 <= |m| <= 1 (rounded once): the scale of an
+    exact number float64 may not hold.
+
+    >>> frexp_of(Fraction(3, 4)), frexp_of(Fraction(10) ** 400)[1]
+    ((0.75, 0), 1329)
+    """
+    n, d = abs(value.numerator), value.denominator
+    e = n.bit_length() - d.bit_length()
+    m = Fraction(n, d << e) if e >= 0 else Fraction(n << -e, d)    # 1/2 < m < 2
+    if m >= 1:
+        m, e = m / 2, e + 1
+    return (m.numerator / m.denominator) * (1 if value > 0 else -1), e
+
+
 def tame(value: Number) -> Number:
     """Keep a Fraction exact unless it has grown too large to be useful: then a float when float64
     holds it faithfully, else exact up to MAX_EXACT_DIGITS digits, else a DomainError.

@@ -1,0 +1,82 @@
+"""Numbers at the edges of float64 and names and text that TeX reads as commands: each computed
+when its result is representable, refused with one line when not, and typeset as valid TeX."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+from fractions import Fraction
+
+import pytest
+
+from bpviz.api import Options, Source, run
+from bpviz.errors import BpvizError
+from hostile.support import invoke
+
+
+def _json(program: str, values: dict) -> dict:
+    return json.loads(run(Source.expression(program, values), Options.make(out="-")).files[0][1])
+
+
+def _node(data: dict, name: str) -> dict:
+    return next(n for n in data["nodes"] if n["name"] == name)
+
+
+# -- 1. transcendental functions of exact numbers float64 cannot hold ----------------------------------
+
+@pytest.mark.parametrize("program, values, name, expected", [
+    ("J = log(x)", {"x": "1e-400"}, "J", -400 * math.log(10)),
+    ("J = log(x)", {"x": "1e400"}, "J", 400 * math.log(10)),
+    ("J = x * log(1e-400)", {"x": "2"}, "J", -800 * math.log(10)),
+    ("J = log(x)", {"x": "3e-2000/1e2000"}, "J", math.log(3) - 4000 * math.log(10)),
+    ("J = sqrt(x)", {"x": "1e-401"}, "J", math.sqrt(10) * 1e-201),
+    ("J = sqrt(x)", {"x": "1e401"}, "J", math.sqrt(10) * 1e200),
+    ("J = x ** y", {"x": "1e401", "y": "0.5"}, "J", math.sqrt(10) * 1e200),
+    ("J = exp(x)", {"x": "1e-400"}, "J", 1.0),
+    ("J = cos(x)", {"x": "1e-400"}, "J", 1.0),
+    ("J = sigmoid(x)", {"x": "-1e-400"}, "J", 0.5),
+])
+def test_functions_of_exact_numbers_beyond_float64_are_computed(program, values, name, expected):
+    assert math.isclose(_node(_json(program, values), name)["value"], expected, rel_tol=1e-13)
+
+
+def test_log_of_a_tiny_exact_number_has_its_exact_derivative():
+    data = _json("J = log(x)", {"x": "1e-400"})
+    assert _node(data, "x")["grad_exact"] == "1" + "0" * 400
+
+
+@pytest.mark.parametrize("program, at, fragment", [
+    ("J = log(x)", "x=1e-400", "J = −921"),
+    ("J = x*log(1e-400)", "x=2", "J = −1842"),
+    ("J = log(x)", "x=1e400", "J = 921"),
+])
+def test_log_of_exact_numbers_beyond_float64_from_the_command_line(program, at, fragment):
+    result = invoke("expr", program, "--at", at)
+    assert result.exit_code == 0 and fragment in result.output
+
+
+@pytest.mark.parametrize("program, at, fragment", [
+    ("J = sigmoid(x)", "x=1e400", "sigmoid(-1e+400) is too small"),     # the derivative, as at x = 1000
+    ("J = tanh(x)", "x=1e400", "tanh'(1e+400) is too small"),
+    ("J = tanh(x)", "x=1e-400", "tanh(1e-400) is too small"),
+    ("J = sin(x)", "x=1e-400", "sin(1e-400) is too small"),
+    ("J = sin(x)", "x=1e400", "operand is too large"),
+    ("J = tan(x)", "x=-1e400", "operand is too large"),
+    ("J = exp(x)", "x=-1e400", "exp(-1e+400) is too small"),
+    ("J = exp(x)", "x=1e400", "overflows"),
+    ("J = softplus(x)", "x=-1000", "softplus(-1000) is too small"),
+    ("J = sum(log(v))", "v=[1e-400, 1]", "too small"),
+])
+def test_unrepresentable_results_are_refused_in_one_line(program, at, fragment):
+    result = invoke("expr", program, "--at", at)
+    assert result.exit_code == 1, result.output
+    assert fragment in result.output and "internal error" not in result.output
+
+
+def test_a_spec_value_beyond_float64_under_log(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("values: {x: 1e-400}\ngraph:\n  J: log(x)\n")
+    result = invoke("spec", str(path))
+    assert result.exit_code == 0 and "J = −921" in result.output
