@@ -170,7 +170,7 @@ def _tex_symbol(word: str) -> str:
     if word in GREEK_WORDS:
         return "\\" + word
     if len(word) == 1:
-        return word
+        return "\\_" if word == "_" else word      # the one character of a name TeX reads as a command
     return "".join("\\" + GREEK_LETTERS[c] + " " if c in GREEK_LETTERS else c for c in word)
 
 

@@ -12,8 +12,9 @@ from fractions import Fraction
 import pytest
 
 from bpviz.api import Options, Source, run
-from bpviz.errors import BpvizError
+from bpviz.escape import latex_name
 from hostile.support import invoke
+from notes_support import compile_tex, markdown_formulas, mathjax_errors, needs_pdflatex
 
 
 def _json(program: str, values: dict) -> dict:
@@ -80,3 +81,67 @@ def test_a_spec_value_beyond_float64_under_log(tmp_path):
     path.write_text("values: {x: 1e-400}\ngraph:\n  J: log(x)\n")
     result = invoke("spec", str(path))
     assert result.exit_code == 0 and "J = −921" in result.output
+
+
+# -- 2. every name the parser accepts is valid TeX math --------------------------------------------
+
+_NAME_CHARS = "ax_W_9_θΣé"
+
+
+def _identifiers(count: int, seed: int) -> list:
+    rng = random.Random(seed)
+    names = {"_", "__", "a__", "_a", "_1", "a_", "w1__", "x_y_", "θ_", "_θ"}
+    while len(names) < count:
+        name = rng.choice("ax_θ") + "".join(rng.choice(_NAME_CHARS) for _ in range(rng.randrange(4)))
+        names.add(name)
+        names.add(f"{rng.choice(['_', 'h', 'a_'])}.{name}" + rng.choice(["", "[1]", "[2,1]"]))
+    return sorted(names)
+
+
+_COMMAND = re.compile(r"\\(?:[A-Za-z]+|[_{}%&$#])")
+
+
+def _tex_problems(tex: str) -> list:
+    """What makes ``tex`` invalid math: a bare _ or ^ without its braced argument, a TeX special
+    that is not a command's, or unbalanced braces."""
+    rest = _COMMAND.sub(" ", tex)
+    problems = [c for c in "#%&$~\\" if c in rest]
+    problems += re.findall(r"[_^](?!\{)", rest)
+    depth = 0
+    for c in rest:
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if depth < 0:
+            problems.append("}")
+    return problems + (["{"] if depth else [])
+
+
+def test_latex_names_of_any_identifier_are_valid_math():
+    bad = {name: latex_name(name) for name in _identifiers(400, 3) if _tex_problems(latex_name(name))}
+    assert not bad
+
+
+def test_latex_names_of_underscored_identifiers_typeset_in_mathjax():
+    formulas = [(latex_name(name), False) for name in _identifiers(200, 5)]
+    assert not mathjax_errors(formulas)
+
+
+@pytest.mark.parametrize("name, tex", [("_", "\\_"), ("a__", "a_{\\_}"), ("_.W[1]", "W^{(\\_)}_{1}")])
+def test_an_underscore_alone_is_escaped(name, tex):
+    assert latex_name(name) == tex
+
+
+@needs_pdflatex
+def test_a_node_named_underscore_compiles_with_pdflatex(tmp_path):
+    result = invoke("expr", "J = _*y + _**2", "--at", "_=2, y=3", "-o", str(tmp_path / "under.tex"),
+                    "--no-figure")
+    assert result.exit_code == 0, result.output
+    compile_tex(tmp_path, "under.tex")
+    data = _json("J = _*y + _**2", {"_": 2, "y": 3})
+    assert _node(data, "_")["latex"] == "\\_"
+
+
+def test_a_node_named_underscore_typesets_in_a_markdown_note(tmp_path):
+    result = invoke("expr", "J = _*y + _**2", "--at", "_=2, y=3", "-o", str(tmp_path / "under.md"), "--no-figure")
+    assert result.exit_code == 0, result.output
+    formulas = markdown_formulas((tmp_path / "under.md").read_text())
+    assert any("\\_" in tex for tex, _ in formulas) and not mathjax_errors(formulas)
