@@ -37,6 +37,8 @@ GREEK_WORDS = set(GREEK) | {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Si
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                 "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 _TEX_TABLE = str.maketrans(_TEX_SPECIAL)
+# text mode's default (OT1) font has no < > |: their slots hold ¡ ¿ —; the commands take them from a font that does
+_TEX_PROSE_TABLE = str.maketrans({**_TEX_SPECIAL, "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"})
 _SPEC_NAME = re.compile(r"^(?P<layer>[^\W\d]\w*)\.(?P<var>[^\W\d]\w*)(?:\[(?P<idx>[\d,\s]+)\])?$")
 _SIMPLE = re.compile(r"^(?P<base>[^\W\d_]+?)(?P<digits>\d*)(?:_(?P<sub>\w+))?$")
 
@@ -158,10 +160,10 @@ def md_link_target(path: str) -> str:
 def tex_text(text: str) -> str:
     """Escape prose for LaTeX text mode.
 
-    >>> tex_text("50% of a_b")
-    '50\\\\% of a\\\\_b'
+    >>> tex_text("50% of a_b"), tex_text("a<b>c | d")
+    ('50\\\\% of a\\\\_b', 'a\\\\textless{}b\\\\textgreater{}c \\\\textbar{} d')
     """
-    return text.translate(_TEX_TABLE)
+    return text.translate(_TEX_PROSE_TABLE)
 
 
 def _tex_symbol(word: str) -> str:
@@ -180,7 +182,8 @@ def _tex_word(word: str) -> str:
         return word
     if len(word) == 1 or word in GREEK_WORDS or word in GREEK_LETTERS:
         return _tex_symbol(word)
-    text = "".join("\\" + GREEK_LETTERS[c] + " " if c in GREEK_LETTERS else c for c in tex_text(word))
+    escaped = word.translate(_TEX_TABLE)      # math mode: < > | are not in a name
+    text = "".join("\\" + GREEK_LETTERS[c] + " " if c in GREEK_LETTERS else c for c in escaped)
     return "\\mathrm{" + text.rstrip() + "}"
 
 

@@ -145,3 +145,21 @@ def test_a_node_named_underscore_typesets_in_a_markdown_note(tmp_path):
     assert result.exit_code == 0, result.output
     formulas = markdown_formulas((tmp_path / "under.md").read_text())
     assert any("\\_" in tex for tex, _ in formulas) and not mathjax_errors(formulas)
+
+
+# -- 3. < > | in a LaTeX document's text -------------------------------------------------------------
+
+@needs_pdflatex
+@pytest.mark.parametrize("title, lang", [("a<b>c | d", "en"), ("中文 a<b>c | d", "zh")])
+def test_angle_brackets_and_bars_print_as_themselves_in_latex(title, lang, tmp_path):
+    import shutil
+    import subprocess
+    (tmp_path / "lt.yaml").write_text(f'title: "{title}"\nvalues: {{x: 1}}\ngraph:\n  J: x*2\n', encoding="utf-8")
+    result = invoke("spec", str(tmp_path / "lt.yaml"), "-o", str(tmp_path / "lt.tex"), "--no-figure", "--lang", lang)
+    assert result.exit_code == 0, result.output
+    tex = (tmp_path / "lt.tex").read_text(encoding="utf-8")
+    assert "a\\textless{}b\\textgreater{}c \\textbar{} d" in tex
+    compile_tex(tmp_path, "lt.tex")
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", str(tmp_path / "lt.pdf"), "-"], capture_output=True, text=True).stdout
+        assert "a<b>c | d" in text and "¡" not in text and "¿" not in text
