@@ -27,7 +27,13 @@ _HARD_BITS = int(MAX_EXACT_DIGITS * math.log2(10)) + 1
 
 
 class NumberRangeError(ValueError):
-    """A number too large or too small to compute with."""
+    """A number too large or too small to compute with. Callers show its message as it is."""
+
+
+class NumberTextError(NumberRangeError):
+    """A number text written with characters other than ASCII ones (Arabic-Indic or fullwidth digits,
+    which Python's Decimal, int and re's \\d all read as 0-9 but the program parser does not). A
+    NumberRangeError, so every caller that shows a range error's message shows this one's too."""
 
 
 def as_float(q: Fraction) -> Optional[float]:
@@ -132,8 +138,22 @@ def parse_number(text: str) -> Fraction:
     >>> parse_number("1e-999999999")
     Traceback (most recent call last):
     bpviz.numeric.NumberRangeError: 1e-999999999 is out of range (bpviz computes with numbers from 1e-4000 to 1e4000 in size)
+    >>> parse_number("١٢")
+    Traceback (most recent call last):
+    bpviz.numeric.NumberTextError: '١٢' is not a number: write digits as 0-9 (found '١', U+0661)
     """
+    if not text.isascii():
+        _refuse_non_ascii(text)
     return _parse_short(text) if len(text) <= SHORT_NUMBER else _parse_number(text)
+
+
+def _refuse_non_ascii(text: str):
+    stripped = text.strip()
+    odd = next((c for c in stripped if not c.isascii()), None)
+    if odd is None:                          # only Unicode spaces around an ASCII number
+        return
+    why = ": write digits as 0-9" if odd.isdigit() or odd.isnumeric() else ""
+    raise NumberTextError(f"{clip(stripped)!r} is not a number{why} (found {odd!r}, U+{ord(odd):04X})")
 
 
 SHORT_NUMBER = 64              # characters of a number text worth remembering

@@ -163,3 +163,32 @@ def test_angle_brackets_and_bars_print_as_themselves_in_latex(title, lang, tmp_p
     if shutil.which("pdftotext"):
         text = subprocess.run(["pdftotext", str(tmp_path / "lt.pdf"), "-"], capture_output=True, text=True).stdout
         assert "a<b>c | d" in text and "¡" not in text and "¿" not in text
+
+
+# -- 4. digits other than 0-9 --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, char", [("١٢", "U+0661"), ("１２", "U+FF11"), ("1e٣", "U+0663"),
+                                        ("1/٢", "U+0662"), ("-١.٥", "U+0661"), ("𝟙", "U+1D7D9")])
+def test_number_texts_with_non_ascii_digits_are_refused(text, char):
+    from bpviz.numeric import NumberRangeError, parse_number
+    with pytest.raises(NumberRangeError, match=f"write digits as 0-9 .*{re.escape(char)}"):
+        parse_number(text)
+
+
+def test_unicode_spaces_around_a_number_are_still_read():
+    from bpviz.numeric import parse_number
+    assert parse_number("\u3000 12\u00a0") == 12
+
+
+@pytest.mark.parametrize("args", [("--at", "x=١٢"), ("--at", "x=１２"), ("--at", "x=[١, 2]")])
+def test_non_ascii_digits_on_the_command_line(args):
+    result = invoke("expr", "J = sum(x*y)" if "[" in args[1] else "J = x*y", *args, "--at", "y=2")
+    assert result.exit_code == 1 and "write digits as 0-9" in result.output
+
+
+@pytest.mark.parametrize("name, text", [("v.json", '{"x": "١٢", "y": 2}'), ("v.yaml", "x: ١٢\ny: 2\n"),
+                                        ("v2.yaml", 'x: "１２"\ny: 2\n')])
+def test_non_ascii_digits_in_values_files(name, text, tmp_path):
+    (tmp_path / name).write_text(text, encoding="utf-8")
+    result = invoke("expr", "J = x*y", "--values", str(tmp_path / name))
+    assert result.exit_code == 1 and "write digits as 0-9" in result.output
