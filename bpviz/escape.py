@@ -13,8 +13,8 @@ templates (bpviz.ops) and every printer (bpviz.render) use them, nothing else es
 ('W^{(h)}_{2,1}', 'b^{(h)}', 'a^{(o)}_{1}')
 >>> latex_name("o.Σexp"), latex_name("net.sum")
 ('\\\\mathrm{\\\\Sigma exp}^{(o)}', '\\\\mathrm{sum}^{(\\\\mathrm{net})}')
->>> latex_name("1/3"), latex_name("-0.5")
-('\\\\frac{1}{3}', '-0.5')
+>>> latex_name("1/3"), latex_name("-0.5"), latex_name("1.5e-300")
+('\\\\frac{1}{3}', '-0.5', '1.5 \\\\times 10^{-300}')
 """
 
 from __future__ import annotations
@@ -189,6 +189,7 @@ def _tex_word(word: str) -> str:
 
 _DECIMAL_NAME = re.compile(r"-?\d+(\.\d+)?")
 _FRACTION_NAME = re.compile(r"-?\d+/\d+")
+_SCIENTIFIC_NAME = re.compile(r"(-?\d+(?:\.\d+)?)e(-?\d+)")      # numeric.const_name's long constants
 
 
 def latex_name(name: str) -> str:
@@ -225,6 +226,9 @@ def _latex_name(name: str) -> str:
         sign = "-" if name.startswith("-") else ""
         num, den = name.lstrip("-").split("/")
         return f"{sign}\\frac{{{num}}}{{{den}}}"
+    scientific = _SCIENTIFIC_NAME.fullmatch(name) if numeric else None
+    if scientific:
+        return f"{scientific[1]} \\times 10^{{{scientific[2]}}}"
     spec = _SPEC_NAME.match(name) if "." in name else None       # layer.var[i]: a network's names
     if spec:
         var = spec["var"]

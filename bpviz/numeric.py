@@ -233,6 +233,34 @@ def exact_text(q: Fraction) -> str:
     return _exact_text(q, _decimal_places(q))
 
 
+SHORT_NAME = 20             # characters of a constant's exact decimal kept as its name
+
+
+def const_name(q: Fraction) -> str:
+    """A constant's node name: its exact_text when short, else, when its decimal terminates, the same
+    exact value in scientific form (every digit kept), whichever is shorter. The program's ``1e-300``
+    is a node named 1e-300, not a 302-character decimal.
+
+    >>> const_name(Fraction(1, 10 ** 300)), const_name(Fraction(-3, 2) * 10 ** 300), const_name(Fraction(5, 2))
+    ('1e-300', '-1.5e300', '2.5')
+    >>> const_name(Fraction(123456789123456789123456789)), const_name(Fraction(1, 3 * 10 ** 30))
+    ('123456789123456789123456789', '1/3000000000000000000000000000000')
+    >>> const_name(Fraction(12345678901234567, 10 ** 40))
+    '1.2345678901234567e-24'
+    """
+    text = exact_text(q)
+    if len(text) <= SHORT_NAME:
+        return text
+    places = _decimal_places(q)
+    if places is None:
+        return text
+    digits = str(abs(q.numerator) * 10 ** places // q.denominator)      # q = ±digits · 10^-places
+    significant = digits.rstrip("0")
+    mantissa = significant[0] + ("." + significant[1:] if len(significant) > 1 else "")
+    scientific = f"{'-' if q < 0 else ''}{mantissa}e{len(digits) - 1 - places}"
+    return scientific if len(scientific) < len(text) else text
+
+
 def _exact_text(q: Fraction, places: Optional[int]) -> str:
     n, d = q.numerator, q.denominator
     if places is not None:

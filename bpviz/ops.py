@@ -32,7 +32,7 @@ from typing import Callable, Optional, Sequence, Union
 
 from .errors import DomainError
 from .escape import latex_name
-from .numeric import (_HARD_BITS, MAX_EXACT_DIGITS, Number, as_float, exact_text, fmt, frexp_of, log_of, tame,
+from .numeric import (_HARD_BITS, MAX_EXACT_DIGITS, Number, as_float, const_name, exact_text, fmt, frexp_of, log_of, tame,
                       to_float)
 
 ONE, ZERO = Fraction(1), Fraction(0)
@@ -50,19 +50,20 @@ def sup(n: Fraction) -> str:
 
 
 def wrap(name: str) -> str:
-    """Parenthesise an operand that would not read as one factor: a negative constant or a fraction.
+    r"""Parenthesise an operand that would not read as one factor: a negative constant, a fraction, or
+    a constant in scientific notation as LaTeX writes it.
 
-    >>> wrap("x"), wrap("-2"), wrap("1/3")
-    ('x', '(-2)', '(1/3)')
+    >>> wrap("x"), wrap("-2"), wrap("1/3"), wrap("1.5 \\times 10^{-300}")
+    ('x', '(-2)', '(1/3)', '(1.5 \\times 10^{-300})')
     """
-    return f"({name})" if name.startswith("-") or "/" in name else name
+    return f"({name})" if name.startswith("-") or "/" in name or "\\times" in name else name
 
 
 def param_text(param: Optional[Fraction], style: str) -> str:
     """A node's parameter as its templates write it: program syntax, superscript, or LaTeX."""
     if param is None:
         return ""
-    text = exact_text(param)
+    text = const_name(param)
     if style == "uni":
         return sup(param)
     if style == "tex":

@@ -192,3 +192,57 @@ def test_non_ascii_digits_in_values_files(name, text, tmp_path):
     (tmp_path / name).write_text(text, encoding="utf-8")
     result = invoke("expr", "J = x*y", "--values", str(tmp_path / name))
     assert result.exit_code == 1 and "write digits as 0-9" in result.output
+
+
+# -- 5. a constant's name: short, exact ------------------------------------------------------------
+
+@pytest.mark.parametrize("value, name", [
+    (Fraction(1, 10 ** 300), "1e-300"), (Fraction(3, 2 * 10 ** 300), "1.5e-300"),
+    (Fraction(-5, 2) * 10 ** 300, "-2.5e300"), (-Fraction(1, 10 ** 4000), "-1e-4000"),
+    (Fraction(1, 2 ** 40), "9.094947017729282379150390625e-13"),
+    (Fraction(715), "715"), (Fraction(-11, 4), "-2.75"), (Fraction(1, 3), "1/3"),
+    (Fraction(10 ** 20 + 1), "100000000000000000001"),        # scientific would be longer
+    (Fraction(1, 7 * 10 ** 30), "1/7" + "0" * 30),       # no terminating decimal
+])
+def test_const_name(value, name):
+    from bpviz.numeric import const_name, parse_number
+    assert const_name(value) == name
+    assert parse_number(name) == value                  # exact: the name reads back as the value
+
+
+def test_const_names_are_short_for_any_decimal_constant():
+    from bpviz.numeric import const_name, parse_number
+    rng = random.Random(7)
+    for _ in range(2000):
+        digits = str(rng.randrange(1, 10 ** rng.randrange(1, 25)))
+        value = parse_number(f"{rng.choice(['', '-'])}{digits}e{rng.randrange(-3970, 3970)}")
+        name = const_name(value)
+        assert parse_number(name) == value and len(name) <= max(len(digits) + 8, 21), name
+
+
+@pytest.mark.parametrize("name, tex", [("1e-300", "1 \\times 10^{-300}"), ("1.5e-300", "1.5 \\times 10^{-300}"),
+                                       ("-2.5e300", "-2.5 \\times 10^{300}")])
+def test_scientific_constant_names_in_latex(name, tex):
+    assert latex_name(name) == tex
+    assert not mathjax_errors([(latex_name(name), False)])
+
+
+@needs_pdflatex
+def test_scientific_constants_through_every_output(tmp_path, monkeypatch):
+    """The notes, JSON and table with constants named by const_name, as graph.py's GraphBuilder.const
+    will name them (patched in here until it does)."""
+    import bpviz.graph
+    from bpviz.numeric import const_name
+    monkeypatch.setattr(bpviz.graph, "exact_text", const_name)
+    program = "y = x * 1e-300 + x ** 2 * -2.5e300 + 1.5e-300 / x"
+    table = invoke("expr", program, "--at", "x=2")
+    assert table.exit_code == 0 and "1e-300" in table.output and "0.00000" not in table.output
+    data = _json(program, {"x": 2})
+    assert {"1e-300", "1.5e-300"} <= {n["name"] for n in data["nodes"]}
+    assert _node(data, "1e-300")["value_exact"] == "0." + "0" * 299 + "1"        # the documented field
+    for ext in ("md", "tex"):
+        assert invoke("expr", program, "--at", "x=2", "-o", str(tmp_path / f"c.{ext}"), "--no-figure").exit_code == 0
+    note = (tmp_path / "c.md").read_text()
+    assert "1.5 \\times 10^{-300}" in note and "0.0000" not in note
+    assert not mathjax_errors(markdown_formulas(note))
+    compile_tex(tmp_path, "c.tex")
