@@ -32,8 +32,8 @@ from typing import Callable, Optional, Sequence, Union
 
 from .errors import DomainError
 from .escape import latex_name
-from .numeric import (_HARD_BITS, MAX_EXACT_DIGITS, Number, as_float, const_name, exact_text, fmt, frexp_of, log_of, tame,
-                      to_float)
+from .numeric import (_HARD_BITS, MAX_EXACT_DIGITS, Number, as_float, const_name, exact_text, fmt, frexp_of,
+                      log_of, tame, to_float)
 
 ONE, ZERO = Fraction(1), Fraction(0)
 
@@ -248,6 +248,10 @@ def _float_call(name: str, fn: Callable[[float], float], periodic: bool = False)
             _too_small(name, x)
         return result
     return run
+
+
+_sin = _float_call("sin", math.sin, periodic=True)
+_cos = _float_call("cos", math.cos, periodic=True)
 
 
 def _sqrt(x: Number) -> Number:
@@ -571,11 +575,11 @@ defop("log", symbol="log", **function("log", "ln", "\\ln"), forward=lambda a, p:
 defop("sqrt", symbol="√", **{**function("sqrt", "√"), "tex": "\\sqrt{$a0}"}, forward=lambda a, p: _sqrt(a[0]),
       local=_sqrt_local, d=("1 / (2 * sqrt($a0))",), duni=("1/(2√$w0)",), dtex=("\\frac{1}{2\\sqrt{$a0}}",),
       sympy=lambda s, p: _sympy().sqrt(s[0]))
-defop("sin", symbol="sin", **function("sin", tex="\\sin"), forward=_float_call("sin", math.sin, periodic=True),
-      local=lambda a, o, p: (math.cos(a[0]),), d=("cos($a0)",), dtex=("\\cos\\left($a0\\right)",),
+defop("sin", symbol="sin", **function("sin", tex="\\sin"), forward=_sin,
+      local=lambda a, o, p: (_cos(a, p),), d=("cos($a0)",), dtex=("\\cos\\left($a0\\right)",),
       sympy=lambda s, p: _sympy().sin(s[0]))
-defop("cos", symbol="cos", **function("cos", tex="\\cos"), forward=_float_call("cos", math.cos, periodic=True),
-      local=lambda a, o, p: (-math.sin(a[0]),), d=("-sin($a0)",), duni=("−sin($a0)",),
+defop("cos", symbol="cos", **function("cos", tex="\\cos"), forward=_cos,
+      local=lambda a, o, p: (-_sin(a, p),), d=("-sin($a0)",), duni=("−sin($a0)",),
       dtex=("-\\sin\\left($a0\\right)",), sympy=lambda s, p: _sympy().cos(s[0]))
 defop("tan", symbol="tan", **function("tan", tex="\\tan"), forward=lambda a, p: _tan(a[0]),
       local=lambda a, o, p: (1 + o * o,), d=("1 + tan($a0)**2",), duni=("1 + tan²($a0)",),
