@@ -38,7 +38,8 @@ _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "
                 "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 _TEX_TABLE = str.maketrans(_TEX_SPECIAL)
 # text mode's default (OT1) font has no < > |: their slots hold ¡ ¿ —; the commands take them from a font that does
-_TEX_PROSE_TABLE = str.maketrans({**_TEX_SPECIAL, "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"})
+_TEX_TEXT_SPECIAL = {**_TEX_SPECIAL, "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
+_TEX_TEXT_TABLE = str.maketrans(_TEX_TEXT_SPECIAL)
 _SPEC_NAME = re.compile(r"^(?P<layer>[^\W\d]\w*)\.(?P<var>[^\W\d]\w*)(?:\[(?P<idx>[\d,\s]+)\])?$")
 _SIMPLE = re.compile(r"^(?P<base>[^\W\d_]+?)(?P<digits>\d*)(?:_(?P<sub>\w+))?$")
 
@@ -163,7 +164,7 @@ def tex_text(text: str) -> str:
     >>> tex_text("50% of a_b"), tex_text("a<b>c | d")
     ('50\\\\% of a\\\\_b', 'a\\\\textless{}b\\\\textgreater{}c \\\\textbar{} d')
     """
-    return text.translate(_TEX_PROSE_TABLE)
+    return text.translate(_TEX_TEXT_TABLE)
 
 
 def _tex_symbol(word: str) -> str:

@@ -51,12 +51,12 @@ def sup(n: Fraction) -> str:
 
 def wrap(name: str) -> str:
     r"""Parenthesise an operand that would not read as one factor: a negative constant, a fraction, or
-    a constant in scientific notation as LaTeX writes it.
+    a constant in scientific notation as LaTeX writes it (``\times 10^{``, never in a shape's ``(2 \times 3)``).
 
     >>> wrap("x"), wrap("-2"), wrap("1/3"), wrap("1.5 \\times 10^{-300}")
     ('x', '(-2)', '(1/3)', '(1.5 \\times 10^{-300})')
     """
-    return f"({name})" if name.startswith("-") or "/" in name or "\\times" in name else name
+    return f"({name})" if name.startswith("-") or "/" in name or "\\times 10^{" in name else name
 
 
 def param_text(param: Optional[Fraction], style: str) -> str:
