@@ -13,8 +13,8 @@ templates (bpviz.ops) and every printer (bpviz.render) use them, nothing else es
 ('W^{(h)}_{2,1}', 'b^{(h)}', 'a^{(o)}_{1}')
 >>> latex_name("o.Σexp"), latex_name("net.sum")
 ('\\\\mathrm{\\\\Sigma exp}^{(o)}', '\\\\mathrm{sum}^{(\\\\mathrm{net})}')
->>> latex_name("1/3"), latex_name("-0.5")
-('\\\\frac{1}{3}', '-0.5')
+>>> latex_name("1/3"), latex_name("-0.5"), latex_name("1.5e-300")
+('\\\\frac{1}{3}', '-0.5', '1.5 \\\\times 10^{-300}')
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ GREEK_WORDS = set(GREEK) | {"Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Si
 _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
                 "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 _TEX_TABLE = str.maketrans(_TEX_SPECIAL)
+# text mode's default (OT1) font has no < > |: their slots hold ¡ ¿ —; the commands take them from a font that does
+_TEX_TEXT_SPECIAL = {**_TEX_SPECIAL, "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
+_TEX_TEXT_TABLE = str.maketrans(_TEX_TEXT_SPECIAL)
 _SPEC_NAME = re.compile(r"^(?P<layer>[^\W\d]\w*)\.(?P<var>[^\W\d]\w*)(?:\[(?P<idx>[\d,\s]+)\])?$")
 _SIMPLE = re.compile(r"^(?P<base>[^\W\d_]+?)(?P<digits>\d*)(?:_(?P<sub>\w+))?$")
 
@@ -158,10 +161,10 @@ def md_link_target(path: str) -> str:
 def tex_text(text: str) -> str:
     """Escape prose for LaTeX text mode.
 
-    >>> tex_text("50% of a_b")
-    '50\\\\% of a\\\\_b'
+    >>> tex_text("50% of a_b"), tex_text("a<b>c | d")
+    ('50\\\\% of a\\\\_b', 'a\\\\textless{}b\\\\textgreater{}c \\\\textbar{} d')
     """
-    return text.translate(_TEX_TABLE)
+    return text.translate(_TEX_TEXT_TABLE)
 
 
 def _tex_symbol(word: str) -> str:
@@ -170,7 +173,7 @@ def _tex_symbol(word: str) -> str:
     if word in GREEK_WORDS:
         return "\\" + word
     if len(word) == 1:
-        return word
+        return "\\_" if word == "_" else word      # the one character of a name TeX reads as a command
     return "".join("\\" + GREEK_LETTERS[c] + " " if c in GREEK_LETTERS else c for c in word)
 
 
@@ -180,12 +183,14 @@ def _tex_word(word: str) -> str:
         return word
     if len(word) == 1 or word in GREEK_WORDS or word in GREEK_LETTERS:
         return _tex_symbol(word)
-    text = "".join("\\" + GREEK_LETTERS[c] + " " if c in GREEK_LETTERS else c for c in tex_text(word))
+    escaped = word.translate(_TEX_TABLE)      # math mode: < > | are not in a name
+    text = "".join("\\" + GREEK_LETTERS[c] + " " if c in GREEK_LETTERS else c for c in escaped)
     return "\\mathrm{" + text.rstrip() + "}"
 
 
 _DECIMAL_NAME = re.compile(r"-?\d+(\.\d+)?")
 _FRACTION_NAME = re.compile(r"-?\d+/\d+")
+_SCIENTIFIC_NAME = re.compile(r"(-?\d+(?:\.\d+)?)e(-?\d+)")      # numeric.const_name's long constants
 
 
 def latex_name(name: str) -> str:
@@ -222,6 +227,9 @@ def _latex_name(name: str) -> str:
         sign = "-" if name.startswith("-") else ""
         num, den = name.lstrip("-").split("/")
         return f"{sign}\\frac{{{num}}}{{{den}}}"
+    scientific = _SCIENTIFIC_NAME.fullmatch(name) if numeric else None
+    if scientific:
+        return f"{scientific[1]} \\times 10^{{{scientific[2]}}}"
     spec = _SPEC_NAME.match(name) if "." in name else None       # layer.var[i]: a network's names
     if spec:
         var = spec["var"]

@@ -27,7 +27,13 @@ _HARD_BITS = int(MAX_EXACT_DIGITS * math.log2(10)) + 1
 
 
 class NumberRangeError(ValueError):
-    """A number too large or too small to compute with."""
+    """A number too large or too small to compute with. Callers show its message as it is."""
+
+
+class NumberTextError(NumberRangeError):
+    """A number text written with characters other than ASCII ones (Arabic-Indic or fullwidth digits,
+    which Python's Decimal, int and re's \\d all read as 0-9 but the program parser does not). A
+    NumberRangeError, so every caller that shows a range error's message shows this one's too."""
 
 
 def as_float(q: Fraction) -> Optional[float]:
@@ -44,6 +50,49 @@ def as_float(q: Fraction) -> Optional[float]:
     if q and abs(f) < sys.float_info.min:
         return None
     return f
+
+
+def to_float(value: Number) -> float:
+    """``value`` as the nearest float, an exact value beyond float64's range as ±inf and one below it
+    as 0.0 or a subnormal (never an OverflowError): for functions whose result float64 holds although
+    their operand does not, as tanh(1e400) = 1. The caller says when the result is not held.
+
+    >>> to_float(Fraction(1, 4)), to_float(-Fraction(10) ** 400), to_float(Fraction(1, 10 ** 400))
+    (0.25, -inf, 0.0)
+    """
+    if value.__class__ is float:
+        return value
+    try:
+        return value.numerator / value.denominator      # correctly rounded
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def log_of(value: Number) -> float:
+    """The natural logarithm of a positive number, exact ones beyond float64's range included
+    (math.log takes big integers exactly, so log(1e-400) = log(1) - log(10**400) = -921.03).
+
+    >>> round(log_of(Fraction(1, 10 ** 400)), 6), round(log_of(Fraction(10) ** 400), 6), log_of(Fraction(1))
+    (-921.034037, 921.034037, 0.0)
+    """
+    if value.__class__ is not Fraction or as_float(value) is not None:
+        return math.log(value)                          # no cancellation near 1
+    return math.log(value.numerator) - math.log(value.denominator)    # |log| > 708: none to fear
+
+
+def frexp_of(value: Fraction) -> tuple:
+    """(m, e) with ``value == m * 2**e`` and a float 0.5 <= |m| <= 1 (rounded once): the scale of an
+    exact number float64 may not hold.
+
+    >>> frexp_of(Fraction(3, 4)), frexp_of(Fraction(10) ** 400)[1]
+    ((0.75, 0), 1329)
+    """
+    n, d = abs(value.numerator), value.denominator
+    e = n.bit_length() - d.bit_length()
+    m = Fraction(n, d << e) if e >= 0 else Fraction(n << -e, d)    # 1/2 < m < 2
+    if m >= 1:
+        m, e = m / 2, e + 1
+    return (m.numerator / m.denominator) * (1 if value > 0 else -1), e
 
 
 def tame(value: Number) -> Number:
@@ -89,8 +138,22 @@ def parse_number(text: str) -> Fraction:
     >>> parse_number("1e-999999999")
     Traceback (most recent call last):
     bpviz.numeric.NumberRangeError: 1e-999999999 is out of range (bpviz computes with numbers from 1e-4000 to 1e4000 in size)
+    >>> parse_number("١٢")
+    Traceback (most recent call last):
+    bpviz.numeric.NumberTextError: '١٢' is not a number: write digits as 0-9 (found '١', U+0661)
     """
+    if not text.isascii():
+        _refuse_non_ascii(text)
     return _parse_short(text) if len(text) <= SHORT_NUMBER else _parse_number(text)
+
+
+def _refuse_non_ascii(text: str):
+    stripped = text.strip()
+    odd = next((c for c in stripped if not c.isascii()), None)
+    if odd is None:                          # only Unicode spaces around an ASCII number
+        return
+    why = ": write digits as 0-9" if odd.isdigit() or odd.isnumeric() else ""
+    raise NumberTextError(f"{clip(stripped)!r} is not a number{why} (found {odd!r}, U+{ord(odd):04X})")
 
 
 SHORT_NUMBER = 64              # characters of a number text worth remembering
@@ -168,6 +231,34 @@ def exact_text(q: Fraction) -> str:
     if q.denominator == 1:
         return str(q.numerator)
     return _exact_text(q, _decimal_places(q))
+
+
+SHORT_NAME = 20             # characters of a constant's exact decimal kept as its name
+
+
+def const_name(q: Fraction) -> str:
+    """A constant's node name: its exact_text when short, else, when its decimal terminates, the same
+    exact value in scientific form (every digit kept), whichever is shorter. The program's ``1e-300``
+    is a node named 1e-300, not a 302-character decimal.
+
+    >>> const_name(Fraction(1, 10 ** 300)), const_name(Fraction(-3, 2) * 10 ** 300), const_name(Fraction(5, 2))
+    ('1e-300', '-1.5e300', '2.5')
+    >>> const_name(Fraction(123456789123456789123456789)), const_name(Fraction(1, 3 * 10 ** 30))
+    ('123456789123456789123456789', '1/3000000000000000000000000000000')
+    >>> const_name(Fraction(12345678901234567, 10 ** 40))
+    '1.2345678901234567e-24'
+    """
+    text = exact_text(q)
+    if len(text) <= SHORT_NAME:
+        return text
+    places = _decimal_places(q)
+    if places is None:
+        return text
+    digits = str(abs(q.numerator) * 10 ** places // q.denominator)      # q = ±digits · 10^-places
+    significant = digits.rstrip("0")
+    mantissa = significant[0] + ("." + significant[1:] if len(significant) > 1 else "")
+    scientific = f"{'-' if q < 0 else ''}{mantissa}e{len(digits) - 1 - places}"
+    return scientific if len(scientific) < len(text) else text
 
 
 def _exact_text(q: Fraction, places: Optional[int]) -> str:

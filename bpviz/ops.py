@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import partial
@@ -31,7 +32,8 @@ from typing import Callable, Optional, Sequence, Union
 
 from .errors import DomainError
 from .escape import latex_name
-from .numeric import _HARD_BITS, MAX_EXACT_DIGITS, Number, exact_text, fmt, tame
+from .numeric import (_HARD_BITS, MAX_EXACT_DIGITS, Number, as_float, const_name, exact_text, fmt, frexp_of,
+                      log_of, tame, to_float)
 
 ONE, ZERO = Fraction(1), Fraction(0)
 
@@ -48,19 +50,20 @@ def sup(n: Fraction) -> str:
 
 
 def wrap(name: str) -> str:
-    """Parenthesise an operand that would not read as one factor: a negative constant or a fraction.
+    r"""Parenthesise an operand that would not read as one factor: a negative constant, a fraction, or
+    a constant in scientific notation as LaTeX writes it (``\times 10^{``, never in a shape's ``(2 \times 3)``).
 
-    >>> wrap("x"), wrap("-2"), wrap("1/3")
-    ('x', '(-2)', '(1/3)')
+    >>> wrap("x"), wrap("-2"), wrap("1/3"), wrap("1.5 \\times 10^{-300}")
+    ('x', '(-2)', '(1/3)', '(1.5 \\times 10^{-300})')
     """
-    return f"({name})" if name.startswith("-") or "/" in name else name
+    return f"({name})" if name.startswith("-") or "/" in name or "\\times 10^{" in name else name
 
 
 def param_text(param: Optional[Fraction], style: str) -> str:
     """A node's parameter as its templates write it: program syntax, superscript, or LaTeX."""
     if param is None:
         return ""
-    text = exact_text(param)
+    text = const_name(param)
     if style == "uni":
         return sup(param)
     if style == "tex":
@@ -218,21 +221,37 @@ def _domain(msg: str):
     raise DomainError(msg)
 
 
-def _float_call(name: str, fn: Callable[[float], float]) -> Callable:
+def _too_small(name: str, x: Number):
+    _domain(f"{name}({fmt(x)}) is too small for a 64-bit float (it underflows to 0)")
+
+
+def _float_call(name: str, fn: Callable[[float], float], periodic: bool = False) -> Callable:
+    """A function of one float, for an exact operand too: ``periodic`` ones (sin, cos) cannot reduce an
+    operand beyond float64's range; a nonzero operand whose result rounds to 0 (exp(-1e400),
+    sin(1e-400)) is refused, not printed as 0."""
     def run(args, param) -> float:
         x = args[0]
+        f = to_float(x)
+        if periodic and math.isinf(f):
+            _domain(f"{name}({fmt(x)}) cannot be computed: the operand is too large for a 64-bit float")
         try:
-            result = fn(float(x))
+            result = fn(f)
         except OverflowError:
             _domain(f"{name}({fmt(x)}) overflows a 64-bit float")
         except ValueError:
             _domain(f"{name} is undefined at {fmt(x)}")
-        if math.isinf(result) or math.isnan(result):
+        if math.isinf(result):
+            _domain(f"{name}({fmt(x)}) overflows a 64-bit float")
+        if math.isnan(result):
             _domain(f"{name}({fmt(x)}) is not a finite number")
-        if result == 0 and name == "exp":
-            _domain(f"exp({fmt(x)}) is too small for a 64-bit float (it underflows to 0)")
+        if result == 0 and x != 0:
+            _too_small(name, x)
         return result
     return run
+
+
+_sin = _float_call("sin", math.sin, periodic=True)
+_cos = _float_call("cos", math.cos, periodic=True)
 
 
 def _sqrt(x: Number) -> Number:
@@ -242,6 +261,12 @@ def _sqrt(x: Number) -> Number:
         n, d = isqrt(x.numerator), isqrt(x.denominator)
         if n * n == x.numerator and d * d == x.denominator:
             return Fraction(n, d)
+        if as_float(x) is None:             # beyond float64: sqrt(m·2^e) = sqrt(m·2^(e mod 2))·2^(e div 2)
+            m, e = frexp_of(x)
+            result = math.ldexp(math.sqrt(m * (1 << (e & 1))), e >> 1)
+            if result < sys.float_info.min:
+                _too_small("sqrt", x)
+            return result
     return math.sqrt(x)
 
 
@@ -254,41 +279,57 @@ def _sqrt_local(a, o, p):
 def _log(x: Number) -> float:
     if x <= 0:
         _domain(f"log is undefined at {fmt(x)} (it needs a value > 0)")
-    return math.log(x)
+    return log_of(x)
 
 
 def sigmoid(x: Number) -> float:
-    x = float(x)
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
+    f = to_float(x)                         # sigmoid(1e400) is 1, although 1e400 is no float
+    if f >= 0:
+        return 1.0 / (1.0 + math.exp(-f))
+    e = math.exp(f)
     if e == 0:
-        _domain(f"sigmoid({fmt(x)}) is too small for a 64-bit float (it underflows to 0)")
+        _too_small("sigmoid", x)
     return e / (1.0 + e)
 
 
 def _sigmoid_slope(x: Number) -> float:
     """σ'(x) = σ(x)·σ(−x): no cancellation where σ(x) rounds to 1 (σ'(40) is 4.2e-18, not 0)."""
-    return sigmoid(x) * sigmoid(-float(x))
+    return sigmoid(x) * sigmoid(-x)
+
+
+def _tanh(x: Number) -> float:
+    result = math.tanh(to_float(x))         # tanh(1e400) is 1, although 1e400 is no float
+    if result == 0 and x != 0:
+        _too_small("tanh", x)
+    return result
 
 
 def _tanh_slope(x: Number) -> float:
     """1 − tanh²(x), as 4e^(−2|x|)/(1 + e^(−2|x|))²: no cancellation where tanh(x) rounds to ±1."""
-    e = math.exp(-2 * abs(float(x)))
+    e = math.exp(-2 * abs(to_float(x)))
     if e == 0:
-        _domain(f"tanh'({fmt(x)}) is too small for a 64-bit float (it underflows to 0)")
+        _too_small("tanh'", x)
     return 4 * e / (1 + e) ** 2
 
 
 def _softplus(x: Number) -> float:
-    x = float(x)
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+    f = to_float(x)
+    result = max(f, 0.0) + math.log1p(math.exp(-abs(f)))
+    if result == 0:                         # softplus(-1000) is e^-1000, never 0
+        _too_small("softplus", x)
+    return result
 
 
 def _tan(x: Number) -> float:
-    if math.cos(float(x)) == 0:
+    f = to_float(x)
+    if math.isinf(f):
+        _domain(f"tan({fmt(x)}) cannot be computed: the operand is too large for a 64-bit float")
+    if math.cos(f) == 0:
         _domain(f"tan is undefined at {fmt(x)}")
-    return math.tan(float(x))
+    result = math.tan(f)
+    if result == 0 and x != 0:
+        _too_small("tan", x)
+    return result
 
 
 def _underflow(result: Number, *operands: Number) -> Number:
@@ -320,12 +361,25 @@ def _power(a: Number, b: Number) -> Number:
     if a < 0 and not (float(b).is_integer()):
         _domain(f"a negative number ({fmt(a)}) raised to the non-integer power {fmt(b)} is not real")
     try:
-        result = float(a) ** float(b)
+        if isinstance(a, Fraction) and a and as_float(a) is None:
+            result = _scaled_power(a, b)
+        else:
+            result = float(a) ** float(b)
     except OverflowError:
         _domain(f"{fmt(a)} ** {fmt(b)} overflows a 64-bit float")
     if isinstance(result, complex) or math.isinf(result):
         _domain(f"{fmt(a)} ** {fmt(b)} is not a finite real number")
     return _underflow(result, a)
+
+
+def _scaled_power(a: Fraction, b: Number) -> float:
+    """a ** b for an exact base float64 cannot hold (1e-400 ** 0.5 = 1e-200): (m·2^e)^b as m^b·2^(e·b),
+    the integer part of e·b applied by ldexp (which raises OverflowError, or gives 0 on underflow)."""
+    m, e = frexp_of(a)
+    scale = e * (b if isinstance(b, Fraction) else Fraction(b))      # exact: e is up to ~13,600
+    whole = math.floor(scale)
+    sign = -1.0 if m < 0 and int(b) % 2 else 1.0                    # a < 0 only with an integer b
+    return sign * math.ldexp(abs(m) ** float(b) * 2.0 ** float(scale - whole), whole)
 
 
 def _relu(x: Number) -> Number:
@@ -521,16 +575,16 @@ defop("log", symbol="log", **function("log", "ln", "\\ln"), forward=lambda a, p:
 defop("sqrt", symbol="√", **{**function("sqrt", "√"), "tex": "\\sqrt{$a0}"}, forward=lambda a, p: _sqrt(a[0]),
       local=_sqrt_local, d=("1 / (2 * sqrt($a0))",), duni=("1/(2√$w0)",), dtex=("\\frac{1}{2\\sqrt{$a0}}",),
       sympy=lambda s, p: _sympy().sqrt(s[0]))
-defop("sin", symbol="sin", **function("sin", tex="\\sin"), forward=_float_call("sin", math.sin),
-      local=lambda a, o, p: (math.cos(a[0]),), d=("cos($a0)",), dtex=("\\cos\\left($a0\\right)",),
+defop("sin", symbol="sin", **function("sin", tex="\\sin"), forward=_sin,
+      local=lambda a, o, p: (_cos(a, p),), d=("cos($a0)",), dtex=("\\cos\\left($a0\\right)",),
       sympy=lambda s, p: _sympy().sin(s[0]))
-defop("cos", symbol="cos", **function("cos", tex="\\cos"), forward=_float_call("cos", math.cos),
-      local=lambda a, o, p: (-math.sin(a[0]),), d=("-sin($a0)",), duni=("−sin($a0)",),
+defop("cos", symbol="cos", **function("cos", tex="\\cos"), forward=_cos,
+      local=lambda a, o, p: (-_sin(a, p),), d=("-sin($a0)",), duni=("−sin($a0)",),
       dtex=("-\\sin\\left($a0\\right)",), sympy=lambda s, p: _sympy().cos(s[0]))
 defop("tan", symbol="tan", **function("tan", tex="\\tan"), forward=lambda a, p: _tan(a[0]),
       local=lambda a, o, p: (1 + o * o,), d=("1 + tan($a0)**2",), duni=("1 + tan²($a0)",),
       dtex=("1 + \\tan^{2}\\left($a0\\right)",), sympy=lambda s, p: _sympy().tan(s[0]))
-defop("tanh", symbol="tanh", **function("tanh", tex="\\tanh"), forward=lambda a, p: math.tanh(a[0]),
+defop("tanh", symbol="tanh", **function("tanh", tex="\\tanh"), forward=lambda a, p: _tanh(a[0]),
       local=lambda a, o, p: (_tanh_slope(a[0]),), d=("1 - tanh($a0)**2",), duni=("1 − tanh²($a0)",),
       dtex=("1 - \\tanh^{2}\\left($a0\\right)",), sympy=lambda s, p: _sympy().tanh(s[0]),
       activation="tanh")

@@ -96,10 +96,11 @@ def _random_texts(alphabet: str, count: int = 3000) -> list:
 def test_tex_escapes_read_as_their_character_by_character_rules():
     """tex_text and tex_code's ASCII case are translation tables, tex_prose remembers the words
     between the math: each gives what the rule it replaces gives, one character at a time."""
-    from bpviz.escape import _CODE_SYMBOLS, _PROSE_SYMBOLS, _TEX_SPECIAL, GREEK_LETTERS, tex_code, tex_prose, tex_text
+    from bpviz.escape import (_CODE_SYMBOLS, _PROSE_SYMBOLS, _TEX_SPECIAL, _TEX_TEXT_SPECIAL, GREEK_LETTERS, tex_code,
+                              tex_prose, tex_text)
 
-    def text_rule(text):
-        return "".join(_TEX_SPECIAL.get(c, c) for c in text)
+    def text_rule(text):                    # prose also writes < > | as commands; \texttt has the glyphs
+        return "".join(_TEX_TEXT_SPECIAL.get(c, c) for c in text)
 
     def code_rule(text):
         return "".join(_CODE_SYMBOLS.get(c) or ("\\ensuremath{\\" + GREEK_LETTERS[c] + "}" if c in GREEK_LETTERS
