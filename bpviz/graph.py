@@ -15,7 +15,7 @@ from fractions import Fraction
 from typing import Callable, Iterator, Optional
 
 from .errors import ProgramError, name_list
-from .numeric import Number, exact_text
+from .numeric import Number, const_name
 from .ops import OPS, Op
 
 
@@ -339,7 +339,7 @@ class GraphBuilder:
         key = ("const", value)
         found = self._keys.get(key)
         if found is None:
-            found = self._keys[key] = self._add(Node(len(self.nodes), exact_text(value), "const", None, value))
+            found = self._keys[key] = self._add(Node(len(self.nodes), const_name(value), "const", None, value))
         return found
 
     def op(self, opname: str, inputs: tuple, param: Optional[Fraction] = None,

@@ -22,7 +22,7 @@ from typing import Optional
 from ..errors import ParseError, ProgramError, clip, name_list
 from ..escape import CONTROL_CHARS
 from ..graph import Graph, GraphBuilder, Surrogate, gc_paused
-from ..numeric import MAX_EXACT_DIGITS, NumberRangeError, check_exact, exact_text, parse_number
+from ..numeric import MAX_EXACT_DIGITS, NumberRangeError, check_exact, const_name, parse_number
 from ..ops import FUNCTIONS, OPS, RESERVED
 
 _NAME, _BINOP, _CONSTANT = ast.Name, ast.BinOp, ast.Constant     # most of a big program (_expr)
@@ -306,7 +306,7 @@ class _Parser:
         out_name = output or (sinks or order)[-1]
         if out_name in self.inline:
             raise ProgramError(f"--output {out_name!r} is a value the program gives ({out_name} = "
-                               f"{exact_text(self.inline[out_name][0])}), not something it computes")
+                               f"{const_name(self.inline[out_name][0])}), not something it computes")
         if out_name not in self.built:
             known = name_list(order)
             hint = " (-o writes a file)" if "." in out_name else ""

@@ -263,7 +263,7 @@ def apply_overrides(doc: Doc, overrides: list) -> None:
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             if isinstance(target, list):
-                if not part.isdigit() or int(part) >= len(target):
+                if not (part.isascii() and part.isdigit()) or int(part) >= len(target):
                     raise SpecError(f"--set {item!r}: {dotted(path)} has {len(target)} items; "
                                     f"{part!r} is not an index of it")
                 part = int(part)
