@@ -170,7 +170,7 @@ def to_float(a: np.ndarray) -> np.ndarray:
             where = index_text(tuple(int(j) for j in np.unravel_index(i, a.shape))) if a.ndim else ""
             size = "large" if abs(v) > 1 else "small"
             raise DomainError(f"the exact value {fmt(v)}{f' (entry {where})' if where else ''} is too {size} "
-                              f"for the 64-bit floats this step computes in")
+                              f"for a 64-bit float (this step computes with floats)")
         flat.append(f)
     return np.array(flat, dtype=float).reshape(a.shape)
 
