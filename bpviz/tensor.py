@@ -22,11 +22,13 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import DomainError, ProgramError, ValuesError
+from .autodiff import _finite
 from .numeric import fmt, json_number, tame
 
 MAX_EXACT_ENTRIES = 256      # exact (Fraction) arrays up to this many entries; float64 beyond
 MAX_ENTRIES = 20_000_000     # entries in one array
 MAX_DIMS = 2
+TINY = float(np.finfo(float).tiny)   # the smallest normal float64: below it a float keeps fewer digits, or none
 
 Shape = tuple
 
@@ -166,7 +168,7 @@ def to_float(a: np.ndarray) -> np.ndarray:
     flat = []
     for i, v in enumerate(a.ravel()):
         f = as_float(v) if isinstance(v, Fraction) else float(v)
-        if f is None or not math.isfinite(f):
+        if f is None or not math.isfinite(f) or 0 < abs(f) < TINY:
             where = index_text(tuple(int(j) for j in np.unravel_index(i, a.shape))) if a.ndim else ""
             size = "large" if abs(v) > 1 else "small"
             raise DomainError(f"the exact value {fmt(v)}{f' (entry {where})' if where else ''} is too {size} "
@@ -293,7 +295,76 @@ def from_nested(raw, what: str, number) -> np.ndarray:
         i = int(bad[0])
         raise ValuesError(f"{what}{index_text(np.unravel_index(i, shape))} must be a finite number, "
                           f"got {flat[i]!r}")
+    lost = np.flatnonzero(lost_digits(out, lambda: _nonzero_entries(flat, out == 0, what, number)))
+    if lost.size:
+        i = int(lost[0])
+        raise ValuesError(f"{what}{index_text(np.unravel_index(i, shape))} = {flat[i]} {too_small(out[i])} "
+                          f"(an array of more than {MAX_EXACT_ENTRIES} entries is computed in 64-bit floats)")
     return out.reshape(shape)
+
+
+_ZERO_TEXTS = frozenset({0, "0", "-0", "0.0", "-0.0"})     # (0 == 0.0 == False: floats are in too)
+
+
+def _nonzero_entries(flat: list, zero: np.ndarray, what: str, number) -> np.ndarray:
+    """Which of the entries that read as float 0 (``zero``) are nonzero numbers (``1e-400``): each
+    distinct text among them read exactly once, so a matrix of zeros costs one pass."""
+    zeros = np.flatnonzero(zero).tolist()
+    nonzero = np.zeros(len(flat), dtype=bool)
+    lost = {v for v in {flat[i] for i in zeros} - _ZERO_TEXTS if number(v, what) != 0}
+    if lost:
+        nonzero[[i for i in zeros if flat[i] in lost]] = True
+    return nonzero
+
+
+# -- lost digits: the float results that underflowed ----------------------------------------------
+
+def lost_digits(out, nonzero=None) -> np.ndarray:
+    """Where a float64 array lost its digits, as a boolean mask: subnormal entries (below 2.2e-308,
+    fewer digits), and 0 where the true value is not 0. ``nonzero`` says where that is: an array, True
+    (everywhere), or a function giving one, called only when ``out`` has a 0 (it may cost a pass).
+
+    >>> lost_digits(np.array([1e-310, 0.0, 0.0, 1.0]), np.array([True, True, False, True])).tolist()
+    [True, True, False, False]
+    """
+    out = np.asarray(out)
+    lost = np.abs(out) < TINY
+    zero = out == 0
+    if nonzero is None or not zero.any():
+        return lost & ~zero
+    if callable(nonzero):
+        nonzero = nonzero()
+    return lost & (~zero | nonzero)
+
+
+def too_small(value) -> str:
+    """How a message says that a float lost its digits, as scalar mode says it."""
+    return ("is too small for a 64-bit float (it underflows to 0)" if value == 0 else
+            "is too small for a 64-bit float (it would lose its digits)")
+
+
+# where an element-wise op's true result is not 0, so a float 0 there is an underflow (as the scalar
+# rules refuse them: a product or quotient of nonzero numbers, exp, sigmoid): op -> test on the operands
+NONZERO = {
+    "mul": lambda a, p: (a[0] != 0) & (a[1] != 0),
+    "div": lambda a, p: a[0] != 0,
+    "pow": lambda a, p: a[0] != 0,
+    "powc": lambda a, p: a[0] != 0,
+    "exp": lambda a, p: True,
+    "sigmoid": lambda a, p: True,
+    "softplus": lambda a, p: True,
+}
+
+# the same for local derivatives: op -> test on the operands, one per operand (None: any 0 is right)
+NONZERO_LOCAL = {
+    "div": lambda a, p: (None, a[0] != 0),
+    "pow": lambda a, p: ((a[0] != 0) & (a[1] != 0), (a[0] > 0) & (a[0] != 1)),
+    "powc": lambda a, p: ((a[0] != 0) if p != 0 else None,),
+    "exp": lambda a, p: (True,),
+    "tanh": lambda a, p: (True,),
+    "sigmoid": lambda a, p: (True,),
+    "softplus": lambda a, p: (True,),
+}
 
 
 # -- element-wise rules on float64 arrays ------------------------------------------------------------
@@ -357,7 +428,11 @@ DOMAINS = {
 def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
     """The node's value from its operands' values (arrays)."""
     if op.structural:
-        return _structural_forward(op.name, same_kind(args), param)
+        arrays = same_kind(args)
+        out = _structural_forward(op.name, arrays, param)
+        if not exact(out):          # a sum's or a mean's 0 is a cancellation; a softmax is never 0
+            _check_digits(out, {"matmul": lambda: _matmul_nonzero(*arrays), "softmax": True}.get(op.name))
+        return out
     arrays = same_kind(args)
     if exact(arrays[0]) and all(a.size <= MAX_EXACT_ENTRIES for a in arrays):
         shape = np.broadcast_shapes(*(a.shape for a in arrays))
@@ -366,7 +441,7 @@ def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
             out = np.empty(shape, dtype=object)
             for index in np.ndindex(*shape):
                 try:
-                    out[index] = op.forward([w[index] for w in wide], param)
+                    out[index] = _finite(op.forward([w[index] for w in wide], param))
                 except (DomainError, ZeroDivisionError, OverflowError) as exc:
                     raise _entry_error(exc, index, names, arrays) from None
             return settle(out)
@@ -378,7 +453,8 @@ def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
         _first_bad(domain[0](wide, param), domain[1], names, arrays)
     with np.errstate(all="ignore"):
         out = np.asarray(FLOAT_RULES[op.name][0](wide, param), dtype=float)
-    _check_finite(out, names, arrays)
+    nonzero = NONZERO.get(op.name)
+    _check_finite(out, names, arrays, nonzero and (lambda: nonzero(wide, param)))
     return out
 
 
@@ -391,7 +467,7 @@ def local(op, args: list, out: np.ndarray, param) -> tuple:
         results = [np.empty(shape, dtype=object) for _ in arrays]
         for index in np.ndindex(*shape):
             try:
-                ds = op.local([w[index] for w in wide], out[index], param)
+                ds = [_finite(d) for d in op.local([w[index] for w in wide], out[index], param)]
             except (DomainError, ZeroDivisionError, OverflowError) as exc:
                 raise DomainError(f"{getattr(exc, 'message', exc)}, at entry {index_text(index)}") from None
             for r, d in zip(results, ds):
@@ -400,12 +476,18 @@ def local(op, args: list, out: np.ndarray, param) -> tuple:
     wide = np.broadcast_arrays(*[to_float(a) for a in arrays])
     with np.errstate(all="ignore"):
         ds = FLOAT_RULES[op.name][1](wide, to_float(as_array(out)), param)
+    nonzero = NONZERO_LOCAL.get(op.name)
+    nonzero = nonzero(wide, param) if nonzero else (None,) * len(ds)
     result = []
-    for d in ds:
+    for d, where in zip(ds, nonzero):
         d = np.broadcast_to(np.asarray(d, dtype=float), out.shape)
         if not np.all(np.isfinite(d)):
             index = first_index(~np.isfinite(d))
             raise DomainError(f"{op.name} has no finite derivative at entry {index_text(index)}")
+        lost = lost_digits(d, where)
+        if lost.any():
+            index = first_index(lost)
+            raise DomainError(f"{op.name}'s derivative {too_small(d[index])} at entry {index_text(index)}")
         result.append(d)
     return tuple(result)
 
@@ -508,13 +590,41 @@ def _operand_at(names, arrays, i: int, index: tuple) -> str:
     return f"{_indexed(shown, own)} = {fmt(value if isinstance(value, Fraction) else float(value), 6)}"
 
 
-def _check_finite(out: np.ndarray, names, arrays) -> None:
+def _check_finite(out: np.ndarray, names, arrays, nonzero=None) -> None:
+    """An element-wise result that overflowed, is NaN or lost its digits (``lost_digits``) is a
+    DomainError naming the entry and the operands there."""
     bad = ~np.isfinite(out)
     if bad.any():
         index = first_index(bad)
-        args = ", ".join(_operand_at(names, arrays, i, index) for i in range(len(arrays)))
         what = "overflows a 64-bit float" if np.isinf(out[index]) else "is not a number (NaN)"
-        raise DomainError(f"the result {what} at entry {index_text(index) or '(the scalar)'}: {args}")
+    else:
+        lost = lost_digits(out, nonzero)
+        if not lost.any():
+            return
+        index = first_index(lost)
+        what = too_small(out[index])
+    args = ", ".join(_operand_at(names, arrays, i, index) for i in range(len(arrays)))
+    raise DomainError(f"the result {what} at entry {index_text(index) or '(the scalar)'}: {args}")
+
+
+def _check_digits(out: np.ndarray, nonzero=None) -> None:
+    """A structural op's result (@, sum, mean, softmax) that lost its digits: the entry named (its
+    operands are whole rows and columns, so not shown)."""
+    lost = lost_digits(out, nonzero)
+    if lost.any():
+        index = first_index(lost)
+        raise DomainError(f"the result {too_small(out[index])} at entry {index_text(index) or '(the scalar)'}")
+
+
+def _matmul_nonzero(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where a float product ``a @ b`` is not truly 0 although it may read 0: some term a_ik·b_kj is
+    nonzero, and all of them together are below the normal floats (so none kept its digits). An
+    exact cancellation of representable terms is a true 0. Two more products, paid only when the
+    result has a 0."""
+    with np.errstate(all="ignore"):
+        terms = (a != 0).astype(float) @ (b != 0).astype(float)
+        size = np.abs(a) @ np.abs(b)
+    return (terms > 0) & (size < TINY)
 
 
 def _entry_error(exc, index: tuple, names, arrays) -> DomainError:
