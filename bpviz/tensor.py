@@ -13,6 +13,7 @@ once, with how it reads (``RULES``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -26,7 +27,11 @@ from .autodiff import _finite
 from .numeric import fmt, json_number, tame
 
 MAX_EXACT_ENTRIES = 256      # exact (Fraction) arrays up to this many entries; float64 beyond
-MAX_ENTRIES = 20_000_000     # entries in one array
+# A run holds every node's value and gradient and the share it sends back to each operand, and its
+# outputs write them all (JSON: about 50 bytes of memory and 11 of text each at the peak): 10 million
+# numbers are about 600 MB and 10 s at most. The matrix bench (784-128-10, 256 samples) holds 1.25 million.
+MAX_RUN_ENTRIES = 10_000_000
+MAX_ENTRIES = MAX_RUN_ENTRIES // 3   # one array: its value, its gradient and its first use's share
 MAX_DIMS = 2
 TINY = float(np.finfo(float).tiny)   # the smallest normal float64: below it a float keeps fewer digits, or none
 
@@ -79,6 +84,27 @@ class ShapeError(ProgramError):
                 if len(source.strip().splitlines()) > 1:
                     message = f"line {line}: {message}"
         super().__init__(message, detail=detail)
+
+
+def run_entries(shape: Shape, operands: Sequence[Shape]) -> Optional[int]:
+    """The numbers a node holds in a run: its value and gradient, and the share it sends back to each
+    operand (at the operand's shape); None when a dimension is symbolic (nothing is computed).
+
+    >>> run_entries((3, 4), [(3, 4), (4,)]), run_entries((), [(5,)]), run_entries(("N",), [])
+    (40, 7, None)
+    """
+    sizes = [entries(s) for s in (shape, *operands)]
+    return None if None in sizes else sizes[0] + sum(sizes)
+
+
+def check_run_entries(total: int) -> None:
+    """Refuse, before any number is computed, a run holding more than MAX_RUN_ENTRIES numbers in all
+    (``run_entries`` summed over its nodes)."""
+    if total > MAX_RUN_ENTRIES:
+        raise ShapeError(f"the program's arrays would hold {total:,} numbers in all (each node's value and "
+                         f"gradient, and what it sends back to each operand), more than the {MAX_RUN_ENTRIES:,} "
+                         f"bpviz computes and writes in one run; use smaller arrays (a sample of the rows) or "
+                         f"fewer steps")
 
 
 def _same(a, b) -> bool:
@@ -275,7 +301,8 @@ def from_nested(raw, what: str, number) -> np.ndarray:
         shape = (len(raw),)
         flat = raw
     if len(flat) > MAX_ENTRIES:
-        raise ValuesError(f"{what} has {len(flat):,} entries, more than bpviz's {MAX_ENTRIES:,}")
+        raise ValuesError(f"{what} has {len(flat):,} entries, more than the {MAX_ENTRIES:,} of one array in a "
+                          f"run (it is held with its gradient and what its use sends back); use a sample of it")
     if len(flat) <= MAX_EXACT_ENTRIES:
         out = np.empty(len(flat), dtype=object)
         for i, v in enumerate(flat):
@@ -425,6 +452,20 @@ DOMAINS = {
 
 # -- the walker's two steps: forward and vector-Jacobian product --------------------------------------
 
+def _within_memory(step):
+    """A step whose arrays do not fit in memory ends the run with a DomainError (exit 1, the node
+    named where the walker knows it), not numpy's MemoryError (an internal error, exit 3)."""
+    @functools.wraps(step)
+    def run(*args, **kwargs):
+        try:
+            return step(*args, **kwargs)
+        except MemoryError:
+            raise DomainError("there is not enough memory for this step's arrays; use smaller arrays "
+                              "(docs/limits.md)") from None
+    return run
+
+
+@_within_memory
 def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
     """The node's value from its operands' values (arrays)."""
     if op.structural:
@@ -458,6 +499,7 @@ def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
     return out
 
 
+@_within_memory
 def local(op, args: list, out: np.ndarray, param) -> tuple:
     """An element-wise op's local derivatives, one array per operand, at the output's shape."""
     arrays = same_kind(args)
@@ -502,6 +544,7 @@ def unbroadcast(g: np.ndarray, shape: Shape) -> np.ndarray:
     return total.reshape(total.shape[lead:]) if lead else total.reshape(shape)
 
 
+@_within_memory
 def vjp(op, slot: int, g: np.ndarray, args: list, out: np.ndarray, local_arrays, param,
         shapes: Sequence[Shape]) -> np.ndarray:
     """What the node sends back to operand ``slot``: Ḡ times the Jacobian, at the operand's shape."""

@@ -108,3 +108,44 @@ def test_lost_digits_marks_subnormals_and_the_zeros_that_should_not_be():
 def test_messages_do_not_repeat_in(tmp_path):
     message = refused(tmp_path, "expr", "J = sum(exp(v))", "--at", "v=[1e-400, 1]")
     assert "too small for a 64-bit float" in message and " in in " not in message
+
+
+# -- memory: bounded before the work, and a MemoryError is a message -------------------------------
+
+def _run_entries(program: str, shapes: dict) -> int:
+    from bpviz.autodiff import infer_shapes
+    from bpviz.parse.expr import parse_program
+    graph = parse_program(program)
+    infer_shapes(graph, shapes)
+    return sum(tensor.run_entries(node.shape, [graph.nodes[i].shape for i in node.inputs])
+               for node in graph.nodes)
+
+
+def test_a_run_is_counted_by_everything_it_holds_and_bounded():
+    chain = _run_entries("J = sum(" + "*".join(["X"] * 12) + ")", {"X": (1000, 1000)})
+    assert chain == 47_000_002          # 12 values and gradients, 23 shares sent back to an X-sized operand
+    with pytest.raises(tensor.ShapeError, match="47,000,002 numbers in all.*more than the 10,000,000"):
+        tensor.check_run_entries(chain)
+    bench = _run_entries("Z1 = X @ W1 + b1\nA1 = relu(Z1)\nZ2 = A1 @ W2 + b2\nP = softmax(Z2)\n"
+                         "J = -sum(Y * log(P)) / 256\n",
+                         {"X": (256, 784), "W1": (784, 128), "b1": (128,), "W2": (128, 10), "b2": (10,),
+                          "Y": (256, 10)})
+    assert bench < tensor.MAX_RUN_ENTRIES // 4
+    tensor.check_run_entries(bench)
+
+
+def test_one_array_beyond_what_a_run_holds_is_refused_as_it_is_read():
+    row = [0.5] * 2000                  # 2000 × 2000: the rows are one list, the flat copy 32 MB
+    with pytest.raises(tensor.ValuesError, match="4,000,000 entries, more than the 3,333,333 .* use a sample"):
+        tensor.from_nested([row] * 2000, "the value of X", lambda v, what: v)
+
+
+def test_running_out_of_memory_in_a_step_is_a_one_line_error(tmp_path, monkeypatch):
+    def exhausted(a, p):
+        raise MemoryError
+    monkeypatch.setitem(tensor.FLOAT_RULES, "exp", (exhausted, tensor.FLOAT_RULES["exp"][1]))
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps({"X": [[0.5] * 30] * 10}))          # 300 entries: float64
+    message = refused(tmp_path, "expr", "J = sum(exp(X))", "--values", str(path))
+    assert "not enough memory" in message and "exp(X)" in message
+
