@@ -581,6 +581,22 @@ def vjp(op, slot: int, g: np.ndarray, args: list, out: np.ndarray, local_arrays,
     return settle(unbroadcast(np.asarray(step), shapes[slot]))
 
 
+def vanishing(op, slot: int, g, local_arrays, step, total) -> bool:
+    """Whether a gradient lost digits on its way back to operand ``slot``, the vanishing gradient
+    that scalar mode keeps and warns about: the operand's float total has subnormal entries, or an
+    element-wise share is 0 where neither the gradient nor the local derivative is (checked only
+    when the share has a 0)."""
+    if exact(as_array(total)):
+        return False
+    if lost_digits(total).any():
+        return True
+    if op.structural or exact(as_array(step)) or not (np.asarray(step) == 0).any():
+        return False
+    g, d = to_float(as_array(g)), to_float(as_array(local_arrays[slot]))
+    with np.errstate(all="ignore"):
+        return bool((lost_digits(g * d, (g != 0) & (d != 0))).any())
+
+
 def _structural_forward(name: str, args: list, param) -> np.ndarray:
     if name == "matmul":
         return settle(np.asarray(args[0] @ args[1]))

@@ -149,3 +149,12 @@ def test_running_out_of_memory_in_a_step_is_a_one_line_error(tmp_path, monkeypat
     message = refused(tmp_path, "expr", "J = sum(exp(X))", "--values", str(path))
     assert "not enough memory" in message and "exp(X)" in message
 
+
+def test_vanishing_tells_a_gradient_that_lost_digits_from_a_true_zero():
+    from bpviz.ops import OPS
+    mul, tiny, ones = OPS["mul"], np.full(3, 1e-200), np.ones(3)
+    lost = tiny * tiny                                   # 1e-400: 0 in float64, not in truth
+    assert tensor.vanishing(mul, 0, tiny, (tiny, ones), lost, lost)
+    assert tensor.vanishing(mul, 0, ones, (np.full(3, 1e-310), ones), np.full(3, 1e-310), np.full(3, 1e-310))
+    assert not tensor.vanishing(mul, 0, ones, (np.zeros(3), ones), np.zeros(3), np.zeros(3))
+    assert not tensor.vanishing(mul, 0, ones, (tiny, ones), tiny, tiny)
