@@ -247,19 +247,26 @@ def summary(a, digits: int = 4) -> str:
     return f"min {fmt(float(f.min()), digits)}, max {fmt(float(f.max()), digits)}, ‖·‖ {norm_text(f, digits)}"
 
 
-def norm_text(f: np.ndarray, digits: int = 4) -> str:
-    """The Frobenius norm, scaled so that large entries do not overflow; beyond float64 it says so."""
+def frobenius(f: np.ndarray):
+    """The Frobenius norm, scaled by the largest entry so that large entries do not overflow nor tiny
+    ones underflow (squared, 1e-200 is 0): a float, or beyond float64 the exact product of two floats."""
     top = float(np.max(np.abs(f)))
     if top == 0:
-        return "0"
+        return 0.0
     with np.errstate(all="ignore"):
         scaled = f / top
         norm = math.sqrt(float(np.sum(scaled * scaled)))
     total = top * norm
-    if math.isinf(total):                  # the norm itself is beyond float64: write it from its logarithm
-        exponent = math.log10(top) + math.log10(norm)
-        return f"{10 ** (exponent % 1):.{max(digits - 1, 0)}f}e+{int(exponent)}"
-    return fmt(total, digits)
+    return total if math.isfinite(total) else Fraction(top) * Fraction(norm)
+
+
+def norm_text(f: np.ndarray, digits: int = 4) -> str:
+    """The Frobenius norm as text; beyond float64 it is written from its logarithm."""
+    total = frobenius(f)
+    if isinstance(total, float):
+        return fmt(total, digits)
+    exponent = math.log10(total.numerator) - math.log10(total.denominator)
+    return f"{10 ** (exponent % 1):.{max(digits - 1, 0)}f}e+{int(exponent)}"
 
 
 def nested(a, number) -> object:

@@ -2,6 +2,7 @@
 refused as scalar mode refuses it, and a run too large to hold is refused before any work."""
 
 import json
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -158,3 +159,14 @@ def test_vanishing_tells_a_gradient_that_lost_digits_from_a_true_zero():
     assert tensor.vanishing(mul, 0, ones, (np.full(3, 1e-310), ones), np.full(3, 1e-310), np.full(3, 1e-310))
     assert not tensor.vanishing(mul, 0, ones, (np.zeros(3), ones), np.zeros(3), np.zeros(3))
     assert not tensor.vanishing(mul, 0, ones, (tiny, ones), tiny, tiny)
+
+
+def test_a_note_summarises_tiny_and_huge_matrices_with_their_true_norm(tmp_path):
+    tiny = "X=[" + ",".join(["[" + ",".join(["1e-200"] * 5) + "]"] * 5) + "]"      # squared: 0 in float64
+    note = tmp_path / "n.md"
+    result = invoke("expr", "J = sum(X)", "--at", tiny, "-o", str(note), "--no-figure")
+    assert result.exit_code == 0, result.output
+    assert "\\rVert_{F} = 5 \\times 10^{-200}" in note.read_text()
+    assert "\\rVert_{F} = 0 " not in note.read_text()
+    assert tensor.frobenius(np.full(4, 1e-200)) == 2e-200
+    assert tensor.frobenius(np.full(4, 1e308)) == 2 * Fraction(1e308)       # beyond float64: exact
