@@ -13,6 +13,7 @@ once, with how it reads (``RULES``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -22,11 +23,17 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import DomainError, ProgramError, ValuesError
+from .autodiff import _finite
 from .numeric import fmt, json_number, tame
 
 MAX_EXACT_ENTRIES = 256      # exact (Fraction) arrays up to this many entries; float64 beyond
-MAX_ENTRIES = 20_000_000     # entries in one array
+# A run holds every node's value and gradient and the share it sends back to each operand, and its
+# outputs write them all (JSON: about 50 bytes of memory and 11 of text each at the peak): 10 million
+# numbers are about 600 MB and 10 s at most. The matrix bench (784-128-10, 256 samples) holds 1.25 million.
+MAX_RUN_ENTRIES = 10_000_000
+MAX_ENTRIES = MAX_RUN_ENTRIES // 3   # one array: its value, its gradient and its first use's share
 MAX_DIMS = 2
+TINY = float(np.finfo(float).tiny)   # the smallest normal float64: below it a float keeps fewer digits, or none
 
 Shape = tuple
 
@@ -77,6 +84,27 @@ class ShapeError(ProgramError):
                 if len(source.strip().splitlines()) > 1:
                     message = f"line {line}: {message}"
         super().__init__(message, detail=detail)
+
+
+def run_entries(shape: Shape, operands: Sequence[Shape]) -> Optional[int]:
+    """The numbers a node holds in a run: its value and gradient, and the share it sends back to each
+    operand (at the operand's shape); None when a dimension is symbolic (nothing is computed).
+
+    >>> run_entries((3, 4), [(3, 4), (4,)]), run_entries((), [(5,)]), run_entries(("N",), [])
+    (40, 7, None)
+    """
+    sizes = [entries(s) for s in (shape, *operands)]
+    return None if None in sizes else sizes[0] + sum(sizes)
+
+
+def check_run_entries(total: int) -> None:
+    """Refuse, before any number is computed, a run holding more than MAX_RUN_ENTRIES numbers in all
+    (``run_entries`` summed over its nodes)."""
+    if total > MAX_RUN_ENTRIES:
+        raise ShapeError(f"the program's arrays would hold {total:,} numbers in all (each node's value and "
+                         f"gradient, and what it sends back to each operand), more than the {MAX_RUN_ENTRIES:,} "
+                         f"bpviz computes and writes in one run; use smaller arrays (a sample of the rows) or "
+                         f"fewer steps")
 
 
 def _same(a, b) -> bool:
@@ -166,11 +194,11 @@ def to_float(a: np.ndarray) -> np.ndarray:
     flat = []
     for i, v in enumerate(a.ravel()):
         f = as_float(v) if isinstance(v, Fraction) else float(v)
-        if f is None or not math.isfinite(f):
+        if f is None or not math.isfinite(f) or 0 < abs(f) < TINY:
             where = index_text(tuple(int(j) for j in np.unravel_index(i, a.shape))) if a.ndim else ""
             size = "large" if abs(v) > 1 else "small"
             raise DomainError(f"the exact value {fmt(v)}{f' (entry {where})' if where else ''} is too {size} "
-                              f"for the 64-bit floats this step computes in")
+                              f"for a 64-bit float (this step computes with floats)")
         flat.append(f)
     return np.array(flat, dtype=float).reshape(a.shape)
 
@@ -219,19 +247,26 @@ def summary(a, digits: int = 4) -> str:
     return f"min {fmt(float(f.min()), digits)}, max {fmt(float(f.max()), digits)}, ‖·‖ {norm_text(f, digits)}"
 
 
-def norm_text(f: np.ndarray, digits: int = 4) -> str:
-    """The Frobenius norm, scaled so that large entries do not overflow; beyond float64 it says so."""
+def frobenius(f: np.ndarray):
+    """The Frobenius norm, scaled by the largest entry so that large entries do not overflow nor tiny
+    ones underflow (squared, 1e-200 is 0): a float, or beyond float64 the exact product of two floats."""
     top = float(np.max(np.abs(f)))
     if top == 0:
-        return "0"
+        return 0.0
     with np.errstate(all="ignore"):
         scaled = f / top
         norm = math.sqrt(float(np.sum(scaled * scaled)))
     total = top * norm
-    if math.isinf(total):                  # the norm itself is beyond float64: write it from its logarithm
-        exponent = math.log10(top) + math.log10(norm)
-        return f"{10 ** (exponent % 1):.{max(digits - 1, 0)}f}e+{int(exponent)}"
-    return fmt(total, digits)
+    return total if math.isfinite(total) else Fraction(top) * Fraction(norm)
+
+
+def norm_text(f: np.ndarray, digits: int = 4) -> str:
+    """The Frobenius norm as text; beyond float64 it is written from its logarithm."""
+    total = frobenius(f)
+    if isinstance(total, float):
+        return fmt(total, digits)
+    exponent = math.log10(total.numerator) - math.log10(total.denominator)
+    return f"{10 ** (exponent % 1):.{max(digits - 1, 0)}f}e+{int(exponent)}"
 
 
 def nested(a, number) -> object:
@@ -273,7 +308,8 @@ def from_nested(raw, what: str, number) -> np.ndarray:
         shape = (len(raw),)
         flat = raw
     if len(flat) > MAX_ENTRIES:
-        raise ValuesError(f"{what} has {len(flat):,} entries, more than bpviz's {MAX_ENTRIES:,}")
+        raise ValuesError(f"{what} has {len(flat):,} entries, more than the {MAX_ENTRIES:,} of one array in a "
+                          f"run (it is held with its gradient and what its use sends back); use a sample of it")
     if len(flat) <= MAX_EXACT_ENTRIES:
         out = np.empty(len(flat), dtype=object)
         for i, v in enumerate(flat):
@@ -293,7 +329,76 @@ def from_nested(raw, what: str, number) -> np.ndarray:
         i = int(bad[0])
         raise ValuesError(f"{what}{index_text(np.unravel_index(i, shape))} must be a finite number, "
                           f"got {flat[i]!r}")
+    lost = np.flatnonzero(lost_digits(out, lambda: _nonzero_entries(flat, out == 0, what, number)))
+    if lost.size:
+        i = int(lost[0])
+        raise ValuesError(f"{what}{index_text(np.unravel_index(i, shape))} = {flat[i]} {too_small(out[i])} "
+                          f"(an array of more than {MAX_EXACT_ENTRIES} entries is computed in 64-bit floats)")
     return out.reshape(shape)
+
+
+_ZERO_TEXTS = frozenset({0, "0", "-0", "0.0", "-0.0"})     # (0 == 0.0 == False: floats are in too)
+
+
+def _nonzero_entries(flat: list, zero: np.ndarray, what: str, number) -> np.ndarray:
+    """Which of the entries that read as float 0 (``zero``) are nonzero numbers (``1e-400``): each
+    distinct text among them read exactly once, so a matrix of zeros costs one pass."""
+    zeros = np.flatnonzero(zero).tolist()
+    nonzero = np.zeros(len(flat), dtype=bool)
+    lost = {v for v in {flat[i] for i in zeros} - _ZERO_TEXTS if number(v, what) != 0}
+    if lost:
+        nonzero[[i for i in zeros if flat[i] in lost]] = True
+    return nonzero
+
+
+# -- lost digits: the float results that underflowed ----------------------------------------------
+
+def lost_digits(out, nonzero=None) -> np.ndarray:
+    """Where a float64 array lost its digits, as a boolean mask: subnormal entries (below 2.2e-308,
+    fewer digits), and 0 where the true value is not 0. ``nonzero`` says where that is: an array, True
+    (everywhere), or a function giving one, called only when ``out`` has a 0 (it may cost a pass).
+
+    >>> lost_digits(np.array([1e-310, 0.0, 0.0, 1.0]), np.array([True, True, False, True])).tolist()
+    [True, True, False, False]
+    """
+    out = np.asarray(out)
+    lost = np.abs(out) < TINY
+    zero = out == 0
+    if nonzero is None or not zero.any():
+        return lost & ~zero
+    if callable(nonzero):
+        nonzero = nonzero()
+    return lost & (~zero | nonzero)
+
+
+def too_small(value) -> str:
+    """How a message says that a float lost its digits, as scalar mode says it."""
+    return ("is too small for a 64-bit float (it underflows to 0)" if value == 0 else
+            "is too small for a 64-bit float (it would lose its digits)")
+
+
+# where an element-wise op's true result is not 0, so a float 0 there is an underflow (as the scalar
+# rules refuse them: a product or quotient of nonzero numbers, exp, sigmoid): op -> test on the operands
+NONZERO = {
+    "mul": lambda a, p: (a[0] != 0) & (a[1] != 0),
+    "div": lambda a, p: a[0] != 0,
+    "pow": lambda a, p: a[0] != 0,
+    "powc": lambda a, p: a[0] != 0,
+    "exp": lambda a, p: True,
+    "sigmoid": lambda a, p: True,
+    "softplus": lambda a, p: True,
+}
+
+# the same for local derivatives: op -> test on the operands, one per operand (None: any 0 is right)
+NONZERO_LOCAL = {
+    "div": lambda a, p: (None, a[0] != 0),
+    "pow": lambda a, p: ((a[0] != 0) & (a[1] != 0), (a[0] > 0) & (a[0] != 1)),
+    "powc": lambda a, p: ((a[0] != 0) if p != 0 else None,),
+    "exp": lambda a, p: (True,),
+    "tanh": lambda a, p: (True,),
+    "sigmoid": lambda a, p: (True,),
+    "softplus": lambda a, p: (True,),
+}
 
 
 # -- element-wise rules on float64 arrays ------------------------------------------------------------
@@ -354,10 +459,28 @@ DOMAINS = {
 
 # -- the walker's two steps: forward and vector-Jacobian product --------------------------------------
 
+def _within_memory(step):
+    """A step whose arrays do not fit in memory ends the run with a DomainError (exit 1, the node
+    named where the walker knows it), not numpy's MemoryError (an internal error, exit 3)."""
+    @functools.wraps(step)
+    def run(*args, **kwargs):
+        try:
+            return step(*args, **kwargs)
+        except MemoryError:
+            raise DomainError("there is not enough memory for this step's arrays; use smaller arrays "
+                              "(docs/limits.md)") from None
+    return run
+
+
+@_within_memory
 def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
     """The node's value from its operands' values (arrays)."""
     if op.structural:
-        return _structural_forward(op.name, same_kind(args), param)
+        arrays = same_kind(args)
+        out = _structural_forward(op.name, arrays, param)
+        if not exact(out):          # a sum's or a mean's 0 is a cancellation; a softmax is never 0
+            _check_digits(out, {"matmul": lambda: _matmul_nonzero(*arrays), "softmax": True}.get(op.name))
+        return out
     arrays = same_kind(args)
     if exact(arrays[0]) and all(a.size <= MAX_EXACT_ENTRIES for a in arrays):
         shape = np.broadcast_shapes(*(a.shape for a in arrays))
@@ -366,7 +489,7 @@ def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
             out = np.empty(shape, dtype=object)
             for index in np.ndindex(*shape):
                 try:
-                    out[index] = op.forward([w[index] for w in wide], param)
+                    out[index] = _finite(op.forward([w[index] for w in wide], param))
                 except (DomainError, ZeroDivisionError, OverflowError) as exc:
                     raise _entry_error(exc, index, names, arrays) from None
             return settle(out)
@@ -378,10 +501,12 @@ def forward(op, args: list, param, names: Sequence[str]) -> np.ndarray:
         _first_bad(domain[0](wide, param), domain[1], names, arrays)
     with np.errstate(all="ignore"):
         out = np.asarray(FLOAT_RULES[op.name][0](wide, param), dtype=float)
-    _check_finite(out, names, arrays)
+    nonzero = NONZERO.get(op.name)
+    _check_finite(out, names, arrays, nonzero and (lambda: nonzero(wide, param)))
     return out
 
 
+@_within_memory
 def local(op, args: list, out: np.ndarray, param) -> tuple:
     """An element-wise op's local derivatives, one array per operand, at the output's shape."""
     arrays = same_kind(args)
@@ -391,7 +516,7 @@ def local(op, args: list, out: np.ndarray, param) -> tuple:
         results = [np.empty(shape, dtype=object) for _ in arrays]
         for index in np.ndindex(*shape):
             try:
-                ds = op.local([w[index] for w in wide], out[index], param)
+                ds = [_finite(d) for d in op.local([w[index] for w in wide], out[index], param)]
             except (DomainError, ZeroDivisionError, OverflowError) as exc:
                 raise DomainError(f"{getattr(exc, 'message', exc)}, at entry {index_text(index)}") from None
             for r, d in zip(results, ds):
@@ -400,12 +525,18 @@ def local(op, args: list, out: np.ndarray, param) -> tuple:
     wide = np.broadcast_arrays(*[to_float(a) for a in arrays])
     with np.errstate(all="ignore"):
         ds = FLOAT_RULES[op.name][1](wide, to_float(as_array(out)), param)
+    nonzero = NONZERO_LOCAL.get(op.name)
+    nonzero = nonzero(wide, param) if nonzero else (None,) * len(ds)
     result = []
-    for d in ds:
+    for d, where in zip(ds, nonzero):
         d = np.broadcast_to(np.asarray(d, dtype=float), out.shape)
         if not np.all(np.isfinite(d)):
             index = first_index(~np.isfinite(d))
             raise DomainError(f"{op.name} has no finite derivative at entry {index_text(index)}")
+        lost = lost_digits(d, where)
+        if lost.any():
+            index = first_index(lost)
+            raise DomainError(f"{op.name}'s derivative {too_small(d[index])} at entry {index_text(index)}")
         result.append(d)
     return tuple(result)
 
@@ -420,6 +551,7 @@ def unbroadcast(g: np.ndarray, shape: Shape) -> np.ndarray:
     return total.reshape(total.shape[lead:]) if lead else total.reshape(shape)
 
 
+@_within_memory
 def vjp(op, slot: int, g: np.ndarray, args: list, out: np.ndarray, local_arrays, param,
         shapes: Sequence[Shape]) -> np.ndarray:
     """What the node sends back to operand ``slot``: Ḡ times the Jacobian, at the operand's shape."""
@@ -454,6 +586,22 @@ def vjp(op, slot: int, g: np.ndarray, args: list, out: np.ndarray, local_arrays,
     d = local_arrays[slot]
     step = g * d if not (isinstance(d, float) and d == 1.0) else g
     return settle(unbroadcast(np.asarray(step), shapes[slot]))
+
+
+def vanishing(op, slot: int, g, local_arrays, step, total) -> bool:
+    """Whether a gradient lost digits on its way back to operand ``slot``, the vanishing gradient
+    that scalar mode keeps and warns about: the operand's float total has subnormal entries, or an
+    element-wise share is 0 where neither the gradient nor the local derivative is (checked only
+    when the share has a 0)."""
+    if exact(as_array(total)):
+        return False
+    if lost_digits(total).any():
+        return True
+    if op.structural or exact(as_array(step)) or not (np.asarray(step) == 0).any():
+        return False
+    g, d = to_float(as_array(g)), to_float(as_array(local_arrays[slot]))
+    with np.errstate(all="ignore"):
+        return bool((lost_digits(g * d, (g != 0) & (d != 0))).any())
 
 
 def _structural_forward(name: str, args: list, param) -> np.ndarray:
@@ -508,13 +656,41 @@ def _operand_at(names, arrays, i: int, index: tuple) -> str:
     return f"{_indexed(shown, own)} = {fmt(value if isinstance(value, Fraction) else float(value), 6)}"
 
 
-def _check_finite(out: np.ndarray, names, arrays) -> None:
+def _check_finite(out: np.ndarray, names, arrays, nonzero=None) -> None:
+    """An element-wise result that overflowed, is NaN or lost its digits (``lost_digits``) is a
+    DomainError naming the entry and the operands there."""
     bad = ~np.isfinite(out)
     if bad.any():
         index = first_index(bad)
-        args = ", ".join(_operand_at(names, arrays, i, index) for i in range(len(arrays)))
         what = "overflows a 64-bit float" if np.isinf(out[index]) else "is not a number (NaN)"
-        raise DomainError(f"the result {what} at entry {index_text(index) or '(the scalar)'}: {args}")
+    else:
+        lost = lost_digits(out, nonzero)
+        if not lost.any():
+            return
+        index = first_index(lost)
+        what = too_small(out[index])
+    args = ", ".join(_operand_at(names, arrays, i, index) for i in range(len(arrays)))
+    raise DomainError(f"the result {what} at entry {index_text(index) or '(the scalar)'}: {args}")
+
+
+def _check_digits(out: np.ndarray, nonzero=None) -> None:
+    """A structural op's result (@, sum, mean, softmax) that lost its digits: the entry named (its
+    operands are whole rows and columns, so not shown)."""
+    lost = lost_digits(out, nonzero)
+    if lost.any():
+        index = first_index(lost)
+        raise DomainError(f"the result {too_small(out[index])} at entry {index_text(index) or '(the scalar)'}")
+
+
+def _matmul_nonzero(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Where a float product ``a @ b`` is not truly 0 although it may read 0: some term a_ik·b_kj is
+    nonzero, and all of them together are below the normal floats (so none kept its digits). An
+    exact cancellation of representable terms is a true 0. Two more products, paid only when the
+    result has a 0."""
+    with np.errstate(all="ignore"):
+        terms = (a != 0).astype(float) @ (b != 0).astype(float)
+        size = np.abs(a) @ np.abs(b)
+    return (terms > 0) & (size < TINY)
 
 
 def _entry_error(exc, index: tuple, names, arrays) -> DomainError:

@@ -31,7 +31,7 @@ import numpy as np
 
 from ..escape import latex_name, tex_num
 from ..numeric import exact_text
-from ..tensor import as_array, bar, matmul_shape, reduced_axes, to_float
+from ..tensor import as_array, bar, frobenius, matmul_shape, reduced_axes, to_float
 from .note import Block
 
 CELLS = 4                 # matrices up to CELLS × CELLS (vectors up to CELLS entries) are written out
@@ -213,7 +213,7 @@ class MatrixNoteBuilder:
 
     def summary(self, value) -> str:
         f = to_float(as_array(value))
-        norm = float(np.sqrt(np.sum(f * f)))
+        norm = frobenius(f)
         return (f"\\left[\\, {dims(value.shape)}:\\ \\min = {tex_num(float(f.min()), self.digits)},\\ "
                 f"\\max = {tex_num(float(f.max()), self.digits)},\\ \\lVert \\cdot \\rVert_{{F}} = "
                 f"{tex_num(norm, self.digits)} \\,\\right]")
