@@ -188,6 +188,11 @@ def backward(graph: Graph) -> None:
             message = exc.message if isinstance(exc, DomainError) else OVERFLOW
             raise DomainError(f"the gradient flowing back through {node.name!r} "
                               f"({node.where or graph.formula(node)}): {message}") from None
+    _warn_vanished(graph, vanished)
+
+
+def _warn_vanished(graph: Graph, vanished: list) -> None:
+    """The warning of gradients that lost digits on their way back (kept: the vanishing is real)."""
     vanished = [name for name in dict.fromkeys(vanished) if graph.node(name).kind != "const"]
     if vanished:
         graph.warnings.append(f"gradients below 2.2e-308 reach {name_list(vanished, 5)}: a 64-bit float "
@@ -281,7 +286,6 @@ def infer_shapes(graph: Graph, shapes: Mapping) -> None:
                          source=graph.source, pos=out.pos)
 
 
-MAX_GRAPH_ENTRIES = 50_000_000     # array entries over every node of a matrix program (values alone: 400 MB)
 MAX_PRODUCT_WORK = 20_000_000_000  # multiply-adds of all its matrix products (seconds of numpy each way)
 
 
@@ -302,19 +306,17 @@ def _warn_outer_broadcast(graph: Graph, node, names: list) -> None:
 def _check_work(graph: Graph) -> None:
     """Refuse, before any number, a matrix program whose arrays or products would take more memory or
     time than one run gets."""
-    from .tensor import ShapeError, entries
+    from .tensor import ShapeError, check_run_entries, entries, run_entries
     total = work = 0
     for node in graph.nodes:
-        size = entries(node.shape)
+        size = run_entries(node.shape, [graph.nodes[i].shape for i in node.inputs])
         if size is None:                   # symbolic dimensions: nothing is computed
             return
         total += size
         if node.op is not None and node.op.structural and len(node.inputs) == 2:
             a, b = (graph.nodes[i].shape for i in node.inputs)
             work += (entries(a) or 1) * (b[-1] if len(b) == 2 else 1)
-    if total > MAX_GRAPH_ENTRIES:
-        raise ShapeError(f"the program's arrays hold {total:,} entries in all, more than the {MAX_GRAPH_ENTRIES:,} "
-                         f"bpviz computes in one run (each with a value and a gradient); use smaller arrays")
+    check_run_entries(total)
     if work > MAX_PRODUCT_WORK:
         raise ShapeError(f"the program's matrix products take {work:,} multiply-adds, more than the "
                          f"{MAX_PRODUCT_WORK:,} bpviz computes in one run; use smaller arrays or fewer products")
@@ -390,6 +392,7 @@ def evaluate_arrays(graph: Graph, values: Mapping, hint: Callable = at_hint,
     grads: list = [None] * len(graph.nodes)
     grads[graph.output] = tensor.as_array(ONE if tensor.exact(out) else 1.0)
     contributions: list = [()] * len(graph.nodes)
+    vanished = []
     for node in reversed(graph.nodes):
         g = grads[node.index]
         if node.op is None:
@@ -406,9 +409,12 @@ def evaluate_arrays(graph: Graph, values: Mapping, hint: Callable = at_hint,
             if not tensor.exact(tensor.as_array(total)) and not np.all(np.isfinite(total)):
                 raise DomainError(f"the gradient flowing back through {node.name!r} "
                                   f"({node.where or graph.formula(node)}): {OVERFLOW}")
+            if tensor.vanishing(node.op, slot, g, locals_[node.index], step, total):
+                vanished.append(graph.nodes[src].name)
             sent.append(step)
             grads[src] = total
         contributions[node.index] = tuple(sent)
+    _warn_vanished(graph, vanished)
     for node in graph.nodes:
         node.value = tensor.plain(results[node.index])
         node.grad = tensor.plain(grads[node.index])

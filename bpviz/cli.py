@@ -94,6 +94,10 @@ def friendly(command):
             if exc.detail:
                 stderr.print(_escape(exc.detail), style="dim")
             raise typer.Exit(exc.exit_code)
+        except MemoryError:     # the input's sizes are bounded (docs/limits.md), but a machine may have less
+            stderr.print("[bold red]error:[/] bpviz ran out of memory on this input; use smaller arrays or "
+                         "graphs, or a machine with more memory (docs/limits.md)")
+            raise typer.Exit(1)
     return run
 
 

@@ -170,3 +170,32 @@ def test_a_note_summarises_tiny_and_huge_matrices_with_their_true_norm(tmp_path)
     assert "\\rVert_{F} = 0 " not in note.read_text()
     assert tensor.frobenius(np.full(4, 1e-200)) == 2e-200
     assert tensor.frobenius(np.full(4, 1e308)) == 2 * Fraction(1e308)       # beyond float64: exact
+
+
+def test_a_run_over_the_bound_is_refused_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setattr(tensor, "MAX_RUN_ENTRIES", 1500)
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps({"X": [[0.5] * 20] * 20}))
+    assert run(tmp_path, "expr", "J = sum(X)", "--values", str(path)).exit_code == 0      # 1,202 numbers
+    (tmp_path / "o.json").unlink()
+    monkeypatch.setattr(tensor, "forward", None)                   # refused before any step is computed
+    message = refused(tmp_path, "expr", "J = sum(X*X)", "--values", str(path))          # 2,802
+    assert "2,802 numbers in all" in message and "more than the 1,500" in message
+
+
+def test_a_vanishing_gradient_is_kept_with_the_warning_scalar_mode_gives(tmp_path):
+    scalar = run(tmp_path, "expr", "B = C*D; J = A*B", "--at", "A=1e-200, C=1e200, D=1e-200")
+    path = tmp_path / "v.json"
+    path.write_text(json.dumps({"A": [1e-200] * 300, "C": [1e200] * 300, "D": [1e-200] * 300}))
+    matrix = run(tmp_path, "expr", "B = C*D; J = sum(A*B)", "--values", str(path))
+    for result in scalar, matrix:
+        assert result.exit_code == 0 and "gradients below 2.2e-308 reach C" in result.output, result.output
+
+
+def test_running_out_of_memory_anywhere_is_a_one_line_error(tmp_path, monkeypatch):
+    import bpviz.api
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+    monkeypatch.setattr(bpviz.api, "run", exhausted)
+    assert "ran out of memory" in refused(tmp_path, "expr", "J = sum(X)", "--at", "X=[1, 2]")
