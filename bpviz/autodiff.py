@@ -213,26 +213,39 @@ def gradient_step(graph: Graph, rate: Number, params: Optional[list] = None) -> 
     parameters, or every input)."""
     names = params if params is not None else graph.params or [n.name for n in graph.inputs]
     rows = []
-    for name in names:
+    for name in dict.fromkeys(names):       # --param w --param w: one row
         node = graph.node(name)
         if node.kind != "input":
             raise ValuesError(f"{name!r} is not an input, so it cannot be updated")
-        rows.append((name, node.value, node.grad, _descend(node.value, rate, node.grad)))
+        try:
+            new = _descend(node.value, rate, node.grad)
+        except (DomainError, OverflowError, ZeroDivisionError):
+            raise DomainError(f"the gradient step {name} − {fmt(rate)}·∂{graph.nodes[graph.output].name}/∂{name} is too large "
+                              f"for a 64-bit float: use a smaller learning rate") from None
+        rows.append((name, node.value, node.grad, new))
     stepped = dict(graph.values)
     stepped.update({name: new for name, _, _, new in rows})
-    if graph.matrix:
-        from .tensor import plain
-        return Step(rate, rows, plain(forward_arrays(graph, stepped)[graph.output]))
-    return Step(rate, rows, forward(graph, stepped)[graph.output])
+    try:
+        if graph.matrix:
+            from .tensor import plain
+            return Step(rate, rows, plain(forward_arrays(graph, stepped)[graph.output]))
+        return Step(rate, rows, forward(graph, stepped)[graph.output])
+    except DomainError as exc:              # the values are the stepped ones, not the user's
+        raise DomainError(f"after the gradient step (learning rate {fmt(rate)}): {exc.message}") from None
 
 
 def _descend(value, rate, grad):
-    """value − rate·grad, exact where all three are, for numbers and arrays alike."""
+    """value − rate·grad, exact where all three are, for numbers and arrays alike; a DomainError (or
+    OverflowError) where a float result would not be finite."""
     if type(value).__name__ != "ndarray":
-        return tame(value - rate * grad)
+        return _finite(tame(value - rate * grad))
+    import numpy as np
     from .tensor import plain, same_kind, settle
     v, r, g = same_kind([value, rate, grad])
-    return plain(settle(v - r * g))
+    result = settle(v - r * g)
+    if result.dtype.kind == "f" and not np.all(np.isfinite(result)):
+        raise DomainError(OVERFLOW)
+    return plain(result)
 
 
 def _located(graph: Graph, node, exc: DomainError, results: list, prefix: str = "") -> DomainError:

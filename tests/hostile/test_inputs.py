@@ -401,3 +401,25 @@ def test_a_networks_loss_that_meets_log_of_0_is_placed_at_its_yaml_line(view, tm
                     "loss: {kind: binary_cross_entropy, targets: [0.5]}\n")
     result = invoke("spec", str(path), "--view", view)
     assert result.exit_code == 1 and "bce.yaml, line 5: loss: log is undefined at" in result.output, result.output
+
+
+@pytest.mark.parametrize("args", [
+    ["expr", "J = exp(w)", "--at", "w=2", "--lr", "1e400", "--param", "w"],      # exact rate × float gradient
+    ["spec", str(EXAMPLES / "two-layer.yaml"), "--lr", "1e400"],
+])
+def test_a_learning_rate_too_large_for_the_step_is_an_error_not_a_crash(args, tmp_path):
+    result = invoke(*args, "-o", str(tmp_path / "n.md"))
+    assert result.exit_code == 1 and "use a smaller learning rate" in result.output, result.output
+    assert not (tmp_path / "n.md").exists()
+
+
+def test_an_error_after_the_gradient_step_says_so(tmp_path):
+    """exp(w) at the stepped w = -1.6e10 underflows: the message spoke of a w the user never gave."""
+    result = invoke("expr", "J = exp(w)", "--at", "w=0.5", "--lr", "1e10", "--param", "w", "-o", str(tmp_path / "n.md"))
+    assert result.exit_code == 1 and "after the gradient step (learning rate" in result.output, result.output
+
+
+def test_a_parameter_named_twice_is_stepped_once():
+    from bpviz.autodiff import gradient_step
+    g = bpviz.from_expression("J = w*w", {"w": 2})
+    assert [row[0] for row in gradient_step(g, Fraction(1, 10), ["w", "w"]).rows] == ["w"]
