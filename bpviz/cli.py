@@ -8,6 +8,7 @@ import inspect
 import os
 import re
 import signal
+import stat
 import sys
 from functools import wraps
 from pathlib import Path
@@ -525,9 +526,16 @@ def _watch(paths: list, notes: list, plan) -> None:
     sums: dict = {}
 
     def digest(path: str):
+        """The note's content hash; None for what is not a regular file (a named pipe called x.md would
+        block a plain read for ever, and stop the watch)."""
         try:
-            with open(path, "rb") as handle:
-                return hashlib.sha256(handle.read()).hexdigest()
+            with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    return None
+                found = hashlib.sha256()
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    found.update(chunk)
+                return found.hexdigest()
         except OSError:
             return None
     files = {os.path.realpath(p): p for p in paths if Path(p).is_file()}

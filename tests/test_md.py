@@ -678,3 +678,20 @@ def test_obsidian_refuses_names_its_embeds_cannot_hold(tmp_path, name, assets, c
     assert result.exit_code == 0, result.output
     (src,) = images(note.read_text(encoding="utf-8"))
     assert (tmp_path / src).is_file()
+
+
+def test_watch_goes_on_past_a_named_pipe_called_md(tmp_path):
+    """A FIFO named e.md in a watched folder blocked the watch's read for ever: no later save rendered."""
+    note = note_in(tmp_path, "```bpviz at=\"w=2\" renderer=embedded\nJ = w*w\n```\n", name="a.md")
+    watcher = Watcher(tmp_path)
+    try:
+        watcher.wait_for("watching 1 note")
+        time.sleep(0.3)
+        os.mkfifo(tmp_path / "e.md")
+        time.sleep(0.6)
+        note.write_text("```bpviz at=\"w=7\" renderer=embedded\nJ = w*w\n```\n", encoding="utf-8")
+        watcher.wait_for("a.md: 1 block, 1 rendered")
+        assert "w=7" in note.read_text(encoding="utf-8")
+        watcher.stop()
+    finally:
+        watcher.kill()
