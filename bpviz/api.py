@@ -468,7 +468,9 @@ def _figure_job(source: Source, job: Job) -> tuple:
     from .render.dot import NETWORK_GROUP_NODES, is_network
     if not (is_network(graph) and len(graph.nodes) > NETWORK_GROUP_NODES):
         return job, False
-    return replace(job, graph=build_spec(source.text, source.name, list(source.overrides), True)), True
+    grouped = build_spec(source.text, source.name, list(source.overrides), True)
+    grouped.adopt_names(graph)
+    return replace(job, graph=grouped), True
 
 
 def _figure_done(result: Result, job: Job, grouped: bool, image, fmt: str):

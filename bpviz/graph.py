@@ -232,6 +232,31 @@ class Graph:
                     counts[src] = min(counts[src] + counts[node.index], PATH_CAP)
         return counts
 
+    def adopt_names(self, full: "Graph") -> None:
+        """Name this graph's generated nodes (t1, t2, …) as ``full`` names the same computations (the
+        same op and parameter of inputs with the same names): a network's figure groups each neuron
+        into one node, and its loss's t-numbers must be the ones the note's tables, made from every
+        weight, use. A node ``full`` does not have gets a number ``full`` does not use."""
+        made = {(n.op.name, n.param, tuple(full.nodes[i].name for i in n.inputs)): n.name
+                for n in full.nodes if n.op is not None}
+        taken = {n.name for n in full.nodes}
+        unmatched = []
+        for node in self.nodes:                 # in order: a node's inputs are named before it
+            if node.op is None or node.named:
+                continue
+            name = made.get((node.op.name, node.param, tuple(self.nodes[i].name for i in node.inputs)))
+            if name is None:
+                unmatched.append(node)
+            else:
+                node.name = name
+        counter = 0
+        for node in unmatched:
+            counter += 1
+            while f"t{counter}" in taken:
+                counter += 1
+            node.name = f"t{counter}"
+            taken.add(node.name)
+
     def path_factors(self, counts: Optional[list] = None) -> list:
         """Per node, the local derivatives its chain-rule paths multiply, all paths together (the sum
         of their lengths, at most PATH_CAP): known before any path is listed, so a note can tell a

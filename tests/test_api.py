@@ -236,3 +236,21 @@ def test_long_number_texts_are_parsed_but_not_remembered():
     assert parse_number("0" * 10_000 + "1.5") == Fraction(3, 2)
     assert _parse_short.cache_info().currsize == 0
     assert parse_number("2.75") == Fraction(11, 4) and _parse_short.cache_info().currsize == 1
+
+
+def test_a_grouped_network_figure_names_its_loss_nodes_as_the_notes_tables_do():
+    """--group auto draws a network's neurons as cards, in a graph of its own whose generated nodes were
+    numbered afresh: the figure's t1 was 0.01 − o.a[1] while the note's tables called that t13."""
+    from bpviz.api import _figure_job
+    from bpviz.render import Job
+    text = (EXAMPLES / "two-layer.yaml").read_text()
+    source = Source.spec(text, "two-layer.yaml")
+    full = source.build()
+    drawn, grouped = _figure_job(source, Job(full, Options.make(out="n.md")))
+    assert grouped
+    generated = [n for n in drawn.graph.nodes if n.op is not None and not n.named]
+    assert generated
+    for node in generated:
+        same = full.node(node.name)
+        assert (same.op.name, same.param) == (node.op.name, node.param)
+        assert [full.nodes[i].name for i in same.inputs] == [drawn.graph.nodes[i].name for i in node.inputs]
