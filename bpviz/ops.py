@@ -347,7 +347,11 @@ def _mul(a: Number, b: Number) -> Number:
 def _div(a: Number, b: Number) -> Number:
     if b == 0:
         _domain("division by zero: the divisor is 0")
-    return _underflow(tame(a / b), a)
+    try:
+        quotient = a / b
+    except (ZeroDivisionError, OverflowError):      # a float by an exact 1e-400: the divisor rounds to 0
+        _domain(f"the quotient {fmt(a)} / {fmt(b)} is too large for a 64-bit float")
+    return _underflow(tame(quotient), a)
 
 
 def _power(a: Number, b: Number) -> Number:

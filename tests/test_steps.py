@@ -344,3 +344,14 @@ def test_frames_of_an_earlier_run_are_replaced_not_mixed(tmp_path):
     second = run(Source.expression(COLAH, COLAH_AT), Options.make(out=str(tmp_path / "b.json"), frames=str(frames)))
     second.write()
     assert sorted(p.name for p in frames.iterdir()) == ["notes.txt"] + [f"step-{i:02d}.svg" for i in range(1, 11)]
+
+
+def test_png_frames_beyond_their_limit_need_large(tmp_path, monkeypatch):
+    """358 PNG frames ran for over six minutes with nothing said: past PNG_FRAMES they need --large."""
+    from bpviz.errors import RenderError
+    from bpviz.render import steps as steps_module
+    monkeypatch.setattr(steps_module, "PNG_FRAMES", 3)
+    source = Source.expression("J = (x*y + z)*x", {"x": 1, "y": 2, "z": 3})
+    with pytest.raises(RenderError, match="PNG frames take about a second each.*add --large"):
+        run(source, Options.make(out=str(tmp_path / "s.html"), frames=str(tmp_path / "f"), frames_format="png"))
+    assert not (tmp_path / "s.html").exists() and not (tmp_path / "f").exists()

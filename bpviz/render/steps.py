@@ -23,6 +23,7 @@ from ..numeric import fmt_uni
 from .prose import prose
 
 STEP_NODES = 300            # graphs above this many nodes get no step-through (one neuron card per unit: fewer)
+PNG_FRAMES = 60             # PNG frames drawn without --large: each takes about a second (SVG frames: milliseconds)
 PROGRAM_CHARS = 400         # the program shown above the figure, at most
 FORMULA_CHARS = 100         # a forward step's formula with numbers, at most (a wide neuron's Σ w·x + b)
 SPEEDS = ((2400, "0.5×"), (1200, "1×"), (600, "2×"), (300, "4×"))
@@ -611,6 +612,11 @@ def frames(job, directory: str, fmt: str = "svg") -> list:
     steps = plan(graph, options.digits, options.lang)
     svg = mark_up(_figure_svg(job), graph, figure_options)
     total = len(steps.steps)
+    if fmt == "png" and total > PNG_FRAMES:
+        if not options.large:
+            raise RenderError(f"{total:,} PNG frames take about a second each to draw (at most {PNG_FRAMES} "
+                              f"without --large): write SVG frames (--frames-format svg), or add --large")
+        job.say(f"drawing {total:,} PNG frames")
     width = len(str(total))
     out = []
     for s in range(1, total + 1):

@@ -244,3 +244,9 @@ def test_scientific_constants_through_every_output(tmp_path):
     assert "1.5 \\times 10^{-300}" in note and "0.0000" not in note
     assert not mathjax_errors(markdown_formulas(note))
     compile_tex(tmp_path, "c.tex")
+
+
+def test_a_float_divided_by_an_exact_number_below_float64_says_the_quotient_overflows():
+    """exp(w) / 1e-400: the divisor rounds to 0 as a float, and the message said 'division by zero'."""
+    result = invoke("expr", "J = exp(w) / c", "--at", "w=0.5, c=1e-400")
+    assert result.exit_code == 1 and "the quotient 1.649 / 1e-400 is too large for a 64-bit float" in result.output
