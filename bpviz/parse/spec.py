@@ -30,6 +30,7 @@ MAX_NODES = 100_000        # graph nodes a network may expand to
 MAX_ENTRIES = 1_000_000    # array entries a network may hold in the matrix view (weights, activations)
 MAX_VALUES = 1_000_000     # YAML values after aliases are expanded
 MAX_DEPTH = 64             # nesting of mappings and lists
+MAX_TITLE = 300             # characters of a spec's title
 GRAPH_KEYS = ("title", "values", "graph", "output", "learning_rate", "gradients")
 NETWORK_KEYS = ("title", "inputs", "layers", "loss", "learning_rate", "init", "gradients")
 LAYER_KEYS = ("name", "activation", "weights", "bias", "units", "init")
@@ -587,6 +588,9 @@ def load_spec(text: str, filename: str = "spec", overrides: Optional[list] = Non
     title = doc.data.get("title")
     if title is not None and not isinstance(title, str):
         raise doc.error(("title",), f"expected text, not {_kind(title)}")
+    if title is not None and len(title) > MAX_TITLE:
+        raise doc.error(("title",), f"the title is {len(title):,} characters, more than the {MAX_TITLE} a heading "
+                                    f"holds (a figure's title goes to Graphviz, whose labels are bounded)")
     graph.title = title or ""
     graph.source = text
     _gradients(doc, graph, grads)

@@ -423,3 +423,12 @@ def test_a_parameter_named_twice_is_stepped_once():
     from bpviz.autodiff import gradient_step
     g = bpviz.from_expression("J = w*w", {"w": 2})
     assert [row[0] for row in gradient_step(g, Fraction(1, 10), ["w", "w"]).rows] == ["w"]
+
+
+def test_a_title_too_long_for_a_heading_is_refused_at_its_line(tmp_path):
+    """3,500 '&' escape to over 16 KB, past what Graphviz takes in a label: its syntax error was the message."""
+    path = tmp_path / "t.yaml"
+    path.write_text('title: "' + "&" * 3500 + '"\nvalues: {a: 1}\ngraph:\n  J: a * 2\n')
+    result = invoke("spec", str(path), "-o", str(tmp_path / "t.svg"))
+    assert result.exit_code == 1 and "t.yaml, line 1: title: the title is 3,500 characters" in result.output
+    assert not (tmp_path / "t.svg").exists()
