@@ -227,6 +227,9 @@ def show(source, options) -> None:
     failure = result.check_failure()
     if failure is not None:
         raise failure
+    if result.check is not None and result.display is None:     # the tables went nowhere: say the verdict
+        stderr.plain(f"check: gradients agree (largest relative error {result.check.worst:.1e}, tolerance "
+                     f"{result.check.tolerance:.0e}); every row is in the JSON (-o FILE.json)")
 
 
 def _summary(paths: list) -> str:

@@ -269,3 +269,9 @@ def test_a_tiny_or_zero_width_loses_no_output(columns):
     assert "│ w " in ok.output                          # the table's cells keep their text
     bad = runner.invoke(app, ["expr", "J = x +* 2", "--at", "x=1"], env={"COLUMNS": columns})
     assert bad.exit_code == 1 and "syntax error at column 8" in bad.output, bad.output
+
+
+def test_check_with_a_file_output_says_its_verdict(tmp_path):
+    """--check -o x.svg printed only 'wrote …': a student thought the check had been ignored."""
+    result = runner.invoke(app, ["expr", "J = w*x", "--at", "w=2, x=3", "--check", "-o", str(tmp_path / "c.svg")])
+    assert result.exit_code == 0 and "check: gradients agree (largest relative error" in result.output
