@@ -432,7 +432,9 @@ def md(
     Example: bpviz md notes/ --in-place
     """
     from .mdnotes import IMAGE_FORMATS, Plan, notes_in
-    if in_place == (out is not None):
+    if in_place and out is not None:
+        raise UsageError("--in-place and -o both say where the result goes: give one of them")
+    if not in_place and out is None:
         raise UsageError("say where the result goes: --in-place (blocks stay, figures go after them) "
                          "or -o OUT.md (a new note)")
     if format.lower() not in IMAGE_FORMATS:

@@ -695,3 +695,9 @@ def test_watch_goes_on_past_a_named_pipe_called_md(tmp_path):
         watcher.stop()
     finally:
         watcher.kill()
+
+
+def test_in_place_and_out_together_are_named_as_two_answers(tmp_path):
+    note = note_in(tmp_path, "# A\n")
+    result = CliRunner().invoke(app, ["md", str(note), "--in-place", "-o", str(tmp_path / "b.md")])
+    assert result.exit_code == 2 and "--in-place and -o both say where the result goes" in result.output
