@@ -295,6 +295,9 @@ def expr(
     Example: bpviz expr "c = w*x; a = c + b; d = a - y; J = d**2/2" --at "w=2, x=-2, b=8, y=2" -o j.svg
     """
     from .api import Source
+    if program == "-" and values is not None and str(values) == "-":
+        raise UsageError("standard input can hold the program or the values, not both: give the values "
+                         "with --values FILE or --at")
     text = read_program(program)
     shapes = gather_shapes(shape)
     if shapes is not None and (at or values is not None):
@@ -304,7 +307,8 @@ def expr(
     except ParseError:
         path = program.strip()
         if text is program and _PATHLIKE.fullmatch(path) and ("/" in path or _SUFFIX.search(path)):
-            raise InputError(f"{path}: no such file (to differentiate a formula, write it: 'J = w*x'; "
+            what = "not a regular file" if os.path.exists(path) else "no such file"     # /dev/zero, a folder
+            raise InputError(f"{path}: {what} (to differentiate a formula, write it: 'J = w*x'; "
                              f"@PATH reads a program from a file, '-' from standard input)") from None
         raise
 

@@ -275,3 +275,13 @@ def test_check_with_a_file_output_says_its_verdict(tmp_path):
     """--check -o x.svg printed only 'wrote …': a student thought the check had been ignored."""
     result = runner.invoke(app, ["expr", "J = w*x", "--at", "w=2, x=3", "--check", "-o", str(tmp_path / "c.svg")])
     assert result.exit_code == 0 and "check: gradients agree (largest relative error" in result.output
+
+
+def test_standard_input_cannot_be_both_the_program_and_the_values():
+    result = runner.invoke(app, ["expr", "-", "--values", "-"], input="J = w")
+    assert result.exit_code == 2 and "standard input can hold the program or the values, not both" in result.output
+
+
+def test_a_device_named_as_the_program_is_not_called_missing():
+    result = runner.invoke(app, ["expr", "/dev/zero"])
+    assert result.exit_code == 1 and "/dev/zero: not a regular file" in result.output
