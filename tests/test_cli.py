@@ -285,3 +285,8 @@ def test_standard_input_cannot_be_both_the_program_and_the_values():
 def test_a_device_named_as_the_program_is_not_called_missing():
     result = runner.invoke(app, ["expr", "/dev/zero"])
     assert result.exit_code == 1 and "/dev/zero: not a regular file" in result.output
+
+
+def test_an_empty_format_is_an_unknown_format():
+    result = runner.invoke(app, ["expr", "J = w", "--at", "w=1", "-f", "", "-o", "-"])
+    assert result.exit_code == 2 and "unknown format ''" in result.output

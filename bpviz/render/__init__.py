@@ -98,7 +98,7 @@ def printer(name: str) -> Printer:
 
 def choose_printer(out: Optional[str], fmt: Optional[str]) -> Printer:
     """``-f`` if given, else the extension of ``-o``: none prints a table, ``-`` writes JSON."""
-    if fmt:
+    if fmt is not None:                 # -f "" is a format nobody has, not "no -f"
         chosen = printer(fmt.lower())
         named = EXTENSIONS.get(Path(out).suffix.lower()) if out not in (None, "-") else None
         if named is not None and named != chosen.name:
