@@ -19,6 +19,7 @@ EDGE_LABELS = ("auto", "none", "symbolic", "numeric", "both")
 RANKDIRS = ("LR", "TB", "RL", "BT")
 THEMES = ("light", "dark")
 FONT = "Arial"
+LABEL_MARGIN = "0.08,0.02"  # inches around an edge label's text, across and along its edge
 AUTO_BOTH_LIMIT = 40        # edges; beyond this, "auto" edge labels are numeric only
 AUTO_NONE_LIMIT = 400       # edges; beyond this, "auto" draws no edge labels
 FAST_LAYOUT_NODES = 150     # beyond this, cap dot's network simplex and crossing minimisation:
@@ -416,7 +417,10 @@ class _Figure:
             # the label as a node on its own edge, next to the head: tail — label → head. Graphviz's
             # edge labels sit beside their edge and were read as the neighbouring edge's
             stop = f"e{src}_{dst}_{slot}"
-            dot.node(stop, label, shape="plain", style="solid", fontsize="10", fontcolor=p["muted"])
+            # a margin around the text (shape=plain has none): system dot sizes it a little narrower
+            # than the font draws it, and its edge ran into the label's first and last characters
+            dot.node(stop, label, shape="none", width="0", height="0", margin=LABEL_MARGIN, style="solid",
+                     fontsize="10", fontcolor=p["muted"])
             dot.edge(tail, stop, arrowhead="none", **style, **({"weight": str(weight)} if weight > 1 else {}))
             dot.edge(stop, head, **style, weight=str(max(weight, LABEL_HEAD_WEIGHT)))
         for chain in self._orders():    # one rank each, in this order: invisible edges
