@@ -759,3 +759,24 @@ def test_path_factors_equal_the_lengths_of_the_listed_paths():
             if counts[node.index] <= 500:
                 paths = graph.paths(node.index, counts[node.index])
                 assert sum(len(p) for p in paths) == factors[node.index]
+
+
+@needs_pdflatex
+def test_a_spec_listing_in_latex_keeps_its_indentation(tmp_path):
+    """TeX folds spaces, and drops the glue after a line break: the YAML's nested keys read as top-level
+    ones in the PDF. Each run of spaces is kept, and a line's indentation after an empty box."""
+    import shutil
+    import subprocess
+    result = runner.invoke(app, ["spec", str(ROOT / "examples" / "two-layer.yaml"), "-o", str(tmp_path / "net.tex"),
+                                 "--no-figure"])
+    assert result.exit_code == 0, result.output
+    compile_tex(tmp_path, "net.tex")
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext is not installed")
+    text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "net.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    lines = text.splitlines()
+    layers = next(i for i, line in enumerate(lines) if line.strip() == "layers:")
+    indent = lambda line: len(line) - len(line.lstrip())
+    assert indent(lines[layers + 1]) > indent(lines[layers]) and lines[layers + 1].strip().startswith("- name: h")
+    assert indent(lines[layers + 2]) > indent(lines[layers + 1])          # activation: under "- name"

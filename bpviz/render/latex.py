@@ -3,6 +3,8 @@ in ``align*``, tables as ``longtable`` so they break across pages), or as a frag
 
 from __future__ import annotations
 
+import re
+
 from typing import Optional
 
 from ..errors import OutputError
@@ -66,8 +68,20 @@ def _opening(note: Note, title: str) -> list:
     x = note.text
     body = [f"\\section*{{{title}}}", "", "\\noindent " + tex_prose(x["notation"]), ""] + _legend(note)
     body += [f"\\subsection*{{{tex_prose(x['program'])}}}", "\\begin{quote}"]
-    body += [f"\\texttt{{{tex_code(line) or '~'}}}\\\\" for line in note.source.splitlines()]
+    body += [f"\\texttt{{{_listing(line) or '~'}}}\\\\" for line in note.source.splitlines()]
     return body + ["\\end{quote}", ""]
+
+
+_KEPT_SPACE = re.compile(r"(?:^|(?<= )) ")
+
+
+def _listing(line: str) -> str:
+    """A program line for ``\\texttt``, its indentation and runs of spaces kept (TeX would fold them
+    into one, and a spec's nested keys would read as top-level ones): each space after the first of
+    a run, and a line's first, is a tie; an empty box (\\null) before a line's indentation keeps TeX
+    from dropping it as the glue after a line break."""
+    text = _KEPT_SPACE.sub("~", tex_code(line))
+    return "\\null" + text if text.startswith("~") else text
 
 
 def _figure(figure_file: Optional[str], x) -> list:
