@@ -89,7 +89,7 @@ def _figure(figure_file: Optional[str], x) -> list:
     if not figure_file:
         return [f"\\noindent\\textit{{{tex_prose(x['figure_left_out'])}}}", ""]
     return ["\\begin{center}",
-            f"\\includegraphics[width=\\linewidth,height=0.45\\textheight,keepaspectratio]{{{figure_file}}}",
+            f"\\includegraphics[width=\\linewidth,height=0.8\\textheight,keepaspectratio]{{{figure_file}}}",
             "", f"{{\\small {tex_prose(x['figure_caption'])}}}", "\\end{center}", ""]
 
 
