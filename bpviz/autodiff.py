@@ -15,7 +15,7 @@ from typing import Callable, Mapping, Optional
 
 from .errors import DomainError, ValuesError, clip, name_list
 from .graph import Graph, gc_paused
-from .numeric import Number, fmt, tame
+from .numeric import LOSES_DIGITS, Number, fmt, tame
 from .ops import ONE, ZERO      # the very objects an op's local rule returns (tested by identity)
 
 
@@ -74,8 +74,8 @@ def forward(graph: Graph, values: Mapping[str, Number], exact: bool = True) -> l
 
 
 OVERFLOW = "the result is too large for a 64-bit float"
-UNDERFLOW = "the result is too small for a 64-bit float (it would lose its digits)"
-TINY = sys.float_info.min
+UNDERFLOW = f"the result {LOSES_DIGITS}"
+TINY = sys.float_info.min     # the smallest normal float64: below it a float keeps fewer digits, or none
 
 
 def _finite(value: Number) -> Number:
@@ -220,8 +220,9 @@ def gradient_step(graph: Graph, rate: Number, params: Optional[list] = None) -> 
         try:
             new = _descend(node.value, rate, node.grad)
         except (DomainError, OverflowError, ZeroDivisionError):
-            raise DomainError(f"the gradient step {name} − {fmt(rate)}·∂{graph.nodes[graph.output].name}/∂{name} is too large "
-                              f"for a 64-bit float: use a smaller learning rate") from None
+            out = graph.nodes[graph.output].name
+            raise DomainError(f"the gradient step {name} − {fmt(rate)}·∂{out}/∂{name} is too large for a 64-bit "
+                              f"float: use a smaller learning rate") from None
         rows.append((name, node.value, node.grad, new))
     stepped = dict(graph.values)
     stepped.update({name: new for name, _, _, new in rows})

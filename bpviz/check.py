@@ -9,6 +9,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 from typing import Optional
 
 from .autodiff import forward
@@ -23,7 +24,7 @@ SYMPY_SIZE = 600            # ...and whose output unfolds into at most this many
 PER_INPUT_BUDGET = 1_000_000   # node evaluations for the input-by-input differences (EVALUATIONS per
                                # input per node); past it, an evenly spread sample of the inputs (the
                                # directional check covers every input, at 4 evaluations of the graph per direction)
-EVALUATIONS = 4             # a central difference at h and at h/10: their gap is its error (_Difference)
+EVALUATIONS = 4             # a central difference at h and at h/10: their gap is its error (_first_settled)
 SETTLED = 1e-6              # a difference whose error estimate is larger, relative to max(1, |difference|),
                             # is no answer (a tenth of check's tolerance): its step crossed a pole (1/x at
                             # x = 1e-7, h = 1e-6), or the output's rounding drowns the change (1e8 + x³)
@@ -314,11 +315,7 @@ def numeric_gradient(graph: Graph, step: float = 1e-6, names: Optional[list] = N
                 return math.nan, 0.0
             return (high - low) / (up - down), _rounding(high, low, up - down)
 
-        def central(h: float) -> tuple:
-            return quotient(h, False)
-
-        def one_sided(h: float) -> tuple:
-            return quotient(h, True)
+        central, one_sided = partial(quotient, one_sided=False), partial(quotient, one_sided=True)
         result[name] = _first_settled([(central, h) for h in steps] +
                                       [(one_sided, steps[0]), (one_sided, -steps[0])])
         if result[name] is None and crossed_here and crossed is not None:
@@ -334,9 +331,9 @@ def _rounding(high: float, low: float, step: float) -> float:
 def _first_settled(estimates: list) -> Optional[float]:
     """The first finite difference of ``estimates``, [(rule, h)] from the largest step down, whose error
     estimate is within SETTLED, where rule(h) is (difference, rounding); None if none is (every step
-    leaves the domain, or crosses a pole, or rounding drowns it). A difference's error is its rounding plus its truncation, which is the gap to the same
-    rule at h/10 less what rounding explains of it (the gap a step across a pole opens is wild, even
-    of the wrong sign)."""
+    leaves the domain, or crosses a pole, or rounding drowns it). A difference's error is its rounding
+    plus its truncation, which is the gap to the same rule at h/10 less what rounding explains of it
+    (the gap a step across a pole opens is wild, even of the wrong sign)."""
     for rule, h in estimates:
         try:
             difference, rounding = rule(h)

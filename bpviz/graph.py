@@ -249,13 +249,7 @@ class Graph:
                 unmatched.append(node)
             else:
                 node.name = name
-        counter = 0
-        for node in unmatched:
-            counter += 1
-            while f"t{counter}" in taken:
-                counter += 1
-            node.name = f"t{counter}"
-            taken.add(node.name)
+        number_unnamed(unmatched, taken)
 
     def path_factors(self, counts: Optional[list] = None) -> list:
         """Per node, the local derivatives its chain-rule paths multiply, all paths together (the sum
@@ -336,6 +330,18 @@ class Graph:
         return bool(node.custom) and node.custom[slot] is not None
 
 
+def number_unnamed(nodes: list, taken: set) -> None:
+    """Name ``nodes`` t1, t2, … in order, skipping the names in ``taken``."""
+    counter = 0
+    for node in nodes:
+        counter += 1
+        name = f"t{counter}"
+        while name in taken:
+            counter += 1
+            name = f"t{counter}"
+        node.name = name
+
+
 class GraphBuilder:
     """Creates nodes with hash-consing; ``finish`` prunes to the output and names the rest."""
 
@@ -413,13 +419,5 @@ class GraphBuilder:
         if len(used) != len(given):         # some name twice: the first such, in order of first use
             twice = next(name for name, count in Counter(given).items() if count > 1)
             raise ProgramError(f"two nodes are named {twice!r}; give each its own name")
-        counter = 0
-        for node in kept:
-            if not node.named and node.kind == "op":
-                counter += 1
-                name = f"t{counter}"
-                while name in used:
-                    counter += 1
-                    name = f"t{counter}"
-                node.name = name
+        number_unnamed([node for node in kept if not node.named and node.kind == "op"], used)
         return Graph(nodes=kept, output=output, **graph_fields)

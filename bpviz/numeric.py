@@ -26,6 +26,11 @@ PRINT_INT_DIGITS = 15       # integers up to this many digits print in full
 _HARD_BITS = int(MAX_EXACT_DIGITS * math.log2(10)) + 1
 
 
+# how a message says that a float lost its digits (scalar and matrix mode alike)
+UNDERFLOWS = "is too small for a 64-bit float (it underflows to 0)"
+LOSES_DIGITS = "is too small for a 64-bit float (it would lose its digits)"
+
+
 class NumberRangeError(ValueError):
     """A number too large or too small to compute with. Callers show its message as it is."""
 

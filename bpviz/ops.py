@@ -32,8 +32,8 @@ from typing import Callable, Optional, Sequence, Union
 
 from .errors import DomainError
 from .escape import latex_name
-from .numeric import (_HARD_BITS, MAX_EXACT_DIGITS, Number, as_float, const_name, exact_text, fmt, frexp_of,
-                      log_of, tame, to_float)
+from .numeric import (_HARD_BITS, MAX_EXACT_DIGITS, UNDERFLOWS, Number, as_float, const_name, exact_text, fmt,
+                      frexp_of, log_of, tame, to_float)
 
 ONE, ZERO = Fraction(1), Fraction(0)
 
@@ -222,7 +222,7 @@ def _domain(msg: str):
 
 
 def _too_small(name: str, x: Number):
-    _domain(f"{name}({fmt(x)}) is too small for a 64-bit float (it underflows to 0)")
+    _domain(f"{name}({fmt(x)}) {UNDERFLOWS}")
 
 
 def _float_call(name: str, fn: Callable[[float], float], periodic: bool = False) -> Callable:
@@ -252,6 +252,7 @@ def _float_call(name: str, fn: Callable[[float], float], periodic: bool = False)
 
 _sin = _float_call("sin", math.sin, periodic=True)
 _cos = _float_call("cos", math.cos, periodic=True)
+_tanh = _float_call("tanh", math.tanh)      # tanh(1e400) is 1, although 1e400 is no float
 
 
 def _sqrt(x: Number) -> Number:
@@ -297,13 +298,6 @@ def _sigmoid_slope(x: Number) -> float:
     return sigmoid(x) * sigmoid(-x)
 
 
-def _tanh(x: Number) -> float:
-    result = math.tanh(to_float(x))         # tanh(1e400) is 1, although 1e400 is no float
-    if result == 0 and x != 0:
-        _too_small("tanh", x)
-    return result
-
-
 def _tanh_slope(x: Number) -> float:
     """1 − tanh²(x), as 4e^(−2|x|)/(1 + e^(−2|x|))²: no cancellation where tanh(x) rounds to ±1."""
     e = math.exp(-2 * abs(to_float(x)))
@@ -336,7 +330,7 @@ def _underflow(result: Number, *operands: Number) -> Number:
     """A float product or quotient of nonzero numbers that came out 0 lost every digit: say so. (An
     exact result is never such a loss: it is 0 only when an operand is, so it is not even compared.)"""
     if result.__class__ is not Fraction and result == 0 and all(operands):
-        _domain("the result is too small for a 64-bit float (it underflows to 0)")
+        _domain(f"the result {UNDERFLOWS}")
     return result
 
 
@@ -588,7 +582,7 @@ defop("cos", symbol="cos", **function("cos", tex="\\cos"), forward=_cos,
 defop("tan", symbol="tan", **function("tan", tex="\\tan"), forward=lambda a, p: _tan(a[0]),
       local=lambda a, o, p: (1 + o * o,), d=("1 + tan($a0)**2",), duni=("1 + tan²($a0)",),
       dtex=("1 + \\tan^{2}\\left($a0\\right)",), sympy=lambda s, p: _sympy().tan(s[0]))
-defop("tanh", symbol="tanh", **function("tanh", tex="\\tanh"), forward=lambda a, p: _tanh(a[0]),
+defop("tanh", symbol="tanh", **function("tanh", tex="\\tanh"), forward=_tanh,
       local=lambda a, o, p: (_tanh_slope(a[0]),), d=("1 - tanh($a0)**2",), duni=("1 − tanh²($a0)",),
       dtex=("1 - \\tanh^{2}\\left($a0\\right)",), sympy=lambda s, p: _sympy().tanh(s[0]),
       activation="tanh")

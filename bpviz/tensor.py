@@ -23,8 +23,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .errors import DomainError, ProgramError, ValuesError
-from .autodiff import _finite
-from .numeric import fmt, json_number, tame
+from .autodiff import TINY, _finite
+from .numeric import LOSES_DIGITS, UNDERFLOWS, fmt, json_number, tame
 
 MAX_EXACT_ENTRIES = 256      # exact (Fraction) arrays up to this many entries; float64 beyond
 # A run holds every node's value and gradient and the share it sends back to each operand, and its
@@ -33,7 +33,6 @@ MAX_EXACT_ENTRIES = 256      # exact (Fraction) arrays up to this many entries; 
 MAX_RUN_ENTRIES = 10_000_000
 MAX_ENTRIES = MAX_RUN_ENTRIES // 3   # one array: its value, its gradient and its first use's share
 MAX_DIMS = 2
-TINY = float(np.finfo(float).tiny)   # the smallest normal float64: below it a float keeps fewer digits, or none
 
 Shape = tuple
 
@@ -373,8 +372,7 @@ def lost_digits(out, nonzero=None) -> np.ndarray:
 
 def too_small(value) -> str:
     """How a message says that a float lost its digits, as scalar mode says it."""
-    return ("is too small for a 64-bit float (it underflows to 0)" if value == 0 else
-            "is too small for a 64-bit float (it would lose its digits)")
+    return UNDERFLOWS if value == 0 else LOSES_DIGITS
 
 
 # where an element-wise op's true result is not 0, so a float 0 there is an underflow (as the scalar

@@ -293,9 +293,11 @@ def _once_each(pairs: list) -> dict:
 
 
 def _json_key_line(text: str, key: str) -> int:
-    """The line of the second time ``key`` is written as a key (1 when it cannot be told)."""
+    """The line of the second time ``key`` is written as a key (1 when it cannot be told), written as
+    it is or with escapes (\u0078)."""
     import json
-    found = [m.start() for m in re.finditer(re.escape(json.dumps(key)) + r"\s*:", text)]
+    spellings = {json.dumps(key), json.dumps(key, ensure_ascii=False)}
+    found = sorted(m.start() for spelling in spellings for m in re.finditer(re.escape(spelling) + r"\s*:", text))
     return text.count("\n", 0, found[1]) + 1 if len(found) > 1 else 1
 
 

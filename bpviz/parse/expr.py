@@ -416,7 +416,8 @@ class _Parser:
         """The node of expression ``e``, named ``top`` when it is an assignment's whole right side.
 
         Names and binary operators, most of a big program, come first. The walk recurses through
-        this one function, one call per nesting level, so how deep a program may nest stays the same."""
+        this one function, one call per nesting level, except down a chain's left side (_binops), so
+        how deep a program may nest stays the same however long a sum is."""
         kind = type(e)                              # ast.parse makes these classes, no subclasses
         if kind is _NAME:                           # no position needed, unless it is named
             name = e.id

@@ -306,7 +306,7 @@ def build_graph_spec(doc: Doc) -> tuple:
             continue
         if not isinstance(expression, str) or not expression.strip():
             raise doc.error(path, f"expected an expression such as 'w * x', not {_kind(expression)}")
-        if any(c in expression.strip() for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
+        if len(expression.strip().splitlines()) > 1:        # \n, and \r, \f, U+2028 … as Python splits lines
             raise doc.error(path, "an expression must fit on one line")
         if ";" in expression:
             raise doc.error(path, "an entry is one expression; give each assignment its own entry of graph, "

@@ -4,7 +4,6 @@ in ``align*``, tables as ``longtable`` so they break across pages), or as a frag
 from __future__ import annotations
 
 import re
-
 from typing import Optional
 
 from ..errors import OutputError

@@ -358,6 +358,9 @@ def test_a_json_key_given_twice_is_refused_with_its_line(tmp_path):
         bpviz.values.load_values_file(str(path))
     path.write_text('{"x": 1, "y": 3}')
     assert bpviz.values.load_values_file(str(path)) == {"x": 1, "y": 3}
+    path.write_text('{"θ": 1,\n "\\u03b8": 2}', encoding="utf-8")     # as written, then escaped
+    with pytest.raises(ValuesError, match=r"line 2: 'θ' is given twice"):
+        bpviz.values.load_values_file(str(path))
 
 
 def test_a_name_given_by_two_ats_is_refused():
