@@ -447,6 +447,10 @@ class Plan:
     renderer: Optional[str] = None   # the blocks' Graphviz unless one says (renderer=...)
     force: bool = False              # render every block, changed or not
 
+    def relative(self, path: Path) -> str:
+        """``path`` as the written note links it: relative to the note's folder, with '/'."""
+        return os.path.relpath(path, self.target.parent).replace(os.sep, "/")
+
     @property
     def stem(self) -> str:
         """What the images are named after: the note written, or the note read for ``-o -``."""
@@ -462,7 +466,7 @@ OBSIDIAN_FORBIDDEN = "[]|#^"
 
 
 def _link(plan: Plan, image: Path, rendered: Rendered) -> str:
-    relative = os.path.relpath(image, plan.target.parent).replace(os.sep, "/")
+    relative = plan.relative(image)
     if plan.obsidian:
         return f"![[{relative}]]"
     title = rendered.title.replace("\\", "\\\\").replace('"', '\\"')
@@ -568,7 +572,7 @@ def plan_note(text: str, plan: Plan, render: Callable = render_block) -> tuple:
 def _clash(plan: Plan, image: Path, owner: Block) -> Rendered:
     """The error of a block whose image would have the name of a different block's (their 12-digit
     hashes collide): one file cannot hold both figures."""
-    name = os.path.relpath(image, plan.target.parent).replace(os.sep, "/")
+    name = plan.relative(image)
     return Rendered(error=f"this block's image would be {name}, as for the block at line {owner.line}, "
                           f"which differs: change either block a little (add a space to its info string)")
 
@@ -662,7 +666,7 @@ def settled(plan: Plan) -> Plan:
                 assets = real.parent / assets.relative_to(written.parent)
             plan = replace(plan, target=real, assets=assets)
     if plan.obsidian:
-        link = os.path.relpath(plan.assets / plan.stem, plan.target.parent).replace(os.sep, "/")
+        link = plan.relative(plan.assets / plan.stem)
         bad = next((c for c in link if c in OBSIDIAN_FORBIDDEN or c < " "), None)
         if bad is not None:
             raise InputError(f"{plan.source}: --obsidian cannot embed {clip(link + '-HASH.' + plan.image_format)!r}: "
